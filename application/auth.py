@@ -1,0 +1,247 @@
+"""Authentication use cases: sign-up, sign-in, sessions, API keys, passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from application.commands import CommandRunner
+from application.config import ConfigService, parse_duration
+from application.errors import BadRequest, Forbidden, Unauthorized
+from application.errors import TooManyRequests as RateLimited
+from application.messages import Detail
+from application.permissions import allowed
+from application.ports import EventStorePort, PasswordHasher, SessionStore, TokenService
+from application.read_models import UsersReadModel
+from domain.directory import DIRECTORY_ID, Directory
+from domain.email_claim import EmailClaim, claim_id, normalise_email
+from domain.user import User, new_stamp
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DEFAULT_PROFILE_IMAGE = "/user.png"
+
+
+class PasswordTooLong(Exception):
+    """Raised by a PasswordHasher for a password its scheme cannot take."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    role: str
+    via: str  # "session" or "api_key"
+    jti: str | None = None
+    expires_at: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    expires_at: int | None
+    user: User
+    permissions: dict[str, Any]
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class AuthService:
+    def __init__(self, store: EventStorePort, runner: CommandRunner, users: UsersReadModel,
+                 passwords: PasswordHasher, tokens: TokenService, sessions: SessionStore,
+                 config: ConfigService, signin_limit: int = 15, signin_window: int = 180,
+                 token_ttl: int | None = None):
+        self.store = store
+        self.runner = runner
+        self.users = users
+        self.passwords = passwords
+        self.tokens = tokens
+        self.sessions = sessions
+        self.config = config
+        self.signin_limit = signin_limit
+        self.signin_window = signin_window
+        self.token_ttl = token_ttl
+
+    # -- sign-up and sign-in ----------------------------------------------------------------
+    def signup(self, name: str, email: str, password: str,
+               profile_image_url: str | None) -> tuple[Session, int]:
+        email = normalise_email(email)
+        if not EMAIL_RE.match(email):
+            raise BadRequest(Detail.INVALID_EMAIL_FORMAT)
+        onboarding = not self.store.exists(DIRECTORY_ID)
+        if not onboarding and not self.config.get("ENABLE_SIGNUP"):
+            raise Forbidden(Detail.ACCESS_PROHIBITED)
+        password_hash = self._hash(password)
+        default_role = str(self.config.get("DEFAULT_USER_ROLE") or "pending")
+
+        def decide() -> tuple[User, list[Any]]:
+            claim = self.store.get(claim_id(email))
+            if claim is not None and claim.held:
+                raise BadRequest(Detail.EMAIL_TAKEN)
+            directory = self.store.get(DIRECTORY_ID)
+            user_id = str(uuid4())
+            role = default_role if directory else "admin"
+            user = User(user_id=user_id, email=email, name=name.strip(), role=role, password_hash=password_hash,
+                        profile_image_url=profile_image_url or DEFAULT_PROFILE_IMAGE,
+                        stamp=new_stamp())
+            if claim is None:
+                claim = EmailClaim(email=email, user_id=user_id)
+            else:
+                claim.reclaim(user_id)
+            if directory is None:
+                directory = Directory(first_admin=user_id)
+            elif role == "admin":
+                directory.add_admin(user_id)
+            else:
+                return user, [user, claim]
+            return user, [user, claim, directory]
+
+        outcome = self.runner.run("auth.signup", decide)
+        return self._session(outcome.value), outcome.position
+
+    def signin(self, email: str, password: str) -> tuple[Session, int]:
+        email = normalise_email(email)
+        if self.sessions.hit(f"signin:{email}", self.signin_window) > self.signin_limit:
+            raise RateLimited(Detail.RATE_LIMIT_EXCEEDED)
+        claim = self.store.get(claim_id(email))
+        user = self.store.get(UUID(claim.user_id)) if claim is not None and claim.held else None
+        if user is None or user.deleted:
+            self.passwords.verify(password, _DUMMY_HASH)  # same cost as a real check
+            raise BadRequest(Detail.INVALID_CRED)
+        valid, upgraded = self.passwords.verify(password, user.password_hash)
+        if not valid:
+            raise BadRequest(Detail.INVALID_CRED)
+        position = 0
+        if upgraded:
+            position = self._rehash(user.id, upgraded)
+        return self._session(user), position
+
+    def _rehash(self, user_id: UUID, new_hash: str) -> int:
+        def decide() -> tuple[None, list[Any]]:
+            user = self.store.get(user_id)
+            user.rehash_password(new_hash)
+            return None, [user]
+
+        return self.runner.run("auth.rehash", decide).position
+
+    def _session(self, user: User) -> Session:
+        expires_in = parse_duration(str(self.config.get("JWT_EXPIRES_IN") or ""))
+        token, expires_at, _ = self.tokens.issue(str(user.id), user.session_stamp, expires_in)
+        self.remember(user)
+        return Session(token=token, expires_at=expires_at, user=user,
+                       permissions=self.config.default_permissions())
+
+    def _hash(self, password: str) -> str:
+        try:
+            return self.passwords.hash(password)
+        except ValueError:
+            raise BadRequest(Detail.PASSWORD_TOO_LONG) from None
+
+    # -- authenticating requests ------------------------------------------------------------
+    def authenticate(self, credential: str) -> Principal:
+        if credential.startswith("sk-"):
+            return self._authenticate_api_key(credential)
+        claims = self.tokens.decode(credential)
+        if claims is None:
+            raise Unauthorized(Detail.UNAUTHORIZED)
+        user_id, jti = str(claims["id"]), str(claims.get("jti") or "")
+        state, revoked = self.sessions.auth_state(user_id, jti)
+        if revoked:
+            raise Unauthorized(Detail.INVALID_TOKEN_SHORT)
+        if state is None:
+            state = self._load_auth_state(user_id)
+        if not state or state.get("deleted") == "1":
+            raise Unauthorized(Detail.INVALID_TOKEN)
+        if state.get("stamp") != claims.get("session_stamp"):
+            raise Unauthorized(Detail.INVALID_TOKEN_SHORT)
+        return Principal(id=user_id, role=state["role"], via="session", jti=jti,
+                         expires_at=claims.get("exp"))
+
+    def _authenticate_api_key(self, key: str) -> Principal:
+        if not self.config.get("ENABLE_API_KEYS"):
+            raise Forbidden(Detail.API_KEY_NOT_ALLOWED)
+        row = self.users.by_api_key_hash(hash_api_key(key))
+        if row is None:
+            raise Unauthorized(Detail.INVALID_TOKEN)
+        return Principal(id=row["id"], role=row["role"], via="api_key")
+
+    def _load_auth_state(self, user_id: str) -> dict[str, str] | None:
+        try:
+            user = self.store.get(UUID(user_id))
+        except ValueError:
+            return None
+        if user is None:
+            return None
+        return self.remember(user)
+
+    def remember(self, user: User) -> dict[str, str]:
+        """Cache what authentication needs, so a request costs no event-store query."""
+        state = {"role": user.role, "stamp": user.session_stamp,
+                 "deleted": "1" if user.deleted else "0"}
+        self.sessions.put_auth_state(str(user.id), state)
+        return state
+
+    def signout(self, principal: Principal) -> None:
+        if principal.jti:
+            ttl = (principal.expires_at - int(time.time())) if principal.expires_at else \
+                (self.token_ttl or 30 * 86400)
+            self.sessions.revoke(principal.jti, max(1, ttl))
+
+    # -- credentials ------------------------------------------------------------------------
+    def update_password(self, principal: Principal, password: str,
+                        new_password: str) -> tuple[Session, int]:
+        user = self.store.get(UUID(principal.id))
+        valid, _ = self.passwords.verify(password, user.password_hash)
+        if not valid:
+            raise BadRequest(Detail.INCORRECT_PASSWORD)
+        new_hash = self._hash(new_password)
+
+        def decide() -> tuple[User, list[Any]]:
+            fresh = self.store.get(UUID(principal.id))
+            fresh.change_password(new_hash, new_stamp())
+            return fresh, [fresh]
+
+        outcome = self.runner.run("auth.update_password", decide)
+        return self._session(outcome.value), outcome.position
+
+    def require_api_keys(self, principal: Principal) -> None:
+        permitted = principal.is_admin or allowed(self.config.default_permissions(),
+                                                   "features.api_keys")
+        if not self.config.get("ENABLE_API_KEYS") or not permitted:
+            raise Forbidden(Detail.API_KEY_CREATION_NOT_ALLOWED)
+
+    def create_api_key(self, principal: Principal) -> tuple[str, int]:
+        self.require_api_keys(principal)
+        key = f"sk-{secrets.token_hex(16)}"
+
+        def decide() -> tuple[str, list[Any]]:
+            user = self.store.get(UUID(principal.id))
+            user.create_api_key(hash_api_key(key), f"{key[:6]}...{key[-4:]}")
+            return key, [user]
+
+        outcome = self.runner.run("auth.create_api_key", decide)
+        return outcome.value, outcome.position
+
+    def delete_api_key(self, principal: Principal) -> int:
+        def decide() -> tuple[None, list[Any]]:
+            user = self.store.get(UUID(principal.id))
+            user.delete_api_key()
+            return None, [user]
+
+        return self.runner.run("auth.delete_api_key", decide).position
+
+
+# A real argon2 hash of a random string: unknown e-mails cost the same as wrong passwords.
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=19456,t=2,p=1$MTIzNDU2Nzg5MGFiY2RlZg$"
+    "4Z8b0oJkqkq0O9Yp3P2sK6k0l3p8q2W9n7l9x0cQd1E"
+)

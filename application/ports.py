@@ -1,0 +1,65 @@
+"""Ports the use cases need; infrastructure provides the adapters (wired in infrastructure.bootstrap)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+from uuid import UUID
+
+
+class EventStorePort(Protocol):
+    def get(self, aggregate_id: UUID, version: int | None = None) -> Any: ...
+
+    def exists(self, aggregate_id: UUID) -> bool: ...
+
+    def save(self, *aggregates: Any) -> int:
+        """Save pending events atomically; return the highest log position written (0 if none)."""
+        ...
+
+    def head(self) -> int: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password: str, hashed: str) -> tuple[bool, str | None]:
+        """(valid, replacement hash when the stored one uses a deprecated scheme)."""
+        ...
+
+
+class TokenService(Protocol):
+    def issue(self, user_id: str, stamp: str, expires_in: int | None) -> tuple[str, int | None, str]:
+        """(jwt, expires_at epoch seconds or None, jti)"""
+        ...
+
+    def decode(self, token: str) -> dict[str, Any] | None: ...
+
+
+class SessionStore(Protocol):
+    """Revocations, session stamps, rate limits and presence: never events (Redis or memory)."""
+
+    def revoke(self, jti: str, ttl: int) -> None: ...
+
+    def auth_state(self, user_id: str, jti: str) -> tuple[dict[str, str] | None, bool]:
+        """(cached auth state of the user or None, whether jti is revoked): one round trip."""
+        ...
+
+    def put_auth_state(self, user_id: str, state: dict[str, str]) -> None: ...
+
+    def drop_auth_state(self, user_id: str) -> None: ...
+
+    def hit(self, key: str, window: int) -> int:
+        """Count one attempt in a sliding window of `window` seconds; return the count."""
+        ...
+
+    def touch(self, user_id: str) -> None: ...
+
+    def last_active(self, user_ids: Sequence[str]) -> dict[str, float]: ...
+
+    def note_write(self, user_id: str, position: int) -> None: ...
+
+    def last_write(self, user_id: str) -> int: ...
+
+
+class ProjectionWaiter(Protocol):
+    def wait(self, names: Sequence[str], position: int, timeout: float) -> bool: ...

@@ -1,0 +1,168 @@
+"""User use cases: profiles, settings, status, admin updates and deletion; queries via read model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from application.auth import EMAIL_RE, AuthService, Principal
+from application.commands import CommandRunner, Outcome
+from application.errors import BadRequest, Forbidden, NotFound
+from application.messages import Detail
+from application.ports import EventStorePort, PasswordHasher
+from application.read_models import UsersReadModel
+from domain.directory import DIRECTORY_ID, LastAdminError
+from domain.email_claim import EmailClaim, claim_id, normalise_email
+from domain.user import User, new_stamp
+
+PAGE_SIZE = 30
+ORDERABLE = {"name", "email", "role", "created_at", "updated_at", "last_active_at"}
+
+
+def parse_user_id(user_id: str) -> UUID:
+    try:
+        return UUID(user_id)
+    except ValueError:
+        raise NotFound(Detail.USER_NOT_FOUND) from None
+
+
+class UserService:
+    def __init__(self, store: EventStorePort, runner: CommandRunner, users: UsersReadModel,
+                 auth: AuthService, passwords: PasswordHasher):
+        self.store = store
+        self.runner = runner
+        self.users = users
+        self.auth = auth
+        self.passwords = passwords
+
+    # -- loading ----------------------------------------------------------------------------
+    def load(self, user_id: str) -> User:
+        user = self.store.get(parse_user_id(user_id))
+        if user is None or user.deleted:
+            raise NotFound(Detail.USER_NOT_FOUND)
+        return user
+
+    def _change(self, name: str, user_id: str, change: Callable[[User], None]) -> Outcome[User]:
+        def decide() -> tuple[User, list[Any]]:
+            user = self.load(user_id)
+            change(user)
+            return user, [user]
+
+        outcome = self.runner.run(name, decide)
+        self.auth.remember(outcome.value)
+        return outcome
+
+    # -- the signed-in user's own documents -------------------------------------------------
+    def update_profile(self, principal: Principal, **fields: Any) -> Outcome[User]:
+        return self._change("users.update_profile", principal.id,
+                            lambda u: u.update_profile(**fields))
+
+    def update_settings(self, principal: Principal, settings: dict[str, Any]) -> Outcome[User]:
+        return self._change("users.update_settings", principal.id,
+                            lambda u: u.update_settings(settings))
+
+    def update_info(self, principal: Principal, info: dict[str, Any]) -> Outcome[User]:
+        def merge(user: User) -> None:
+            user.update_info({**(user.info or {}), **info})
+
+        return self._change("users.update_info", principal.id, merge)
+
+    def update_status(self, principal: Principal, status: dict[str, Any]) -> Outcome[User]:
+        return self._change("users.update_status", principal.id,
+                            lambda u: u.update_status(status))
+
+    # -- administration ---------------------------------------------------------------------
+    def admin_update(self, principal: Principal, user_id: str, role: str | None,
+                     name: str | None, email: str | None, profile_image_url: str | None,
+                     password: str | None) -> Outcome[User]:
+        password_hash = self.auth._hash(password) if password else None
+        if email is not None:
+            email = normalise_email(email)
+            if not EMAIL_RE.match(email):
+                raise BadRequest(Detail.INVALID_EMAIL_FORMAT)
+        if role is not None and role not in ("pending", "user", "admin"):
+            raise BadRequest(Detail.ACTION_PROHIBITED)
+
+        def decide() -> tuple[User, list[Any]]:
+            user = self.load(user_id)
+            touched: list[Any] = [user]
+            if role is not None and role != user.role:
+                if user_id == principal.id and role != "admin":
+                    raise Forbidden(Detail.ACTION_PROHIBITED)
+                touched += self._directory_for_role(user_id, role)
+                user.change_role(role)
+            if email is not None and email != user.email:
+                touched += self._move_email(user, email)
+            changes = {k: v for k, v in {"name": name, "profile_image_url": profile_image_url}
+                       .items() if v is not None}
+            user.update_profile(**changes)
+            if password_hash:
+                user.change_password(password_hash, new_stamp())
+            return user, touched
+
+        outcome = self.runner.run("users.admin_update", decide)
+        self.auth.remember(outcome.value)
+        return outcome
+
+    def _directory_for_role(self, user_id: str, role: str) -> list[Any]:
+        directory = self.store.get(DIRECTORY_ID)
+        if directory is None:
+            return []
+        try:
+            if role == "admin":
+                directory.add_admin(user_id)
+            else:
+                directory.remove_admin(user_id)
+        except LastAdminError:
+            raise Forbidden(Detail.LAST_ADMIN) from None
+        return [directory]
+
+    def _move_email(self, user: User, email: str) -> list[Any]:
+        new_claim = self.store.get(claim_id(email))
+        if new_claim is not None and new_claim.held:
+            raise BadRequest(Detail.EMAIL_TAKEN)
+        if new_claim is None:
+            new_claim = EmailClaim(email=email, user_id=str(user.id))
+        else:
+            new_claim.reclaim(str(user.id))
+        old_claim = self.store.get(claim_id(user.email))
+        if old_claim is not None:
+            old_claim.release()
+        user.change_email(email)
+        return [new_claim] + ([old_claim] if old_claim is not None else [])
+
+    def delete(self, principal: Principal, user_id: str) -> Outcome[bool]:
+        if user_id == principal.id:
+            raise Forbidden(Detail.ACTION_PROHIBITED)
+
+        def decide() -> tuple[bool, list[Any]]:
+            user = self.load(user_id)
+            touched: list[Any] = [user]
+            if user.role == "admin":
+                touched += self._directory_for_role(user_id, "user")
+            claim = self.store.get(claim_id(user.email))
+            if claim is not None and claim.user_id == user_id:
+                claim.release()
+                touched.append(claim)
+            user.delete()
+            return True, touched
+
+        outcome = self.runner.run("users.delete", decide)
+        self.auth.sessions.drop_auth_state(user_id)
+        return outcome
+
+    # -- queries ----------------------------------------------------------------------------
+    def page(self, query: str | None, order_by: str | None, direction: str | None,
+             page: int | None) -> tuple[list[dict[str, Any]], int]:
+        order = order_by if order_by in ORDERABLE else "created_at"
+        direction = "asc" if (direction or "").lower() == "asc" else "desc"
+        offset = (max(1, page) - 1) * PAGE_SIZE if page else 0
+        limit = PAGE_SIZE if page else None
+        return self.users.page(query, order, direction, offset, limit)
+
+    def get_row(self, user_id: str) -> dict[str, Any]:
+        row = self.users.get(user_id)
+        if row is None:
+            raise NotFound(Detail.USER_NOT_FOUND)
+        return row

@@ -1,0 +1,592 @@
+"""Chat aggregate: one Open WebUI chat, its message tree, tags and placement.
+
+The client (Open WebUI's frontend) posts the whole chat JSON on every save. The
+aggregate diffs that JSON against its state and records only what changed, so a
+chat's event stream grows with its messages, not with the number of saves.
+
+Every attribute is plain JSON data (dict, list, str, int, float, bool, None) so that
+snapshots transcode without custom types.
+"""
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from copy import deepcopy
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.chat_history import (
+    Messages,
+    apply_message_event,
+    diff_messages,
+    history_from_linear,
+    linear_branch,
+    message_changes,
+    normalise_message,
+    with_children,
+)
+
+DEFAULT_TITLE = "New Chat"
+ORIGINAL_CHAT_KEY = "originalChatId"
+BRANCH_POINT_KEY = "branchPointMessageId"
+ORIGIN_KEYS = (ORIGINAL_CHAT_KEY, BRANCH_POINT_KEY)
+# Top-level chat JSON keys the aggregate models itself; every other key is a "field".
+MODELLED_KEYS = frozenset({"id", "title", "history", "messages", "tags", *ORIGIN_KEYS})
+
+
+class ChatError(ValueError):
+    """A chat command was given invalid data or broke an invariant."""
+
+
+class ChatDeletedError(ChatError):
+    """A command was sent to a deleted chat."""
+
+
+def normalize_tag(name: str) -> str:
+    """Open WebUI's tag id for a tag name: lower-case, spaces as underscores."""
+    return name.replace("\x00", "").strip().replace(" ", "_").lower()
+
+
+def normalize_tags(values: Iterable[Any]) -> list[str]:
+    """Tag ids for tag names (or legacy `{"name": ...}` objects), deduplicated in order."""
+    tags: list[str] = []
+    for value in values:
+        name = value.get("name") if isinstance(value, dict) else value
+        if not isinstance(name, str):
+            raise ChatError("tag names must be strings")
+        tag = normalize_tag(name)
+        # Open WebUI never stores a tag called "none" (it means "no tag" in its UI).
+        if tag and tag != "none" and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def json_data(value: Any) -> Any:
+    """Deep copy of JSON-like data with NUL characters removed from strings.
+
+    Copying cuts any aliasing between the caller's objects, event payloads and
+    aggregate state; NULs are stripped as Open WebUI does, since PostgreSQL text
+    and JSON columns in the read models reject them.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {_json_key(k): json_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_data(v) for v in value]
+    raise ChatError(f"not JSON data: {type(value).__name__}")
+
+
+def _json_key(key: Any) -> str:
+    # Keys become strings exactly as json.dumps would make them, so live state and
+    # state replayed from stored events cannot differ.
+    if isinstance(key, str):
+        return key.replace("\x00", "")
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)
+    raise ChatError(f"not a JSON object key: {key!r}")
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ChatError(f"{what} must be an object")
+    return json_data(dict(value))
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise ChatError(f"{what} must be a list")
+    return list(value)
+
+
+def _optional_str(value: Any, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ChatError(f"{what} must be a string or null")
+    return value
+
+
+def _required_str(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ChatError(f"{what} must be a non-empty string")
+    return value
+
+
+def _title(value: Any) -> str:
+    if value is None or value == "":
+        return DEFAULT_TITLE
+    if not isinstance(value, str):
+        raise ChatError("title must be a string")
+    return value.replace("\x00", "") or DEFAULT_TITLE
+
+
+def _epoch(timestamp: datetime | None) -> int:
+    assert timestamp is not None  # the library always sets an event's timestamp
+    return int(timestamp.timestamp())
+
+
+def _parse_uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (TypeError, ValueError, AttributeError) as e:
+        raise ChatError(f"not a UUID: {value!r}") from e
+
+
+def _parse_history(doc: Mapping[str, Any]) -> tuple[Messages, str | None] | None:
+    """(messages, currentId) carried by a chat document, or None if it carries none."""
+    history = doc.get("history")
+    if history is None:
+        legacy = doc.get("messages")
+        # Chats exported by old Open WebUI versions only have the linear list.
+        if isinstance(legacy, list) and legacy:
+            if not all(isinstance(m, dict) for m in legacy):
+                raise ChatError("messages must be a list of objects")
+            return history_from_linear(legacy)
+        return None
+    if not isinstance(history, dict):
+        raise ChatError("history must be an object")
+    messages = history.get("messages") or {}
+    if not isinstance(messages, dict) or not all(isinstance(m, dict) for m in messages.values()):
+        raise ChatError("history.messages must map message ids to objects")
+    current = history.get("currentId")
+    return messages, current if isinstance(current, str) else None
+
+
+def _fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in MODELLED_KEYS}
+
+
+def _origin(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    origin = {k: doc[k] for k in ORIGIN_KEYS if doc.get(k) is not None}
+    return origin or None
+
+
+class Chat(Aggregate):
+    """An Open WebUI chat owned by one user.
+
+    Attributes: owner_id (alias user_id), title, fields, messages (id -> message,
+    without childrenIds), current_id, tags, pinned, archived, share_id,
+    shared_version, folder_id, meta (without tags), origin, deleted, created_at,
+    updated_at (epoch seconds).
+    """
+
+    @staticmethod
+    def create_id(chat_id: str | None = None) -> uuid.UUID:
+        # An explicit id lets the application make imports idempotent.
+        return _parse_uuid(chat_id) if chat_id else uuid.uuid4()
+
+    @event("Created")
+    def __init__(
+        self,
+        owner_id: str,
+        chat_id: str | None,
+        title: str,
+        fields: dict[str, Any],
+        messages: dict[str, Any],
+        current_id: str | None,
+        tags: list[str],
+        folder_id: str | None,
+        meta: dict[str, Any],
+        pinned: bool,
+        archived: bool,
+        origin: dict[str, Any] | None,
+        created_at: int | None,
+        updated_at: int | None,
+        timestamp: datetime | None = None,
+    ) -> None:
+        self.owner_id = owner_id
+        self.title = title
+        self.fields = deepcopy(fields)
+        self.messages = deepcopy(messages)
+        self.current_id = current_id
+        self.tags = list(tags)
+        self.pinned = pinned
+        self.archived = archived
+        self.share_id: str | None = None
+        self.shared_version: int | None = None
+        self.folder_id = folder_id
+        self.meta = deepcopy(meta)
+        self.origin = deepcopy(origin)
+        self.deleted = False
+        self.created_at = created_at if created_at is not None else _epoch(timestamp)
+        self.updated_at = updated_at if updated_at is not None else self.created_at
+
+    # ---- factories -------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        user_id: str,
+        chat_json: Mapping[str, Any] | None = None,
+        *,
+        folder_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        pinned: bool = False,
+        archived: bool = False,
+        chat_id: str | None = None,
+        created_at: int | None = None,
+        updated_at: int | None = None,
+    ) -> "Chat":
+        """A new chat from the client's chat JSON (POST /chats/new, import, clone)."""
+        doc = _object(chat_json, "chat")
+        meta_doc = _object(meta, "meta")
+        raw_messages, current_id = _parse_history(doc) or ({}, None)
+        messages = {mid: normalise_message(mid, m) for mid, m in raw_messages.items()}
+        tags = [*_list(meta_doc.get("tags"), "meta.tags"), *_list(doc.get("tags"), "tags")]
+        for value, what in ((created_at, "created_at"), (updated_at, "updated_at")):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ChatError(f"{what} must be an integer")
+        return cls(
+            owner_id=_required_str(user_id, "user_id"),
+            chat_id=_optional_str(chat_id, "chat_id"),
+            title=_title(doc.get("title")),
+            fields=_fields(doc),
+            messages=messages,
+            current_id=current_id if current_id in messages else None,
+            tags=normalize_tags(tags),
+            folder_id=_optional_str(folder_id, "folder_id"),
+            meta={k: v for k, v in meta_doc.items() if k != "tags"},
+            pinned=bool(pinned),
+            archived=bool(archived),
+            origin=_origin(doc),
+            created_at=created_at,
+            updated_at=updated_at,
+        )
+
+    @classmethod
+    def clone(
+        cls,
+        source: "Chat",
+        user_id: str,
+        *,
+        title: str | None = None,
+        chat_id: str | None = None,
+    ) -> "Chat":
+        """A copy of `source` for `user_id`, remembering where it branched off.
+
+        As Open WebUI's clone: title "Clone of {title}" unless given, and the chat
+        JSON gains `originalChatId` and `branchPointMessageId` (source currentId).
+        Folder, pin, meta and tags are personal: they are kept only when the
+        owner clones their own chat (a shared chat cloned by someone else gets none).
+        """
+        source._check_live()
+        own = user_id == source.owner_id
+        doc = source.to_chat_json()
+        doc.update(
+            {
+                "title": title or f"Clone of {source.title}",
+                ORIGINAL_CHAT_KEY: str(source.id),
+                BRANCH_POINT_KEY: source.current_id,
+                "tags": doc["tags"] if own else [],
+            }
+        )
+        return cls.create(
+            user_id,
+            doc,
+            chat_id=chat_id,
+            folder_id=source.folder_id if own else None,
+            meta=source.meta if own else None,
+            pinned=source.pinned if own else False,
+        )
+
+    # ---- queries -----------------------------------------------------------------
+
+    @property
+    def user_id(self) -> str:
+        return self.owner_id
+
+    def response_meta(self) -> dict[str, Any]:
+        """`meta` as Open WebUI returns it (tags live in meta.tags there)."""
+        return {**deepcopy(self.meta), "tags": list(self.tags)}
+
+    def to_chat_json(self) -> dict[str, Any]:
+        """The full client chat JSON; `messages` and `childrenIds` are derived."""
+        history = with_children(self.messages)
+        doc = {
+            **self.fields,
+            "id": str(self.id),
+            "title": self.title,
+            "history": {"messages": history, "currentId": self.current_id},
+            "messages": linear_branch(history, self.current_id),
+            "tags": list(self.tags),
+            **(self.origin or {}),
+        }
+        # One deepcopy keeps callers from mutating state through shared sub-objects.
+        return deepcopy(doc)
+
+    # ---- commands ----------------------------------------------------------------
+
+    def apply_update(self, chat_json: Mapping[str, Any]) -> None:
+        """POST /chats/{id}: merge the client's whole chat JSON, recording only changes.
+
+        Top-level keys are shallow-merged; history messages are merged (stored ∪
+        incoming, never dropped); currentId moves only to a message that exists.
+        """
+        self._check_live()
+        doc = _object(chat_json, "chat")
+        # Validate everything before recording anything: no half-applied updates.
+        title = _title(doc.get("title")) if "title" in doc else None
+        history = _parse_history(doc)
+        tags = normalize_tags(_list(doc["tags"], "tags")) if "tags" in doc else None
+        if title is not None and title != self.title:
+            self._retitle(title)
+        if history is not None:
+            self._merge_history(*history)
+        self._change_fields(_fields(doc))
+        if tags is not None and tags != self.tags:
+            self._change_tags(tags)
+
+    def rename(self, title: str | None) -> None:
+        self._check_live()
+        title = _title(title)
+        if title != self.title:
+            self._retitle(title)
+
+    def upsert_message(self, message_id: str, message: Mapping[str, Any]) -> None:
+        """POST /chats/{id}/messages/{message_id}: shallow-merge one message, make it current."""
+        self._check_live()
+        message_id = _required_str(message_id, "message_id")
+        incoming = normalise_message(message_id, _object(message, "message"))
+        if message_id not in self.messages:
+            self._add_message(incoming)
+        else:
+            changes = message_changes(self.messages[message_id], incoming)
+            if changes:
+                self._edit_message(message_id, changes)
+        if self.current_id != message_id:
+            self._move_current(message_id)
+
+    def record_message_event(self, message_id: str, event_type: str, data: Any) -> None:
+        """POST /chats/{id}/messages/{message_id}/event: a realtime event for a message.
+
+        Always recorded (the realtime feed delivers it); types that Open WebUI
+        persists (status, content deltas, files, sources, ...) also update the message.
+        """
+        self._check_live()
+        self._record_message_event(
+            _required_str(message_id, "message_id"),
+            _required_str(event_type, "event type"),
+            _object(data, "event data"),
+        )
+
+    def pin(self) -> None:
+        self._check_live()
+        if not self.pinned:
+            self._pin()
+
+    def unpin(self) -> None:
+        self._check_live()
+        if self.pinned:
+            self._unpin()
+
+    def toggle_pinned(self) -> None:
+        if self.pinned:
+            self.unpin()
+        else:
+            self.pin()
+
+    def archive(self) -> None:
+        self._check_live()
+        if not self.archived:
+            self._archive()
+
+    def unarchive(self) -> None:
+        self._check_live()
+        if self.archived:
+            self._unarchive()
+
+    def toggle_archived(self) -> None:
+        if self.archived:
+            self.unarchive()
+        else:
+            self.archive()
+
+    def share(self, share_id: str) -> None:
+        """Publish the chat under `share_id`; sharing again republishes the current state."""
+        self._check_live()
+        share_id = _required_str(share_id, "share_id")
+        # The shared copy is the chat as of the Shared event; nothing to do if that is now.
+        if share_id != self.share_id or self.shared_version != self.version:
+            self._share(share_id)
+
+    def unshare(self) -> None:
+        self._check_live()
+        if self.share_id is not None:
+            self._unshare()
+
+    def move_to_folder(self, folder_id: str | None) -> None:
+        """Move into a folder (None: back to the chat list). Unpins, as Open WebUI does."""
+        self._check_live()
+        folder_id = _optional_str(folder_id, "folder_id")
+        if folder_id != self.folder_id:
+            self._move_to_folder(folder_id)
+
+    def add_tag(self, name: str) -> None:
+        self._check_live()
+        tags = normalize_tags([name])
+        if not tags:
+            raise ChatError(f"not a usable tag name: {name!r}")
+        if tags[0] not in self.tags:
+            self._add_tag(tags[0])
+
+    def remove_tag(self, name: str) -> None:
+        self._check_live()
+        tag = normalize_tag(_required_str(name, "tag name"))
+        if tag in self.tags:
+            self._remove_tag(tag)
+
+    def clear_tags(self) -> None:
+        self._check_live()
+        if self.tags:
+            self._clear_tags()
+
+    def set_tags(self, names: Iterable[Any]) -> None:
+        self._check_live()
+        tags = normalize_tags(names)
+        if tags != self.tags:
+            self._change_tags(tags)
+
+    def set_meta(self, meta: Mapping[str, Any]) -> None:
+        """Replace `meta`. A `tags` key is ignored: tags change only through tag commands."""
+        self._check_live()
+        new_meta = {k: v for k, v in _object(meta, "meta").items() if k != "tags"}
+        if new_meta != self.meta:
+            self._change_meta(new_meta)
+
+    def delete(self) -> None:
+        """Soft delete: the history stays in the log; later commands raise."""
+        if not self.deleted:
+            self._delete()
+
+    # ---- helpers -----------------------------------------------------------------
+
+    def _check_live(self) -> None:
+        if self.deleted:
+            raise ChatDeletedError(f"chat {self.id} is deleted")
+
+    def _merge_history(self, messages: Messages, current_id: str | None) -> None:
+        added, edited = diff_messages(self.messages, messages)
+        for message in added:
+            self._add_message(message)
+        for message_id, changes in edited:
+            self._edit_message(message_id, changes)
+        if current_id in self.messages and current_id != self.current_id:
+            self._move_current(current_id)
+
+    def _change_fields(self, fields: dict[str, Any]) -> None:
+        changes = {k: v for k, v in fields.items() if k not in self.fields or self.fields[k] != v}
+        if changes:
+            self._record_fields(changes)
+
+    # ---- events (method bodies are the event appliers, also run on replay) --------
+
+    @event("TitleChanged")
+    def _retitle(self, title: str) -> None:
+        self.title = title
+
+    @event("MessageAdded")
+    def _add_message(self, message: dict[str, Any], timestamp: datetime | None = None) -> None:
+        self.messages[message["id"]] = deepcopy(message)
+        self.updated_at = _epoch(timestamp)
+
+    @event("MessageEdited")
+    def _edit_message(
+        self, message_id: str, changes: dict[str, Any], timestamp: datetime | None = None
+    ) -> None:
+        self.messages[message_id] = {**self.messages[message_id], **deepcopy(changes)}
+        self.updated_at = _epoch(timestamp)
+
+    @event("CurrentMessageMoved")
+    def _move_current(self, current_id: str, timestamp: datetime | None = None) -> None:
+        self.current_id = current_id
+        self.updated_at = _epoch(timestamp)
+
+    @event("FieldsChanged")
+    def _record_fields(self, changes: dict[str, Any]) -> None:
+        self.fields = {**self.fields, **deepcopy(changes)}
+
+    @event("MessageEventRecorded")
+    def _record_message_event(
+        self,
+        message_id: str,
+        event_type: str,
+        data: dict[str, Any],
+        timestamp: datetime | None = None,
+    ) -> None:
+        message = self.messages.get(message_id)
+        updated = None if message is None else apply_message_event(message, event_type, data)
+        if updated is not None:
+            self.messages[message_id] = updated
+            self.updated_at = _epoch(timestamp)
+
+    @event("TagsChanged")
+    def _change_tags(self, tags: list[str]) -> None:
+        self.tags = list(tags)
+
+    @event("TagAdded")
+    def _add_tag(self, tag: str) -> None:
+        self.tags = [*self.tags, tag]
+
+    @event("TagRemoved")
+    def _remove_tag(self, tag: str) -> None:
+        self.tags = [t for t in self.tags if t != tag]
+
+    @event("TagsCleared")
+    def _clear_tags(self) -> None:
+        self.tags = []
+
+    # Open WebUI touches updated_at when pinning, archiving and moving chats.
+    @event("Pinned")
+    def _pin(self, timestamp: datetime | None = None) -> None:
+        self.pinned = True
+        self.updated_at = _epoch(timestamp)
+
+    @event("Unpinned")
+    def _unpin(self, timestamp: datetime | None = None) -> None:
+        self.pinned = False
+        self.updated_at = _epoch(timestamp)
+
+    # Open WebUI's archive toggle also takes the chat out of its folder.
+    @event("Archived")
+    def _archive(self, timestamp: datetime | None = None) -> None:
+        self.archived = True
+        self.folder_id = None
+        self.updated_at = _epoch(timestamp)
+
+    @event("Unarchived")
+    def _unarchive(self, timestamp: datetime | None = None) -> None:
+        self.archived = False
+        self.folder_id = None
+        self.updated_at = _epoch(timestamp)
+
+    @event("Shared")
+    def _share(self, share_id: str) -> None:
+        self.share_id = share_id
+        # Appliers run before the library bumps `version`: this event's version is +1.
+        self.shared_version = self.version + 1
+
+    @event("Unshared")
+    def _unshare(self) -> None:
+        self.share_id = None
+        self.shared_version = None
+
+    @event("MovedToFolder")
+    def _move_to_folder(self, folder_id: str | None, timestamp: datetime | None = None) -> None:
+        self.folder_id = folder_id
+        self.pinned = False
+        self.updated_at = _epoch(timestamp)
+
+    @event("MetaChanged")
+    def _change_meta(self, meta: dict[str, Any]) -> None:
+        self.meta = deepcopy(meta)
+
+    @event("Deleted")
+    def _delete(self) -> None:
+        self.deleted = True

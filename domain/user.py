@@ -1,0 +1,178 @@
+"""The User aggregate: identity, role, credentials and the user's own settings."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+ROLES = ("pending", "user", "admin")
+
+
+class UserError(ValueError):
+    pass
+
+
+def new_stamp() -> str:
+    return secrets.token_hex(8)
+
+
+class User(Aggregate):
+    @staticmethod
+    def create_id(user_id: str) -> UUID:
+        return UUID(user_id)
+
+    @event("Registered")
+    def __init__(self, user_id: str, email: str, name: str, role: str, password_hash: str,
+                 profile_image_url: str, stamp: str):
+        if role not in ROLES:
+            raise UserError(f"unknown role {role}")
+        self.email = email
+        self.name = name
+        self.role = role
+        self.password_hash = password_hash
+        self.profile_image_url = profile_image_url
+        self.session_stamp = stamp
+        self.bio: str | None = None
+        self.gender: str | None = None
+        self.date_of_birth: str | None = None
+        self.settings: dict[str, Any] | None = None
+        self.info: dict[str, Any] | None = None
+        self.status: dict[str, Any] = {}
+        self.api_key_hash: str | None = None
+        self.api_key_hint: str | None = None
+        self.deleted = False
+        self.created_at = int(self.created_on.timestamp())
+        self.updated_at = self.created_at
+
+    @property
+    def owner_id(self) -> str:
+        return str(self.id)
+
+    def _live(self) -> None:
+        if self.deleted:
+            raise UserError("user is deleted")
+
+    def _touch(self) -> None:
+        self.updated_at = int(self.modified_on.timestamp())
+
+    # -- profile ----------------------------------------------------------------------------
+    def update_profile(self, **changes: Any) -> None:
+        self._live()
+        allowed = {"name", "profile_image_url", "bio", "gender", "date_of_birth"}
+        if not set(changes) <= allowed:
+            raise UserError(f"unknown profile fields {sorted(set(changes) - allowed)}")
+        changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if changed:
+            self._profile_updated(changed)
+
+    @event("ProfileUpdated")
+    def _profile_updated(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
+        self._touch()
+
+    def change_email(self, email: str) -> None:
+        self._live()
+        if email != self.email:
+            self._email_changed(email)
+
+    @event("EmailChanged")
+    def _email_changed(self, email: str) -> None:
+        self.email = email
+        self._touch()
+
+    # -- role and credentials ---------------------------------------------------------------
+    def change_role(self, role: str) -> None:
+        self._live()
+        if role not in ROLES:
+            raise UserError(f"unknown role {role}")
+        if role != self.role:
+            self._role_changed(role)
+
+    @event("RoleChanged")
+    def _role_changed(self, role: str) -> None:
+        self.role = role
+        self._touch()
+
+    def change_password(self, password_hash: str, stamp: str) -> None:
+        """A new password ends every session issued before it."""
+        self._live()
+        self._password_changed(password_hash, stamp)
+
+    @event("PasswordChanged")
+    def _password_changed(self, password_hash: str, stamp: str) -> None:
+        self.password_hash = password_hash
+        self.session_stamp = stamp
+        self._touch()
+
+    def rehash_password(self, password_hash: str) -> None:
+        """Same password, stronger scheme: sessions stay valid."""
+        self._live()
+        self._password_rehashed(password_hash)
+
+    @event("PasswordRehashed")
+    def _password_rehashed(self, password_hash: str) -> None:
+        self.password_hash = password_hash
+
+    def create_api_key(self, key_hash: str, hint: str) -> None:
+        self._live()
+        self._api_key_created(key_hash, hint)
+
+    @event("ApiKeyCreated")
+    def _api_key_created(self, key_hash: str, hint: str) -> None:
+        self.api_key_hash = key_hash
+        self.api_key_hint = hint
+
+    def delete_api_key(self) -> None:
+        self._live()
+        if self.api_key_hash is not None:
+            self._api_key_deleted()
+
+    @event("ApiKeyDeleted")
+    def _api_key_deleted(self) -> None:
+        self.api_key_hash = None
+        self.api_key_hint = None
+
+    # -- the user's own documents -----------------------------------------------------------
+    def update_settings(self, settings: dict[str, Any]) -> None:
+        self._live()
+        if settings != self.settings:
+            self._settings_updated(settings)
+
+    @event("SettingsUpdated")
+    def _settings_updated(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self._touch()
+
+    def update_info(self, info: dict[str, Any]) -> None:
+        self._live()
+        if info != self.info:
+            self._info_updated(info)
+
+    @event("InfoUpdated")
+    def _info_updated(self, info: dict[str, Any]) -> None:
+        self.info = info
+        self._touch()
+
+    def update_status(self, status: dict[str, Any]) -> None:
+        self._live()
+        if status != self.status:
+            self._status_updated(status)
+
+    @event("StatusUpdated")
+    def _status_updated(self, status: dict[str, Any]) -> None:
+        self.status = status
+        self._touch()
+
+    def delete(self) -> None:
+        self._live()
+        self._deleted()
+
+    @event("Deleted")
+    def _deleted(self) -> None:
+        self.deleted = True
+        self.session_stamp = ""
+        self.api_key_hash = None

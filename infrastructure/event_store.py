@@ -1,0 +1,124 @@
+"""The write model: one eventsourcing Application for every aggregate, saving through group commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Notification, Recording, Transcoder
+
+from application.errors import ConcurrencyConflict
+from infrastructure.group_commit import GroupCommitter
+from infrastructure.keys import KeyStore
+from infrastructure.mapper import ChronicleMapper
+
+APP_NAME = "chronicle"
+
+
+def store_env(database_url: str, data_dir: Path) -> dict[str, str]:
+    """Translate DATABASE_URL into the eventsourcing library's settings."""
+    env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "IS_SNAPSHOTTING_ENABLED": "y"}
+    if database_url.startswith(("postgres://", "postgresql://")):
+        url = urlparse(database_url)
+        env.update({
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": "3",
+            "POSTGRES_MAX_OVERFLOW": "6",
+            "POSTGRES_CONNECT_TIMEOUT": "3",
+            "POSTGRES_LOCK_TIMEOUT": "5",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+        })
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        env.update({
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(data_dir / "events.sqlite3"),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        })
+    return env
+
+
+class ChronicleStore(Application[UUID]):
+    name = APP_NAME
+
+    def __init__(self, env: dict[str, str], keys: KeyStore,
+                 on_commit: Callable[[int], None] | None = None,
+                 on_batch: Callable[[int, int, float], None] | None = None,
+                 max_batch_events: int = 1000):
+        self._keys = keys
+        super().__init__(env=env)
+        self.committer = GroupCommitter(self.recorder, max_events=max_batch_events,
+                                        on_commit=on_commit, on_batch=on_batch)
+
+    def construct_mapper(self) -> ChronicleMapper:  # type: ignore[override]
+        transcoder: Transcoder = self.factory.transcoder()
+        self.register_transcodings(transcoder)  # type: ignore[arg-type]
+        return ChronicleMapper(transcoder, self._keys)
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        owners = {agg_id: _owner_of(agg) for agg_id, agg in processing_event.aggregates.items()}
+        mapper: ChronicleMapper = self.mapper  # type: ignore[assignment]
+        events = processing_event.events
+        stored = [mapper.encode(e, owners.get(e.originator_id)) for e in events]
+        ids = self.committer.commit(stored)
+        return [
+            Recording(d, Notification(id=n, originator_id=s.originator_id,
+                                      originator_version=s.originator_version,
+                                      topic=s.topic, state=s.state))
+            for d, s, n in zip(events, stored, ids, strict=True)
+        ]
+
+    def close(self) -> None:
+        self.committer.close()
+        super().close()
+
+
+def _owner_of(aggregate: Any) -> str | None:
+    owner = getattr(aggregate, "owner_id", None)
+    return str(owner) if owner else None
+
+
+class EventStore:
+    """The application layer's port onto the write model (see application.ports.EventStorePort)."""
+
+    def __init__(self, app: ChronicleStore):
+        self.app = app
+
+    def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        try:
+            return self.app.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            return None
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.app.repository
+
+    def save(self, *aggregates: Aggregate) -> int:
+        try:
+            recordings = self.app.save(*aggregates)
+        except IntegrityError as e:  # a direct conflict outside the committer's batching
+            raise ConcurrencyConflict(str(e)) from e
+        return max((r.notification.id for r in recordings), default=0)
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def select(self, after: int, limit: int) -> Sequence[Notification]:
+        return self.app.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False)
+
+    def decode(self, notification: Notification) -> Any:
+        return self.app.mapper.to_domain_event(notification)
+
+    def close(self) -> None:
+        self.app.close()

@@ -1,0 +1,119 @@
+"""Group commit: events of commands that arrive together are written in one transaction.
+
+The PostgreSQL recorder locks the events table for each insert and holds the lock through the commit's
+WAL flush, so one insert per command caps the system at one command per flush. A single committer
+thread drains everything queued while the previous transaction was flushing and writes it as one
+insert. If a batch fails (a version conflict or a bad row), its commands are written one by one so
+that only the guilty command fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+
+from application.errors import ConcurrencyConflict
+
+log = logging.getLogger("chronicle.commit")
+
+
+class _Pending:
+    __slots__ = ("events", "future")
+
+    def __init__(self, events: Sequence[StoredEvent]):
+        self.events = events
+        self.future: Future[list[int]] = Future()
+
+
+class GroupCommitter:
+    def __init__(self, recorder: ApplicationRecorder, max_events: int = 1000,
+                 on_commit: Callable[[int], None] | None = None,
+                 on_batch: Callable[[int, int, float], None] | None = None):
+        self.recorder = recorder
+        self.max_events = max_events
+        self.on_commit = on_commit
+        self.on_batch = on_batch
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def commit(self, events: Sequence[StoredEvent], timeout: float = 60.0) -> list[int]:
+        if not events:
+            return []
+        if self._closed:
+            raise RuntimeError("committer is closed")
+        pending = _Pending(events)
+        self._queue.put(pending)
+        return pending.future.result(timeout=timeout)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stop = self._drain(first)
+            self._write(batch)
+            if stop:
+                return
+
+    def _drain(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        batch, size = [first], len(first.events)
+        while size < self.max_events:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return batch, True
+            batch.append(item)
+            size += len(item.events)
+        return batch, False
+
+    def _write(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
+        events = [e for p in batch for e in p.events]
+        try:
+            ids = self._insert(events)
+        except Exception as error:
+            if len(batch) == 1:
+                self._fail(batch[0], error)
+            else:
+                for pending in batch:
+                    self._write([pending])
+            return
+        offset = 0
+        for pending in batch:
+            count = len(pending.events)
+            pending.future.set_result(ids[offset : offset + count])
+            offset += count
+        if self.on_batch:
+            self.on_batch(len(batch), len(events), time.perf_counter() - started)
+        if self.on_commit and ids:
+            self.on_commit(max(ids))
+
+    def _insert(self, events: list[StoredEvent]) -> list[int]:
+        ids = self.recorder.insert_events(events)
+        if not ids or len(ids) != len(events):
+            raise RuntimeError("recorder returned no notification ids")
+        return list(ids)
+
+    @staticmethod
+    def _fail(pending: _Pending, error: Exception) -> None:
+        if isinstance(error, IntegrityError):
+            pending.future.set_exception(ConcurrencyConflict(str(error)))
+        else:
+            log.error("commit failed", exc_info=error)
+            pending.future.set_exception(error)

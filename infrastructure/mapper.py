@@ -1,0 +1,115 @@
+"""Stored-event format: plain metadata header, then the event state encrypted with its owner's key.
+
+    0x01 | u16 header length | header JSON {"o": owner, "a": actor, "c": correlation id} |
+    nonce (12) | AES-GCM(state JSON)
+
+The header stays readable so auditors can filter by actor without keys; everything a user wrote is in
+the encrypted part, so destroying the owner's key erases it from every replay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoder,
+)
+from eventsourcing.utils import get_topic, resolve_topic
+
+from application.context import current_actor
+from infrastructure.keys import SYSTEM_OWNER, KeyStore
+
+FORMAT = 1
+_HEADER = struct.Struct(">BH")
+
+
+class ChronicleMapper(Mapper[UUID]):
+    def __init__(self, transcoder: Transcoder, keys: KeyStore):
+        super().__init__(transcoder=transcoder)
+        self.keys = keys
+
+    def encode(self, domain_event: DomainEventProtocol[UUID], owner: str | None) -> StoredEvent:
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        meta = state.pop("_meta", None)
+        if owner is None:
+            owner = _snapshot_owner(state)
+        owner = owner or SYSTEM_OWNER
+        if meta is None:
+            actor = current_actor()
+            meta = {"a": actor.user_id, "c": actor.correlation_id}
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        header = json.dumps({"o": owner, **meta}, separators=(",", ":")).encode()
+        nonce = os.urandom(12)
+        body = self.keys.cipher(owner).encrypt(nonce, self.transcoder.encode(state), None)
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=get_topic(type(domain_event)),
+            state=_HEADER.pack(FORMAT, len(header)) + header + nonce + body,
+        )
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        return self.encode(domain_event, None)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        header, nonce, body = split_state(stored_event.state)
+        try:
+            plain = self.keys.cipher_for_read(header["o"]).decrypt(nonce, body, None)
+            state: dict[str, Any] = self.transcoder.decode(plain)
+        except Exception as e:
+            raise MapperDeserialisationError(
+                f"cannot decode {stored_event.topic} {stored_event.originator_id}"
+                f"@{stored_event.originator_version}: {e!r}"
+            ) from e
+        cls = resolve_topic(stored_event.topic)
+        originator_id = stored_event.originator_id
+        state["originator_id"] = originator_id if isinstance(originator_id, UUID) else UUID(
+            str(originator_id))
+        state["originator_version"] = stored_event.originator_version
+        from_version = state.pop("class_version", 1)
+        while from_version < getattr(cls, "class_version", 1):
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+            from_version += 1
+        state["_meta"] = {"a": header.get("a"), "c": header.get("c"), "o": header["o"]}
+        event = object.__new__(cls)
+        object.__setattr__(event, "__dict__", state)
+        return event
+
+
+def split_state(state: bytes) -> tuple[dict[str, Any], bytes, bytes]:
+    fmt, length = _HEADER.unpack_from(state)
+    if fmt != FORMAT:
+        raise MapperDeserialisationError(f"unknown stored-event format {fmt}")
+    start = _HEADER.size
+    header = json.loads(state[start : start + length])
+    rest = state[start + length :]
+    return header, rest[:12], rest[12:]
+
+
+def read_header(state: bytes) -> dict[str, Any]:
+    """Metadata without decrypting: for audit queries by actor."""
+    return split_state(state)[0]
+
+
+def event_meta(event: object) -> dict[str, Any]:
+    return dict(getattr(event, "__dict__", {}).get("_meta") or {})
+
+
+def _snapshot_owner(state: dict[str, Any]) -> str | None:
+    inner = state.get("state")
+    if isinstance(inner, dict):
+        owner = inner.get("owner_id")
+        return str(owner) if owner else None
+    return None

@@ -1,0 +1,63 @@
+"""Prometheus metrics: request latency, commands, group-commit batches, projector lag, job queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUEST_LATENCY = Histogram(
+    "chronicle_http_request_duration_seconds", "HTTP request latency",
+    ["method", "route", "status"], registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+COMMANDS = Counter("chronicle_commands_total", "Commands executed", ["command", "outcome"],
+                   registry=REGISTRY)
+COMMAND_LATENCY = Histogram("chronicle_command_duration_seconds", "Command latency incl. commit",
+                            ["command"], registry=REGISTRY)
+COMMIT_BATCH_COMMANDS = Histogram("chronicle_commit_batch_commands", "Commands per group commit",
+                                  registry=REGISTRY, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+COMMIT_EVENTS = Counter("chronicle_committed_events_total", "Events committed", registry=REGISTRY)
+READ_WAIT_TIMEOUTS = Counter("chronicle_read_your_writes_timeouts_total",
+                             "Queries answered before projections caught up", registry=REGISTRY)
+
+
+def observe_command(name: str, seconds: float, ok: bool) -> None:
+    COMMANDS.labels(name, "ok" if ok else "conflict").inc()
+    COMMAND_LATENCY.labels(name).observe(seconds)
+
+
+def observe_batch(commands: int, events: int, seconds: float) -> None:
+    COMMIT_BATCH_COMMANDS.observe(commands)
+    COMMIT_EVENTS.inc(events)
+
+
+class LiveCollector:
+    """Gauges computed at scrape time from whoever owns the numbers."""
+
+    def __init__(self, projections: Callable[[], list[dict[str, Any]]],
+                 queue_depth: Callable[[], dict[str, int]]):
+        self.projections = projections
+        self.queue_depth = queue_depth
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        lag = GaugeMetricFamily("chronicle_projection_lag_events",
+                                "Events the projector has not applied yet", labels=["projector"])
+        position = GaugeMetricFamily("chronicle_projection_position",
+                                     "Last applied log position", labels=["projector"])
+        healthy = GaugeMetricFamily("chronicle_projection_healthy", "1 when running",
+                                    labels=["projector"])
+        for item in self.projections():
+            lag.add_metric([item["name"]], item["lag"])
+            position.add_metric([item["name"]], item["position"])
+            healthy.add_metric([item["name"]], 1 if item["status"] == "running" else 0)
+        depth = GaugeMetricFamily("chronicle_job_queue_depth", "Jobs waiting", labels=["queue"])
+        for queue, size in self.queue_depth().items():
+            depth.add_metric([queue], size)
+        yield from (lag, position, healthy, depth)
+
+    def describe(self) -> list[Any]:
+        return []

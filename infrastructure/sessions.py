@@ -1,0 +1,138 @@
+"""Session state that is not history: revoked tokens, auth cache, rate limits, presence, last write.
+
+In memory for the embedded default; in Redis when REDIS_URL is set, shared by every worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from typing import Any
+
+AUTH_TTL = 300  # seconds an auth-state cache entry lives without a refresh
+
+
+class MemorySessions:
+    def __init__(self) -> None:
+        self._revoked: dict[str, float] = {}
+        self._auth: dict[str, tuple[float, dict[str, str]]] = {}
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._active: dict[str, float] = {}
+        self._writes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def revoke(self, jti: str, ttl: int) -> None:
+        with self._lock:
+            self._revoked[jti] = time.time() + ttl
+
+    def auth_state(self, user_id: str, jti: str) -> tuple[dict[str, str] | None, bool]:
+        now = time.time()
+        expiry = self._revoked.get(jti)
+        revoked = expiry is not None and expiry > now
+        cached = self._auth.get(user_id)
+        if cached is None or cached[0] < now:
+            return None, revoked
+        return cached[1], revoked
+
+    def put_auth_state(self, user_id: str, state: dict[str, str]) -> None:
+        self._auth[user_id] = (time.time() + AUTH_TTL, state)
+
+    def drop_auth_state(self, user_id: str) -> None:
+        self._auth.pop(user_id, None)
+
+    def hit(self, key: str, window: int) -> int:
+        now = time.time()
+        with self._lock:
+            hits = self._hits[key]
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            hits.append(now)
+            return len(hits)
+
+    def touch(self, user_id: str) -> None:
+        self._active[user_id] = time.time()
+
+    def last_active(self, user_ids: Sequence[str]) -> dict[str, float]:
+        return {u: self._active[u] for u in user_ids if u in self._active}
+
+    def note_write(self, user_id: str, position: int) -> None:
+        with self._lock:
+            if position > self._writes.get(user_id, 0):
+                self._writes[user_id] = position
+
+    def last_write(self, user_id: str) -> int:
+        return self._writes.get(user_id, 0)
+
+    def ping(self) -> bool:
+        return True
+
+
+class RedisSessions:
+    def __init__(self, url: str, prefix: str = "chronicle"):
+        import redis
+
+        self.redis: Any = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2,
+                                               health_check_interval=30)
+        self.p = prefix
+
+    def revoke(self, jti: str, ttl: int) -> None:
+        self.redis.set(f"{self.p}:revoked:{jti}", "1", ex=max(1, ttl))
+
+    def auth_state(self, user_id: str, jti: str) -> tuple[dict[str, str] | None, bool]:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(f"{self.p}:auth:{user_id}")
+        pipe.exists(f"{self.p}:revoked:{jti}")
+        state, revoked = pipe.execute()
+        return (state or None), bool(revoked)
+
+    def put_auth_state(self, user_id: str, state: dict[str, str]) -> None:
+        key = f"{self.p}:auth:{user_id}"
+        pipe = self.redis.pipeline()
+        pipe.delete(key)
+        pipe.hset(key, mapping=state)
+        pipe.expire(key, AUTH_TTL)
+        pipe.execute()
+
+    def drop_auth_state(self, user_id: str) -> None:
+        self.redis.delete(f"{self.p}:auth:{user_id}")
+
+    def hit(self, key: str, window: int) -> int:
+        """Sliding window over a sorted set: exact, and shared by every worker."""
+        now = time.time()
+        zkey = f"{self.p}:rate:{key}"
+        pipe = self.redis.pipeline()
+        pipe.zremrangebyscore(zkey, 0, now - window)
+        pipe.zadd(zkey, {f"{now:.6f}-{id(pipe)}": now})
+        pipe.zcard(zkey)
+        pipe.expire(zkey, window)
+        return int(pipe.execute()[2])
+
+    def touch(self, user_id: str) -> None:
+        self.redis.hset(f"{self.p}:active", user_id, f"{time.time():.3f}")
+
+    def last_active(self, user_ids: Sequence[str]) -> dict[str, float]:
+        if not user_ids:
+            return {}
+        values = self.redis.hmget(f"{self.p}:active", list(user_ids))
+        return {u: float(v) for u, v in zip(user_ids, values, strict=True) if v}
+
+    _NOTE_WRITE = """
+    local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+    if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'EX', 600) end
+    return 1
+    """
+
+    def note_write(self, user_id: str, position: int) -> None:
+        self.redis.eval(self._NOTE_WRITE, 1, f"{self.p}:lastwrite:{user_id}", position)
+
+    def last_write(self, user_id: str) -> int:
+        value = self.redis.get(f"{self.p}:lastwrite:{user_id}")
+        return int(value) if value else 0
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except Exception:
+            return False

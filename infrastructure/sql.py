@@ -1,0 +1,215 @@
+"""One small SQL facade over SQLite and PostgreSQL for read models, keys and caches.
+
+Statements are written once with `?` placeholders; PostgreSQL gets them translated. Rows come back as
+dicts. A transaction on SQLite is BEGIN IMMEDIATE (the writer lock up front, so two writers never
+deadlock upgrading a read lock); on PostgreSQL it is a pooled connection in a transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+Dialect = Literal["sqlite", "postgres"]
+
+
+class Tx(Protocol):
+    dialect: Dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def notify(self, channel: str, payload: str) -> None: ...
+
+
+@lru_cache(maxsize=4096)
+def _returns_rows(sql: str) -> bool:
+    head = sql.lstrip()[:6].upper()
+    return head in ("SELECT", "WITH R") or " RETURNING " in sql.upper()
+
+
+@lru_cache(maxsize=4096)
+def to_pg(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+_FOR_UPDATE = re.compile(r"\s+FOR UPDATE\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1024)
+def to_sqlite(sql: str) -> str:
+    return _FOR_UPDATE.sub("", sql)
+
+
+class SqliteTx:
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(to_sqlite(sql), tuple(params))
+        if cur.description is None:
+            return []
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(to_sqlite(sql), rows)
+
+    def notify(self, channel: str, payload: str) -> None:
+        """SQLite has no NOTIFY; in-process waiters are woken by the caller."""
+
+
+class PostgresTx:
+    dialect: Dialect = "postgres"
+
+    def __init__(self, conn: Any, pipeline: Any = None):
+        self.conn = conn
+        self.pipeline = pipeline
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.conn.cursor() as cur:
+            cur.execute(to_pg(sql), tuple(params) if params else None)
+            if self.pipeline is not None:
+                if not _returns_rows(sql):
+                    return []  # stay pipelined: no round trip for plain writes
+                self.pipeline.sync()
+            if cur.description is None:
+                return []
+            cols = [d.name for d in cur.description]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self.conn.cursor() as cur:
+                cur.executemany(to_pg(sql), rows)
+
+    def notify(self, channel: str, payload: str) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+
+
+class Database:
+    """A read-model database: a SQLite file, or a schema of a PostgreSQL database."""
+
+    dialect: Dialect
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def ping(self) -> bool:
+        try:
+            self.query("SELECT 1 AS ok")
+            return True
+        except Exception:
+            return False
+
+
+class SqliteDatabase(Database):
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, path: Path | str):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield SqliteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return SqliteTx(self._conn()).execute(sql, params)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                with suppress(sqlite3.ProgrammingError):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class PostgresDatabase(Database):
+    dialect: Dialect = "postgres"
+
+    def __init__(self, url: str, schema: str = "chronicle_read", min_size: int = 2,
+                 max_size: int = 10):
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self.schema = schema
+        self._ensure_schema()
+        self.pool = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, open=True, timeout=10,
+            kwargs={"autocommit": True, "options": f"-c search_path={schema},public"},
+        )
+
+    def _ensure_schema(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self.pool.connection() as conn, conn.transaction():
+            yield PostgresTx(conn)
+
+    @contextmanager
+    def pipelined(self) -> Iterator[Tx]:
+        """A transaction whose statements are pipelined: for pages of projection writes."""
+        with self.pool.connection() as conn, conn.transaction(), conn.pipeline() as pipeline:
+            yield PostgresTx(conn, pipeline)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            return PostgresTx(conn).execute(sql, params)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def open_database(url: str, sqlite_path: Path, schema: str = "chronicle_read",
+                  pool_min: int = 2, pool_max: int = 10) -> Database:
+    if url.startswith(("postgres://", "postgresql://")):
+        return PostgresDatabase(url, schema=schema, min_size=pool_min, max_size=pool_max)
+    return SqliteDatabase(sqlite_path)

@@ -1,0 +1,70 @@
+"""The FastAPI application: routers, middleware, error handlers, metrics and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from infrastructure.bootstrap import Container, bootstrap
+from infrastructure.metrics import REGISTRY, LiveCollector
+from infrastructure.settings import Settings
+from interfaces.errors import install_error_handlers
+from interfaces.logs import configure_logging
+from interfaces.middleware import RequestContextMiddleware
+from interfaces.routers import auths, meta, system, users
+
+VERSION = "0.12.4"
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or (container.settings if container else Settings())
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    owned = container is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.container is None:
+            app.state.container = bootstrap(settings)
+        _register_collector(app.state.container)
+        yield
+        if owned:
+            app.state.container.close()
+
+    app = FastAPI(title="Chronicle", version=VERSION, lifespan=lifespan,
+                  description="Event-sourced backend serving the Open WebUI API.")
+    app.state.container = container
+    origins = [o.strip() for o in settings.CORS_ALLOW_ORIGIN.split(";") if o.strip()]
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=origins != ["*"],
+                       allow_methods=["*"], allow_headers=["*"],
+                       expose_headers=["X-Chronicle-Position", "X-Chronicle-Consistency",
+                                       "X-Request-ID"])
+    app.add_middleware(RequestContextMiddleware, hsts=settings.WEBUI_AUTH_COOKIE_SECURE)
+    install_error_handlers(app)
+    app.include_router(meta.router)
+    app.include_router(auths.router, prefix="/api/v1/auths", tags=["auths"])
+    app.include_router(users.router, prefix="/api/v1/users", tags=["users"])
+    app.include_router(system.router, prefix="/api/v1/system", tags=["system"])
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+_collector: LiveCollector | None = None
+
+
+def _register_collector(container: Container) -> None:
+    """One live collector per process, reading whichever container is current."""
+    global _collector
+    if _collector is None:
+        _collector = LiveCollector(lambda: [], lambda: {})
+        REGISTRY.register(_collector)
+    _collector.projections = container.host.status
+    _collector.queue_depth = lambda: {}

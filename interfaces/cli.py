@@ -1,0 +1,98 @@
+"""`chronicle`: the one entry point for every process and operator command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chronicle", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+
+    projector = commands.add_parser("projector", help="run projectors (production shape)")
+    projector.add_argument("names", nargs="*", help="projectors to run (default: all)")
+
+    commands.add_parser("worker", help="run a Dramatiq worker for background jobs")
+
+    rebuild = commands.add_parser("rebuild", help="rebuild read models from the event log")
+    rebuild.add_argument("name", nargs="?", help="projector name")
+    rebuild.add_argument("--all", action="store_true", help="rebuild every projector")
+
+    commands.add_parser("status", help="show each projector's position, lag and health")
+
+    args = parser.parse_args(argv)
+    handler = {"serve": _serve, "projector": _projector, "worker": _worker,
+               "rebuild": _rebuild, "status": _status}[args.command]
+    return handler(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("interfaces.asgi:app", host=args.host, port=args.port, workers=args.workers,
+                proxy_headers=True, log_config=None)
+    return 0
+
+
+def _projector(args: argparse.Namespace) -> int:
+    from infrastructure.bootstrap import bootstrap
+    from interfaces.logs import configure_logging
+
+    container = bootstrap(run_projectors=False)
+    configure_logging(container.settings.LOG_LEVEL, container.settings.LOG_FORMAT)
+    container.host.start(args.names or None)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    container.close()
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import os
+
+    from dramatiq.cli import main as dramatiq_main
+
+    if not os.environ.get("REDIS_URL"):
+        print("chronicle worker needs REDIS_URL (the embedded default runs jobs in-process)",
+              file=sys.stderr)
+        return 2
+    os.environ["CHRONICLE_WORKER"] = "1"
+    sys.argv = ["dramatiq"]
+    return int(dramatiq_main(["infrastructure.jobs", "--processes", "1", "--threads", "2"]) or 0)
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from scripts.rebuild import run
+
+    if not args.all and not args.name:
+        print("name a projector or pass --all", file=sys.stderr)
+        return 2
+    return run(None if args.all else args.name)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from infrastructure.bootstrap import bootstrap
+
+    container = bootstrap(run_projectors=False)
+    try:
+        rows = container.host.status()
+    finally:
+        container.close()
+    print(json.dumps(rows, indent=2))
+    return 1 if any(r["status"] == "failed" for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

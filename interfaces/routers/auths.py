@@ -1,0 +1,174 @@
+"""/api/v1/auths: sign-up, sign-in, sign-out, the session user, passwords, API keys, admin config."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request, Response
+
+from application.auth import Session
+from application.errors import BadRequest, NotFound
+from application.messages import Detail
+from domain.user import User
+from interfaces.deps import (
+    AdminUser,
+    ContainerDep,
+    CurrentUser,
+    VerifiedUser,
+    committed,
+    credential,
+)
+from interfaces.schemas.auths import (
+    ADMIN_CONFIG_DEFAULTS,
+    JWT_EXPIRES_IN_PATTERN,
+    AdminConfig,
+    ApiKey,
+    LdapForm,
+    SessionUserInfoResponse,
+    SessionUserResponse,
+    SigninForm,
+    SignoutResponse,
+    SignupForm,
+    UpdatePasswordForm,
+    UpdateProfileForm,
+    UserProfileImageResponse,
+)
+
+router = APIRouter()
+COOKIE_MAX_AGE = 2419200  # the reference's four weeks
+
+
+def _session_response(response: Response, container: Any, session: Session,
+                      image_url: str | None = None) -> dict[str, Any]:
+    user = session.user
+    response.set_cookie("token", session.token, max_age=COOKIE_MAX_AGE, httponly=True,
+                        samesite="lax", secure=container.settings.WEBUI_AUTH_COOKIE_SECURE)
+    return {
+        "token": session.token, "token_type": "Bearer", "expires_at": session.expires_at,
+        "id": str(user.id), "email": user.email, "name": user.name, "role": user.role,
+        "profile_image_url": image_url or f"/api/v1/users/{user.id}/profile/image",
+        "permissions": session.permissions,
+    }
+
+
+@router.post("/signup", response_model=SessionUserResponse)
+def signup(form: SignupForm, response: Response, container: ContainerDep) -> dict[str, Any]:
+    session, position = container.auth.signup(form.name, form.email, form.password,
+                                              form.profile_image_url)
+    committed(response, container, None, position)
+    container.sessions.note_write(str(session.user.id), position)
+    return _session_response(response, container, session)
+
+
+@router.post("/signin", response_model=SessionUserResponse)
+def signin(form: SigninForm, response: Response, container: ContainerDep) -> dict[str, Any]:
+    session, position = container.auth.signin(form.email, form.password)
+    committed(response, container, None, position)
+    return _session_response(response, container, session)
+
+
+async def _signout(request: Request, response: Response, container: ContainerDep
+                   ) -> dict[str, Any]:
+    token = credential(request)
+    if token and not token.startswith("sk-"):
+        try:
+            principal = await anyio.to_thread.run_sync(container.auth.authenticate, token)
+            container.auth.signout(principal)
+        except Exception:  # an invalid token needs no revoking
+            pass
+    for cookie in ("token", "oui-session", "oauth_id_token", "oauth_session_id"):
+        response.delete_cookie(cookie)
+    return {"status": True}
+
+
+router.add_api_route("/signout", _signout, methods=["GET"], response_model=SignoutResponse)
+router.add_api_route("/signout", _signout, methods=["POST"], response_model=SignoutResponse,
+                     include_in_schema=False)
+
+
+@router.get("/", response_model=SessionUserInfoResponse)
+def session_user(principal: CurrentUser, request: Request, response: Response,
+                 container: ContainerDep) -> dict[str, Any]:
+    user: User = container.users.load(principal.id)
+    token = credential(request) or ""
+    session = Session(token=token, expires_at=principal.expires_at, user=user,
+                      permissions=container.config.default_permissions())
+    body = _session_response(response, container, session, image_url=user.profile_image_url)
+    if principal.via == "api_key":
+        response.delete_cookie("token")  # never turn an API key into a browser session
+    return {**body, "bio": user.bio, "gender": user.gender, "date_of_birth": user.date_of_birth,
+            **{k: user.status.get(k) for k in ("status_emoji", "status_message",
+                                               "status_expires_at")}}
+
+
+@router.post("/update/profile", response_model=UserProfileImageResponse)
+def update_profile(form: UpdateProfileForm, principal: VerifiedUser, response: Response,
+                   container: ContainerDep) -> dict[str, Any]:
+    outcome = container.users.update_profile(
+        principal, name=form.name, profile_image_url=form.profile_image_url, bio=form.bio,
+        gender=form.gender,
+        date_of_birth=form.date_of_birth.isoformat() if form.date_of_birth else None)
+    committed(response, container, principal, outcome.position)
+    user = outcome.value
+    return {"id": str(user.id), "name": user.name, "role": user.role, "email": user.email,
+            "profile_image_url": user.profile_image_url}
+
+
+@router.post("/update/password", response_model=bool)
+def update_password(form: UpdatePasswordForm, principal: CurrentUser, response: Response,
+                    container: ContainerDep) -> bool:
+    session, position = container.auth.update_password(principal, form.password,
+                                                       form.new_password)
+    committed(response, container, principal, position)
+    return True
+
+
+@router.post("/ldap", response_model=SessionUserResponse)
+def ldap(form: LdapForm) -> dict[str, Any]:
+    raise BadRequest(Detail.LDAP_NOT_ENABLED)
+
+
+@router.post("/api_key", response_model=ApiKey)
+def create_api_key(principal: CurrentUser, response: Response,
+                   container: ContainerDep) -> dict[str, str]:
+    key, position = container.auth.create_api_key(principal)
+    committed(response, container, principal, position)
+    return {"api_key": key}
+
+
+@router.get("/api_key", response_model=ApiKey)
+def get_api_key(principal: CurrentUser, container: ContainerDep) -> dict[str, str]:
+    """Keys are stored only as a hash: the full key is shown once, at creation."""
+    container.auth.require_api_keys(principal)
+    user = container.users.load(principal.id)
+    if not user.api_key_hint:
+        raise NotFound(Detail.API_KEY_NOT_FOUND)
+    return {"api_key": user.api_key_hint}
+
+
+@router.delete("/api_key", response_model=bool)
+def delete_api_key(principal: CurrentUser, response: Response, container: ContainerDep) -> bool:
+    container.auth.require_api_keys(principal)
+    committed(response, container, principal, container.auth.delete_api_key(principal))
+    return True
+
+
+@router.get("/admin/config", response_model=AdminConfig)
+def get_admin_config(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
+    return {**ADMIN_CONFIG_DEFAULTS, **container.config.values()}
+
+
+@router.post("/admin/config", response_model=AdminConfig)
+def update_admin_config(form: AdminConfig, principal: AdminUser, response: Response,
+                        container: ContainerDep) -> dict[str, Any]:
+    values = form.model_dump()
+    current = container.config.values()
+    if values["DEFAULT_USER_ROLE"] not in ("pending", "user", "admin"):
+        values["DEFAULT_USER_ROLE"] = current.get("DEFAULT_USER_ROLE")
+    if not re.match(JWT_EXPIRES_IN_PATTERN, values["JWT_EXPIRES_IN"] or ""):
+        values["JWT_EXPIRES_IN"] = current.get("JWT_EXPIRES_IN")
+    outcome = container.config.update(values)
+    committed(response, container, principal, outcome.position)
+    return {**ADMIN_CONFIG_DEFAULTS, **outcome.value}

@@ -1,0 +1,16 @@
+"""Operator endpoints: projection status (admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from interfaces.deps import AdminUser, ContainerDep
+
+router = APIRouter()
+
+
+@router.get("/projections")
+def projections(principal: AdminUser, container: ContainerDep) -> list[dict[str, Any]]:
+    return container.host.status()

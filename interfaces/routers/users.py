@@ -1,0 +1,226 @@
+"""/api/v1/users: lists and search (read model), the caller's own documents, administration."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+from fastapi.responses import RedirectResponse
+
+from application.errors import BadRequest, NotFound
+from application.messages import Detail
+from domain.user import User
+from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, consistent
+from interfaces.schemas.users import (
+    ACTIVE_WINDOW_SECONDS,
+    PROFILE_IMAGE_MEDIA_TYPES,
+    QueryText,
+    UserActiveResponse,
+    UserActiveStatusResponse,
+    UserGroupIdsListResponse,
+    UserInfoListResponse,
+    UserModel,
+    UserPermissions,
+    UserSettings,
+    UserStatus,
+    UserUpdateForm,
+)
+
+router = APIRouter()
+USERS = consistent("users")
+DEFAULT_AVATAR = Path(__file__).resolve().parent.parent / "static" / "user.png"
+
+
+def _with_activity(container: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    active = container.sessions.last_active([r["id"] for r in rows])
+    now = time.time()
+    for row in rows:
+        seen = active.get(row["id"])
+        row["last_active_at"] = int(seen) if seen else row["updated_at"]
+        row["is_active"] = bool(seen and now - seen < ACTIVE_WINDOW_SECONDS)
+        row["groups"] = []
+        row["group_ids"] = []
+    return rows
+
+
+def _user_model(container: Any, user: User) -> dict[str, Any]:
+    seen = container.sessions.last_active([str(user.id)]).get(str(user.id))
+    return {
+        "id": str(user.id), "email": user.email, "name": user.name, "role": user.role,
+        "profile_image_url": user.profile_image_url, "bio": user.bio, "gender": user.gender,
+        "date_of_birth": user.date_of_birth, "info": user.info, "settings": user.settings,
+        **{k: user.status.get(k) for k in ("status_emoji", "status_message", "status_expires_at")},
+        "last_active_at": int(seen) if seen else user.updated_at,
+        "updated_at": user.updated_at, "created_at": user.created_at,
+    }
+
+
+ListQuery = Annotated[QueryText | None, Query()]
+
+
+@router.get("/", response_model=UserGroupIdsListResponse, dependencies=[USERS])
+def list_users(principal: AdminUser, container: ContainerDep, query: ListQuery = None,
+               order_by: ListQuery = None, direction: ListQuery = None,
+               page: int | None = 1) -> dict[str, Any]:
+    rows, total = container.users.page(query, order_by or "created_at", direction or "asc",
+                                       page or 1)
+    return {"users": _with_activity(container, rows), "total": total}
+
+
+@router.get("/all", response_model=UserInfoListResponse, dependencies=[USERS])
+def all_users(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
+    rows, total = container.users.page(None, "created_at", "desc", None)
+    return {"users": _with_activity(container, rows), "total": total}
+
+
+@router.get("/search", response_model=UserInfoListResponse, dependencies=[USERS])
+def search_users(principal: VerifiedUser, container: ContainerDep, query: ListQuery = None,
+                 order_by: ListQuery = None, direction: ListQuery = None,
+                 page: int | None = 1) -> dict[str, Any]:
+    rows, total = container.users.page(query, order_by or "created_at", direction or "desc",
+                                       page or 1)
+    for row in _with_activity(container, rows):
+        row["is_active"] = False  # the reference does not compute it in list items
+    return {"users": rows, "total": total}
+
+
+@router.get("/groups")
+def my_groups(principal: VerifiedUser, include_inherited: bool = False) -> list[dict[str, Any]]:
+    return []  # groups arrive with their own aggregate; until then nobody belongs to one
+
+
+@router.get("/permissions")
+def my_permissions(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+    return container.config.default_permissions()
+
+
+@router.get("/default/permissions", response_model=UserPermissions)
+def get_default_permissions(principal: AdminUser, container: ContainerDep) -> Any:
+    return UserPermissions.from_stored(container.config.get("DEFAULT_PERMISSIONS"))
+
+
+@router.post("/default/permissions")
+def update_default_permissions(form: UserPermissions, principal: AdminUser, response: Response,
+                               container: ContainerDep) -> dict[str, Any]:
+    stored = form.model_dump(by_alias=True)
+    outcome = container.config.update({"DEFAULT_PERMISSIONS": stored})
+    committed(response, container, principal, outcome.position)
+    return stored
+
+
+@router.get("/user/settings", response_model=UserSettings | None)
+def get_settings(principal: VerifiedUser, container: ContainerDep) -> Any:
+    return container.users.load(principal.id).settings
+
+
+@router.post("/user/settings/update", response_model=UserSettings)
+def update_settings(form: UserSettings, principal: VerifiedUser, response: Response,
+                    container: ContainerDep) -> Any:
+    outcome = container.users.update_settings(principal, form.model_dump(exclude_unset=False))
+    committed(response, container, principal, outcome.position)
+    return outcome.value.settings
+
+
+@router.get("/user/status", response_model=UserModel)
+def get_status(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+    return _user_model(container, container.users.load(principal.id))
+
+
+@router.post("/user/status/update", response_model=UserModel)
+def update_status(form: UserStatus, principal: VerifiedUser, response: Response,
+                  container: ContainerDep) -> dict[str, Any]:
+    outcome = container.users.update_status(principal, form.model_dump())
+    committed(response, container, principal, outcome.position)
+    return _user_model(container, outcome.value)
+
+
+@router.get("/user/info")
+def get_info(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any] | None:
+    return container.users.load(principal.id).info
+
+
+@router.post("/user/info/update")
+def update_info(principal: VerifiedUser, response: Response, container: ContainerDep,
+                form: Annotated[dict[str, Any], Body()]) -> dict[str, Any] | None:
+    outcome = container.users.update_info(principal, form)
+    committed(response, container, principal, outcome.position)
+    return outcome.value.info
+
+
+@router.get("/{user_id}", response_model=UserActiveResponse)
+def get_user(user_id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+    user = _existing(container, user_id)
+    model = _user_model(container, user)
+    model["groups"] = []
+    model["is_active"] = time.time() - model["last_active_at"] < ACTIVE_WINDOW_SECONDS and \
+        bool(container.sessions.last_active([user_id]))
+    if principal.is_admin or principal.id == user_id:
+        return model
+    public = ("id", "name", "profile_image_url", "status_emoji", "status_message",
+              "status_expires_at", "groups", "is_active")
+    return {k: model[k] for k in public}
+
+
+@router.get("/{user_id}/oauth/sessions")
+def oauth_sessions(user_id: str, principal: AdminUser, container: ContainerDep) -> list[Any]:
+    _existing(container, user_id)
+    return []  # no OAuth providers yet, so nobody has an OAuth session
+
+
+@router.get("/{user_id}/profile/image")
+def profile_image(user_id: str, principal: VerifiedUser, container: ContainerDep) -> Response:
+    url = _existing(container, user_id).profile_image_url or ""
+    if url.startswith(("http://", "https://")):
+        return RedirectResponse(url, status_code=302)
+    if url.startswith("data:image/"):
+        header, _, data = url.partition(",")
+        media = header[5:].split(";")[0].lower()
+        if media in PROFILE_IMAGE_MEDIA_TYPES:
+            try:
+                return Response(base64.b64decode(data, validate=True), media_type=media,
+                                headers={"Content-Disposition": "inline"})
+            except ValueError:
+                pass
+    return Response(DEFAULT_AVATAR.read_bytes(), media_type="image/png",
+                    headers={"Content-Disposition": "inline"})
+
+
+@router.get("/{user_id}/active", response_model=UserActiveStatusResponse)
+def is_active(user_id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, bool]:
+    seen = container.sessions.last_active([user_id]).get(user_id)
+    return {"active": bool(seen and time.time() - seen < ACTIVE_WINDOW_SECONDS)}
+
+
+@router.post("/{user_id}/update", response_model=UserModel)
+def update_user(user_id: str, form: UserUpdateForm, principal: AdminUser, response: Response,
+                container: ContainerDep) -> dict[str, Any]:
+    outcome = container.users.admin_update(principal, user_id, form.role, form.name, form.email,
+                                           form.profile_image_url, form.password)
+    committed(response, container, principal, outcome.position)
+    return _user_model(container, outcome.value)
+
+
+@router.delete("/{user_id}", response_model=bool)
+def delete_user(user_id: str, principal: AdminUser, response: Response,
+                container: ContainerDep) -> bool:
+    try:
+        outcome = container.users.delete(principal, user_id)
+    except NotFound:
+        return True  # deleting what is not there is done (as the reference answers)
+    committed(response, container, principal, outcome.position)
+    return True
+
+
+@router.get("/{user_id}/groups")
+def user_groups(user_id: str, principal: AdminUser, include_inherited: bool = False) -> list[Any]:
+    return []
+
+
+def _existing(container: Any, user_id: str) -> User:
+    try:
+        return container.users.load(user_id)
+    except NotFound:
+        raise BadRequest(Detail.USER_NOT_FOUND) from None

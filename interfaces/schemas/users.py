@@ -1,0 +1,419 @@
+"""Request/response models of /api/v1/users/* (Open WebUI 0.12.4 OpenAPI component names).
+
+Also home of the constrained input types shared with ``auths.py`` (emails, names,
+passwords, profile-image URLs), so oversized or hostile input fails with 422, not 500.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+# ---------------------------------------------------------------------------------------
+# Limits
+# ---------------------------------------------------------------------------------------
+
+USERS_PAGE_SIZE = 30  # reference PAGE_ITEM_COUNT in routers/users.py
+ACTIVE_WINDOW_SECONDS = 180  # reference Users.is_user_active: last_active_at within 3 minutes
+NAME_MAX_CHARS = 255
+EMAIL_MAX_CHARS = 320  # RFC 5321 local(64) + "@" + domain(255); format itself is checked by the app
+PASSWORD_MAX_BYTES = 4096  # hard input cap (422); bcrypt's 72-byte limit is a 400 in the app
+BCRYPT_MAX_BYTES = 72
+PROFILE_IMAGE_URL_MAX_CHARS = 2 * 1024 * 1024  # not in reference (data: URIs of small avatars)
+SHORT_TEXT_MAX_CHARS = 255  # not in reference (gender, timezone, role-like strings)
+BIO_MAX_CHARS = 10_000  # not in reference
+STATUS_EMOJI_MAX_CHARS = 64  # not in reference
+STATUS_MESSAGE_MAX_CHARS = 2_000  # not in reference
+QUERY_MAX_CHARS = 1_000  # not in reference (search text / order_by / direction)
+
+Role = Literal["admin", "user", "pending"]
+ROLES: tuple[str, ...] = ("admin", "user", "pending")
+
+# order_by values the reference understands; anything else means "no explicit order".
+USER_ORDER_BY_FIELDS: tuple[str, ...] = (
+    "name",
+    "email",
+    "created_at",
+    "last_active_at",
+    "updated_at",
+    "role",
+)  # plus "group_id:<id>" (members of that group first, then by name)
+USER_ORDER_BY_GROUP_PREFIX = "group_id:"
+
+# ---------------------------------------------------------------------------------------
+# Constrained input types
+# ---------------------------------------------------------------------------------------
+
+
+def _password_bytes(value: str) -> str:
+    if len(value.encode("utf-8")) > PASSWORD_MAX_BYTES:
+        raise ValueError(f"password must be at most {PASSWORD_MAX_BYTES} bytes")
+    return value
+
+
+_SAFE_STATIC_PATHS = frozenset({"/user.png", "/favicon.png", "/static/favicon.png"})
+_USER_PROFILE_IMAGE_RE = re.compile(r"^/api/v1/users/[^/?#]+/profile/image$")
+_SAFE_DATA_URI_RE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,", re.IGNORECASE)
+PROFILE_IMAGE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+def validate_profile_image_url(value: str) -> str:
+    """The reference's accepted profile-image forms (utils/validate.py), anything else → 422.
+
+    Empty string (use the default avatar); the exact static paths ``/user.png``,
+    ``/favicon.png``, ``/static/favicon.png``; ``/api/v1/users/{id}/profile/image``;
+    ``http(s)://`` URLs with a host; ``data:image/{png,jpeg,gif,webp};base64,…``.
+    Rejected: other schemes (``javascript:`` …), SVG data URIs, other relative and
+    scheme-relative (``//host``) paths.
+    """
+    if not value:
+        return value
+    if value in _SAFE_STATIC_PATHS or _USER_PROFILE_IMAGE_RE.match(value):
+        return value
+    if value.startswith(("http://", "https://")):
+        if urlparse(value).hostname:
+            return value
+        raise ValueError("profile_image_url must have a host")
+    if _SAFE_DATA_URI_RE.match(value):
+        return value
+    raise ValueError(
+        "profile_image_url must be empty, /user.png, an http(s) URL or a "
+        "data:image/{png,jpeg,gif,webp};base64 URI"
+    )
+
+
+Email = Annotated[str, StringConstraints(max_length=EMAIL_MAX_CHARS)]
+Name = Annotated[str, StringConstraints(max_length=NAME_MAX_CHARS)]
+Password = Annotated[str, AfterValidator(_password_bytes)]
+ProfileImageUrl = Annotated[
+    str,
+    StringConstraints(max_length=PROFILE_IMAGE_URL_MAX_CHARS),
+    AfterValidator(validate_profile_image_url),
+]
+ShortText = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX_CHARS)]
+Bio = Annotated[str, StringConstraints(max_length=BIO_MAX_CHARS)]
+QueryText = Annotated[str, StringConstraints(max_length=QUERY_MAX_CHARS)]
+
+# ---------------------------------------------------------------------------------------
+# Settings / status / info
+# ---------------------------------------------------------------------------------------
+
+
+class UserSettings(BaseModel):
+    """Free-form per-user settings; the frontend keeps everything under ``ui``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ui: dict[str, Any] | None = Field(default_factory=dict)
+
+
+class UserStatus(BaseModel):
+    """Body of POST /users/user/status/update; also mixed into several responses."""
+
+    status_emoji: Annotated[str, StringConstraints(max_length=STATUS_EMOJI_MAX_CHARS)] | None = None
+    status_message: (
+        Annotated[str, StringConstraints(max_length=STATUS_MESSAGE_MAX_CHARS)] | None
+    ) = None
+    status_expires_at: int | None = None  # epoch seconds
+
+
+# ---------------------------------------------------------------------------------------
+# User records
+# ---------------------------------------------------------------------------------------
+
+
+class UserModel(BaseModel):
+    """A user as stored and as returned by admin endpoints (timestamps: epoch seconds)."""
+
+    id: str
+    email: str
+    username: str | None = None
+    role: str = "pending"
+    name: str
+    profile_image_url: str | None = None
+    profile_banner_image_url: str | None = None
+    bio: str | None = None
+    gender: str | None = None
+    date_of_birth: datetime.date | None = None
+    timezone: str | None = None
+    presence_state: str | None = None
+    status_emoji: str | None = None
+    status_message: str | None = None
+    status_expires_at: int | None = None
+    info: dict[str, Any] | None = None
+    settings: UserSettings | None = None
+    oauth: dict[str, Any] | None = None
+    scim: dict[str, Any] | None = None
+    last_active_at: int
+    updated_at: int
+    created_at: int
+
+
+class UserModelResponse(UserModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class UserListResponse(BaseModel):
+    """Generic ``{users, total}`` page (reference models/users.py)."""
+
+    users: list[UserModelResponse]
+    total: int
+
+
+class UserGroupIdsModel(UserModel):
+    group_ids: list[str] = Field(default_factory=list)
+
+
+class UserGroupIdsListResponse(BaseModel):
+    """GET /users/ — one page (30) of users, each with the ids of its groups."""
+
+    users: list[UserGroupIdsModel]
+    total: int  # count of all matching users, before paging
+
+
+class UserInfoResponse(UserStatus):
+    id: str
+    name: str
+    email: str
+    role: str
+    bio: str | None = None
+    last_active_at: int | None = None
+    timezone: str | None = None
+    groups: list[Any] | None = Field(default_factory=list)
+    is_active: bool = False
+
+
+class UserInfoListResponse(BaseModel):
+    """GET /users/all and GET /users/search."""
+
+    users: list[UserInfoResponse]
+    total: int
+
+
+class UserGroupRef(BaseModel):
+    id: str
+    name: str
+
+
+class UserActiveResponse(UserStatus):
+    """GET /users/{user_id}: the user's fields (extra keys allowed) + groups + is_active."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    profile_image_url: str | None = None
+    groups: list[Any] | None = Field(default_factory=list)  # [{id, name}] (UserGroupRef)
+    is_active: bool
+
+
+class UserActiveStatusResponse(BaseModel):
+    """GET /users/{user_id}/active."""
+
+    active: bool
+
+
+class UserNameResponse(BaseModel):
+    id: str
+    name: str
+    role: str
+
+
+class UserResponse(UserNameResponse):
+    email: str
+
+
+class UserProfileImageResponse(UserNameResponse):
+    """POST /auths/update/profile response."""
+
+    email: str
+    profile_image_url: str
+
+
+class UserUpdateForm(BaseModel):
+    """POST /users/{user_id}/update — partial: only non-null fields are applied."""
+
+    role: Role | None = None  # reference accepts any string; Chronicle: 422 for unknown roles
+    name: Name | None = None
+    email: Email | None = None
+    profile_image_url: ProfileImageUrl | None = None
+    password: Password | None = None
+
+
+class UserListQuery(BaseModel):
+    """Query of GET /users/ and GET /users/search (page size USERS_PAGE_SIZE)."""
+
+    query: QueryText | None = None  # case-insensitive substring of name OR email
+    order_by: QueryText | None = None  # USER_ORDER_BY_FIELDS or "group_id:<id>"
+    direction: QueryText | None = None  # "asc" → ascending; anything else → descending
+    page: int | None = 1  # values < 1 (and null) are treated as 1
+
+
+# ---------------------------------------------------------------------------------------
+# Groups / OAuth sessions as seen from /users
+# ---------------------------------------------------------------------------------------
+
+
+class UserGroupResponse(BaseModel):
+    """One element of GET /users/groups and GET /users/{user_id}/groups."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    user_id: str  # the group's owner
+    name: str
+    description: str
+    parent_group_id: str | None = None
+    data: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
+    permissions: dict[str, Any] | None = None
+    created_at: int
+    updated_at: int
+
+
+class OAuthSessionResponse(BaseModel):
+    """One element of GET /users/{user_id}/oauth/sessions (token deliberately omitted)."""
+
+    id: str
+    user_id: str
+    provider: str
+    expires_at: int
+    created_at: int | None = None
+    updated_at: int | None = None
+
+
+# ---------------------------------------------------------------------------------------
+# Permissions (defaults = 0.12.4 OpenAPI defaults = config defaults)
+# ---------------------------------------------------------------------------------------
+
+
+class WorkspacePermissions(BaseModel):
+    models: bool = False
+    knowledge: bool = False
+    prompts: bool = False
+    tools: bool = False
+    skills: bool = False
+    models_import: bool = False
+    models_export: bool = False
+    models_hidden: bool = False
+    prompts_import: bool = False
+    prompts_export: bool = False
+    tools_import: bool = False
+    tools_export: bool = False
+    skills_import: bool = False
+    skills_export: bool = False
+
+
+class SharingPermissions(BaseModel):
+    models: bool = False
+    public_models: bool = False
+    knowledge: bool = False
+    public_knowledge: bool = False
+    prompts: bool = False
+    public_prompts: bool = False
+    tools: bool = False
+    public_tools: bool = False
+    skills: bool = False
+    public_skills: bool = False
+    notes: bool = False
+    public_notes: bool = False
+    folders: bool = False
+    public_chats: bool = False
+    open_chats: bool = False
+    public_calendars: bool = False
+
+
+class AccessGrantsPermissions(BaseModel):
+    allow_users: bool = True
+    allow_groups: bool = True
+
+
+class ChatPermissions(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    controls: bool = True
+    valves: bool = True
+    system_prompt: bool = True
+    params: bool = True
+    file_upload: bool = True
+    web_upload: bool = True
+    delete: bool = True
+    delete_message: bool = True
+    continue_response: bool = True
+    regenerate_response: bool = True
+    rate_response: bool = True
+    edit: bool = True
+    share: bool = True
+    export: bool = True
+    import_: bool = Field(default=True, alias="import")  # wire name is "import"
+    stt: bool = True
+    tts: bool = True
+    call: bool = True
+    multiple_models: bool = True
+    temporary: bool = True
+    temporary_enforced: bool = False
+
+
+class FeaturesPermissions(BaseModel):
+    api_keys: bool = False
+    notes: bool = True
+    channels: bool = True
+    encrypted_channels: bool = False
+    folders: bool = True
+    direct_tool_servers: bool = False
+    web_search: bool = True
+    image_generation: bool = True
+    code_interpreter: bool = True
+    memories: bool = True
+    automations: bool = False
+    calendar: bool = True
+    webhooks: bool = False
+
+
+class SettingsPermissions(BaseModel):
+    interface: bool = True
+
+
+class UserPermissions(BaseModel):
+    """GET/POST /users/default/permissions; all six sections are required on POST."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    workspace: WorkspacePermissions
+    sharing: SharingPermissions
+    access_grants: AccessGrantsPermissions
+    chat: ChatPermissions
+    features: FeaturesPermissions
+    settings: SettingsPermissions
+
+    @classmethod
+    def defaults(cls) -> UserPermissions:
+        return cls(
+            workspace=WorkspacePermissions(),
+            sharing=SharingPermissions(),
+            access_grants=AccessGrantsPermissions(),
+            chat=ChatPermissions(),
+            features=FeaturesPermissions(),
+            settings=SettingsPermissions(),
+        )
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any] | None) -> UserPermissions:
+        """Fill a stored (possibly partial/legacy) permissions dict with the defaults."""
+        stored = stored or {}
+        return cls(
+            workspace=WorkspacePermissions(**stored.get("workspace", {})),
+            sharing=SharingPermissions(**stored.get("sharing", {})),
+            access_grants=AccessGrantsPermissions(**stored.get("access_grants", {})),
+            chat=ChatPermissions(**stored.get("chat", {})),
+            features=FeaturesPermissions(**stored.get("features", {})),
+            settings=SettingsPermissions(**stored.get("settings", {})),
+        )
+
+
+def default_user_permissions() -> dict[str, dict[str, bool]]:
+    """The wire form of the default permissions (``chat.import`` spelled ``import``)."""
+    return UserPermissions.defaults().model_dump(by_alias=True)
