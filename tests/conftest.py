@@ -77,3 +77,10 @@ def client(container):  # type: ignore[no-untyped-def]
 
     with TestClient(create_app(container=container)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def people(client):  # type: ignore[no-untyped-def]
+    from tests.helpers import cast
+
+    return cast(client)
