@@ -1,0 +1,133 @@
+"""The projection runtime on both backends: catch-up, supervision, rebuild and resume."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import singledispatchmethod
+from typing import Any
+
+import pytest
+
+from domain.user import User
+from infrastructure.bootstrap import bootstrap
+from projections.runtime import Projector, read_state, rebuild
+from projections.users import UsersProjector
+from tests.conftest import make_settings
+
+
+def write_users(store: Any, users: int, updates: int) -> list[User]:
+    made = [User(user_id=str(uuid.uuid4()), email=f"u{i}-{uuid.uuid4().hex[:6]}@x.org",
+                 name=f"User {i}", role="user", password_hash="-", profile_image_url="",
+                 stamp="s") for i in range(users)]
+    store.save(*made)
+    for round_ in range(updates):
+        for user in made:
+            user.update_settings({"ui": {"round": round_}})
+        store.save(*made)
+    return made
+
+
+def dump(db: Any, table: str = "users") -> list[dict[str, Any]]:
+    return db.query(f"SELECT * FROM {table} ORDER BY 1")
+
+
+def wait_caught_up(container: Any, name: str, timeout: float = 30) -> None:
+    head = container.store.head()
+    assert container.host.wait([name], head, timeout), container.host.status()
+
+
+@pytest.fixture
+def quiet(settings_env):  # a container whose projectors the test starts itself
+    c = bootstrap(make_settings(settings_env), run_projectors=False)
+    yield c
+    c.close()
+
+
+def test_live_projection_equals_rebuild(quiet):
+    write_users(quiet.store, 20, 5)
+    quiet.host.start(["users"])
+    wait_caught_up(quiet, "users")
+    live = dump(quiet.read_db)
+    assert len(live) == 20 and all('"round": 4' in r["settings"] for r in live)
+    generation = read_state(quiet.read_db, "users")["generation"]
+    rebuild(UsersProjector, quiet.read_db, quiet.reader)
+    assert read_state(quiet.read_db, "users")["generation"] == generation + 1
+    assert dump(quiet.read_db) == live
+    # the runner adopts the new generation and keeps following the log
+    quiet.store.save(*write_users(quiet.store, 1, 0))
+    wait_caught_up(quiet, "users")
+    assert len(dump(quiet.read_db)) == 21
+
+
+def test_interrupted_rebuild_resumes(quiet):
+    write_users(quiet.store, 10, 30)
+
+    def interrupt(applied: int, position: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rebuild(UsersProjector, quiet.read_db, quiet.reader, page=50, progress=interrupt)
+    shadow = read_state(quiet.read_db, "users@rebuild")
+    assert shadow is not None and shadow["position"] == 50  # one page kept, the rest not
+    applied = rebuild(UsersProjector, quiet.read_db, quiet.reader, page=50)
+    assert applied == quiet.store.head() - 50
+    assert read_state(quiet.read_db, "users@rebuild") is None
+    assert len(dump(quiet.read_db)) == 10
+
+
+class Poisoned(Projector):
+    """Counts users, but cannot cope with a user named 'poison' until `cured`."""
+
+    name = "poisoned"
+    tables = ("user_count",)
+    cured = False
+
+    def ddl(self) -> list[str]:
+        return ["CREATE TABLE {user_count} (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
+                "INSERT INTO {user_count} (id, n) VALUES (1, 0)"]
+
+    @singledispatchmethod
+    def handle(self, event: Any, tx: Any) -> None:
+        pass
+
+    @handle.register
+    def _registered(self, event: User.Registered, tx: Any) -> None:
+        if event.name == "poison" and not Poisoned.cured:
+            raise RuntimeError("cannot digest poison")
+        tx.execute(f"UPDATE {self.t['user_count']} SET n = n + 1")
+
+
+def test_failing_projector_is_retried_reported_and_recovers(quiet):
+    from projections.host import ProjectionHost
+
+    host = ProjectionHost(quiet.read_db, quiet.reader, [UsersProjector, Poisoned])
+    host.start()
+    try:
+        write_users(quiet.store, 3, 0)
+        bad = User(user_id=str(uuid.uuid4()), email="p@x.org", name="poison", role="user",
+                   password_hash="-", profile_image_url="", stamp="s")
+        quiet.store.save(bad)
+        write_users(quiet.store, 2, 0)
+        head = quiet.store.head()
+        assert host.wait(["users"], head, 20)  # the healthy projector is not held back
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            status = {s["name"]: s for s in host.status()}["poisoned"]
+            if status["failures"] >= 2:
+                break
+            time.sleep(0.1)
+        assert status["status"] == "failed"
+        assert "cannot digest poison" in status["last_error"]
+        assert status["failures"] >= 2  # retried, not dead
+        # it applied everything before the poison event, one by one
+        assert quiet.read_db.query("SELECT n FROM user_count")[0]["n"] == 3
+        row = read_state(quiet.read_db, "poisoned")
+        assert row["status"] == "failed" and "poison" in row["last_error"]
+        Poisoned.cured = True
+        assert host.wait(["poisoned"], head, 30)
+        assert quiet.read_db.query("SELECT n FROM user_count")[0]["n"] == 6
+        assert {s["name"]: s for s in host.status()}["poisoned"]["status"] == "running"
+    finally:
+        Poisoned.cured = False
+        host.stop()
