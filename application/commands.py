@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -15,6 +16,14 @@ T = TypeVar("T")
 log = logging.getLogger("chronicle.commands")
 
 CONFLICT_DETAIL = "The resource was changed by another request; please retry."
+
+# A command's first attempt may decide on cached aggregates: a stale one cannot be saved (its next
+# version already exists), so the conflict sends the retry to fresh state.
+_optimistic: ContextVar[bool] = ContextVar("chronicle_optimistic_reads", default=False)
+
+
+def optimistic_reads() -> bool:
+    return _optimistic.get()
 
 
 @dataclass
@@ -34,7 +43,11 @@ class CommandRunner:
         """`decide` loads what it needs, calls aggregate methods and returns (result, aggregates)."""
         started = time.perf_counter()
         for attempt in range(self.retries + 1):
-            value, aggregates = decide()
+            token = _optimistic.set(attempt == 0)
+            try:
+                value, aggregates = decide()
+            finally:
+                _optimistic.reset(token)
             try:
                 position = self.store.save(*aggregates) if aggregates else 0
             except ConcurrencyConflict:

@@ -20,11 +20,13 @@ class Actor:
 
 
 _current: ContextVar[Actor | None] = ContextVar("chronicle_actor", default=None)
+_UNATTRIBUTED = Actor(user_id=None, correlation_id="system")
 
 
 def current_actor() -> Actor:
+    """The acting user; code outside any request or job acts as the system."""
     actor = _current.get()
-    return actor if actor is not None else Actor.system()
+    return actor if actor is not None else _UNATTRIBUTED
 
 
 @contextmanager

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +16,9 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification, Recording, Transcoder
 
+from application.commands import optimistic_reads
 from application.errors import ConcurrencyConflict
+from domain.chat import Chat
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keys import KeyStore
 from infrastructure.mapper import ChronicleMapper
@@ -27,6 +33,7 @@ def store_env(database_url: str, data_dir: Path) -> dict[str, str]:
         url = urlparse(database_url)
         env.update({
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "infrastructure.pg_recorder:ArrayInsertRecorder",
             "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),
@@ -50,6 +57,8 @@ def store_env(database_url: str, data_dir: Path) -> dict[str, str]:
 
 class ChronicleStore(Application[UUID]):
     name = APP_NAME
+    # Long chats load from a snapshot plus at most 99 events (see scripts/bench/bench_chat_load.py).
+    snapshotting_intervals = {Chat: 100}
 
     def __init__(self, env: dict[str, str], keys: KeyStore,
                  on_commit: Callable[[int], None] | None = None,
@@ -88,13 +97,49 @@ def _owner_of(aggregate: Any) -> str | None:
     return str(owner) if owner else None
 
 
+class CommandCache:
+    """Aggregates as this process last saved them, for a command's optimistic first attempt."""
+
+    def __init__(self, size: int = 5000, ttl: float = 10.0):
+        self.size = size
+        self.ttl = ttl
+        self._items: OrderedDict[UUID, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, aggregate_id: UUID) -> Any:
+        with self._lock:
+            item = self._items.get(aggregate_id)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return copy.deepcopy(item[1])
+
+    def put(self, aggregates: Sequence[Any]) -> None:
+        expires = time.monotonic() + self.ttl
+        with self._lock:
+            for aggregate in aggregates:
+                self._items[aggregate.id] = (expires, aggregate)
+                self._items.move_to_end(aggregate.id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def evict(self, aggregates: Sequence[Any]) -> None:
+        with self._lock:
+            for aggregate in aggregates:
+                self._items.pop(aggregate.id, None)
+
+
 class EventStore:
     """The application layer's port onto the write model (see application.ports.EventStorePort)."""
 
     def __init__(self, app: ChronicleStore):
         self.app = app
+        self.command_cache = CommandCache()
 
     def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        if version is None and optimistic_reads():
+            cached = self.command_cache.get(aggregate_id)
+            if cached is not None:
+                return cached
         try:
             return self.app.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
@@ -106,8 +151,13 @@ class EventStore:
     def save(self, *aggregates: Aggregate) -> int:
         try:
             recordings = self.app.save(*aggregates)
-        except IntegrityError as e:  # a direct conflict outside the committer's batching
+        except (IntegrityError, ConcurrencyConflict) as e:
+            self.command_cache.evict(aggregates)
             raise ConcurrencyConflict(str(e)) from e
+        except Exception:
+            self.command_cache.evict(aggregates)
+            raise
+        self.command_cache.put(aggregates)
         return max((r.notification.id for r in recordings), default=0)
 
     def head(self) -> int:

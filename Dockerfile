@@ -1,0 +1,17 @@
+FROM python:3.11-slim
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends poppler-utils \
+    && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml README.md ./
+COPY domain domain
+COPY application application
+COPY projections projections
+COPY interfaces interfaces
+COPY infrastructure infrastructure
+COPY scripts scripts
+RUN pip install --no-cache-dir .
+RUN useradd --create-home chronicle && mkdir -p /data && chown chronicle /data
+USER chronicle
+ENV DATA_DIR=/data
+EXPOSE 8080
+CMD ["chronicle", "serve", "--host", "0.0.0.0", "--port", "8080"]
