@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh
+bash scripts/system-packages.sh
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"
