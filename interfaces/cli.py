@@ -63,14 +63,16 @@ def _worker(args: argparse.Namespace) -> int:
     import os
 
     from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
 
     if not os.environ.get("REDIS_URL"):
         print("chronicle worker needs REDIS_URL (the embedded default runs jobs in-process)",
               file=sys.stderr)
         return 2
     os.environ["CHRONICLE_WORKER"] = "1"
-    sys.argv = ["dramatiq"]
-    return int(dramatiq_main(["infrastructure.jobs", "--processes", "1", "--threads", "2"]) or 0)
+    options = make_argument_parser().parse_args(
+        ["infrastructure.jobs", "--processes", "1", "--threads", "2"])
+    return int(dramatiq_main(options) or 0)
 
 
 def _rebuild(args: argparse.Namespace) -> int:

@@ -71,10 +71,13 @@ class RowProjector(Projector):
 
     row_table: ClassVar[str] = ""
     columns: ClassVar[tuple[str, ...]] = ()  # the first column is the key
-    event_base: ClassVar[type] = object
+    event_base: ClassVar[type[Any]] = object
 
     def row_key(self, event: Any) -> str | None:
-        return str(event.originator_id) if isinstance(event, self.event_base) else None
+        if not isinstance(event, self.event_base):
+            return None
+        originator: Any = event.originator_id
+        return str(originator)
 
     def apply(self, event: Any, row: dict[str, Any] | None) -> dict[str, Any] | None:
         """The new row after `event`; None removes it. Pure: no I/O, no clock."""

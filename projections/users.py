@@ -103,7 +103,8 @@ class UsersProjector(RowProjector):
 def _row(row: Row) -> Row:
     out = {k: row.get(k) for k in PUBLIC}
     for key in ("info", "settings"):
-        out[key] = json.loads(out[key]) if out[key] else None
+        raw = out[key]
+        out[key] = json.loads(raw) if raw else None
     status = json.loads(out.pop("status") or "{}")
     for key in ("status_emoji", "status_message", "status_expires_at"):
         out[key] = status.get(key)
