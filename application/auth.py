@@ -22,8 +22,11 @@ from domain.directory import DIRECTORY_ID, Directory
 from domain.email_claim import EmailClaim, claim_id, normalise_email
 from domain.user import User, new_stamp
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The reference's [^@]+@[^@]+\.[^@]+ (or x@localhost), anchored, without spaces or control characters.
+_PART = r"[^@\s\x00-\x1f\x7f]+"
+EMAIL_RE = re.compile(rf"^{_PART}@(localhost|{_PART}\.{_PART})$")
 DEFAULT_PROFILE_IMAGE = "/user.png"
+NEVER_EXPIRES_TTL = 10 * 365 * 86400  # seconds a revoked non-expiring JWT stays revoked
 
 
 class PasswordTooLong(Exception):
@@ -75,11 +78,15 @@ class AuthService:
     def signup(self, name: str, email: str, password: str,
                profile_image_url: str | None) -> tuple[Session, int]:
         email = normalise_email(email)
+        onboarding = not self.store.exists(DIRECTORY_ID)
+        if not onboarding and not (self.config.get("ENABLE_SIGNUP")
+                                   and self.config.enabled("ENABLE_LOGIN_FORM")):
+            raise Forbidden(Detail.ACCESS_PROHIBITED)
         if not EMAIL_RE.match(email):
             raise BadRequest(Detail.INVALID_EMAIL_FORMAT)
-        onboarding = not self.store.exists(DIRECTORY_ID)
-        if not onboarding and not self.config.get("ENABLE_SIGNUP"):
-            raise Forbidden(Detail.ACCESS_PROHIBITED)
+        claimed = self.store.get(claim_id(email))
+        if claimed is not None and claimed.held:  # before the costly hash; decide() re-checks
+            raise BadRequest(Detail.EMAIL_TAKEN)
         password_hash = self._hash(password)
         default_role = str(self.config.get("DEFAULT_USER_ROLE") or "pending")
 
@@ -169,10 +176,22 @@ class AuthService:
     def _authenticate_api_key(self, key: str) -> Principal:
         if not self.config.get("ENABLE_API_KEYS"):
             raise Forbidden(Detail.API_KEY_NOT_ALLOWED)
-        row = self.users.by_api_key_hash(hash_api_key(key))
+        key_hash = hash_api_key(key)
+        row = self.users.by_api_key_hash(key_hash)
         if row is None:
             raise Unauthorized(Detail.INVALID_TOKEN)
-        return Principal(id=row["id"], role=row["role"], via="api_key")
+        # The read model only finds the owner; the write side decides (a key deleted, a user
+        # deleted or demoted a moment ago must not wait for the projection).
+        user_id = str(row["id"])
+        state, _ = self.sessions.auth_state(user_id, "")
+        if state is None or "key" not in state:
+            state = self._load_auth_state(user_id)
+        if not state or state.get("deleted") == "1" or state.get("key") != key_hash:
+            raise Unauthorized(Detail.INVALID_TOKEN)
+        if state["role"] != "admin" and not allowed(self.config.default_permissions(),
+                                                    "features.api_keys"):
+            raise Forbidden(Detail.API_KEY_NOT_ALLOWED)
+        return Principal(id=user_id, role=state["role"], via="api_key")
 
     def _load_auth_state(self, user_id: str) -> dict[str, str] | None:
         try:
@@ -186,14 +205,15 @@ class AuthService:
     def remember(self, user: User) -> dict[str, str]:
         """Cache what authentication needs, so a request costs no event-store query."""
         state = {"role": user.role, "stamp": user.session_stamp,
-                 "deleted": "1" if user.deleted else "0"}
+                 "deleted": "1" if user.deleted else "0", "key": user.api_key_hash or ""}
         self.sessions.put_auth_state(str(user.id), state)
         return state
 
     def signout(self, principal: Principal) -> None:
         if principal.jti:
+            # A JWT without `exp` (JWT_EXPIRES_IN=-1) never expires: neither may its revocation.
             ttl = (principal.expires_at - int(time.time())) if principal.expires_at else \
-                (self.token_ttl or 30 * 86400)
+                NEVER_EXPIRES_TTL
             self.sessions.revoke(principal.jti, max(1, ttl))
 
     # -- credentials ------------------------------------------------------------------------
@@ -223,21 +243,24 @@ class AuthService:
         self.require_api_keys(principal)
         key = f"sk-{secrets.token_hex(16)}"
 
-        def decide() -> tuple[str, list[Any]]:
+        def decide() -> tuple[User, list[Any]]:
             user = self.store.get(UUID(principal.id))
             user.create_api_key(hash_api_key(key), f"{key[:6]}...{key[-4:]}")
-            return key, [user]
+            return user, [user]
 
         outcome = self.runner.run("auth.create_api_key", decide)
-        return outcome.value, outcome.position
+        self.remember(outcome.value)
+        return key, outcome.position
 
     def delete_api_key(self, principal: Principal) -> int:
-        def decide() -> tuple[None, list[Any]]:
+        def decide() -> tuple[User, list[Any]]:
             user = self.store.get(UUID(principal.id))
             user.delete_api_key()
-            return None, [user]
+            return user, [user]
 
-        return self.runner.run("auth.delete_api_key", decide).position
+        outcome = self.runner.run("auth.delete_api_key", decide)
+        self.remember(outcome.value)
+        return outcome.position
 
 
 # A real argon2 hash of a random string: unknown e-mails cost the same as wrong passwords.

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -32,32 +35,72 @@ class Outcome(Generic[T]):
     position: int
 
 
+class KeyedLocks:
+    """Per-aggregate locks, created on demand and dropped when nobody holds or waits for them."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[threading.Lock, int]] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def hold(self, key: Hashable) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
 class CommandRunner:
     def __init__(self, store: EventStorePort, retries: int = 5,
                  on_command: Callable[[str, float, bool], None] | None = None):
         self.store = store
         self.retries = retries
         self.on_command = on_command
+        self.locks = KeyedLocks()
 
     def run(self, name: str, decide: Callable[[], tuple[T, list[Any]]]) -> Outcome[T]:
-        """`decide` loads what it needs, calls aggregate methods and returns (result, aggregates)."""
+        """`decide` loads what it needs, calls aggregate methods and returns (result, aggregates).
+
+        Once a command has lost a race, its retries hold this process's locks on the contested
+        aggregates, so commands of one process on one aggregate take turns instead of colliding
+        again; other processes are still kept out by the version check alone.
+        """
         started = time.perf_counter()
-        for attempt in range(self.retries + 1):
-            token = _optimistic.set(attempt == 0)
-            try:
-                value, aggregates = decide()
-            finally:
-                _optimistic.reset(token)
-            try:
-                position = self.store.save(*aggregates) if aggregates else 0
-            except ConcurrencyConflict:
-                log.info("command conflict, retrying", extra={"command": name, "attempt": attempt})
-                time.sleep(0.002 * (2**attempt))
-                continue
-            self._observe(name, started, True)
-            return Outcome(value, position)
+        with ExitStack() as held:
+            locked: set[Hashable] = set()
+            for attempt in range(self.retries + 1):
+                try:
+                    outcome = self._attempt(decide, optimistic=attempt == 0)
+                except ConcurrencyConflict as conflict:
+                    log.info("command conflict, retrying",
+                             extra={"command": name, "attempt": attempt})
+                    for key in sorted(set(conflict.aggregate_ids) - locked, key=str):
+                        held.enter_context(self.locks.hold(key))
+                        locked.add(key)
+                    time.sleep(random.uniform(0, 0.002 * 2**attempt))
+                    continue
+                self._observe(name, started, True)
+                return outcome
         self._observe(name, started, False)
         raise Conflict(CONFLICT_DETAIL)
+
+    def _attempt(self, decide: Callable[[], tuple[T, list[Any]]], optimistic: bool) -> Outcome[T]:
+        token = _optimistic.set(optimistic)
+        try:
+            value, aggregates = decide()
+        finally:
+            _optimistic.reset(token)
+        position = self.store.save(*aggregates) if aggregates else 0
+        return Outcome(value, position)
 
     def _observe(self, name: str, started: float, ok: bool) -> None:
         if self.on_command:

@@ -32,6 +32,11 @@ class ConfigService:
     def get(self, key: str) -> Any:
         return self.values().get(key)
 
+    def enabled(self, key: str, default: bool = True) -> bool:
+        """A feature flag an admin may never have saved (then `default`, as the reference)."""
+        value = self.values().get(key)
+        return default if value is None else bool(value)
+
     def update(self, changes: dict[str, Any]) -> Outcome[dict[str, Any]]:
         def decide() -> tuple[dict[str, Any], list[Any]]:
             config = self.store.get(CONFIG_ID) or SystemConfig()

@@ -45,3 +45,7 @@ class TooManyRequests(ApplicationError):
 
 class ConcurrencyConflict(Exception):
     """A save lost an optimistic-concurrency race; the command may be retried from fresh state."""
+
+    def __init__(self, message: str = "", aggregate_ids: tuple[object, ...] = ()):
+        super().__init__(message)
+        self.aggregate_ids = aggregate_ids

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any, BinaryIO, Protocol
 from uuid import UUID
 
 
@@ -63,3 +63,43 @@ class SessionStore(Protocol):
 
 class ProjectionWaiter(Protocol):
     def wait(self, names: Sequence[str], position: int, timeout: float) -> bool: ...
+
+
+class JobQueue(Protocol):
+    """Background jobs by name (infrastructure.jobs): in-process threads or Dramatiq on Redis.
+
+    Every job must be idempotent: a job may run twice (redelivery, a retry, a startup sweep)."""
+
+    def enqueue(self, name: str, *, delay: float = 0.0, **kwargs: Any) -> None: ...
+
+
+class FileStorage(Protocol):
+    """Uploaded bytes (and extracted text), content-addressed by their sha256 hex digest."""
+
+    def put_stream(self, chunks: Iterable[bytes], max_bytes: int | None = None) -> tuple[str, int]:
+        """Store the bytes; (digest, size). Raises TooLarge beyond max_bytes (nothing kept)."""
+        ...
+
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, digest: str) -> bytes: ...
+
+    def open(self, digest: str) -> BinaryIO: ...
+
+    def local_path(self, digest: str) -> str | None:
+        """A path a web server may send directly, when the storage is a local disk."""
+        ...
+
+    def exists(self, digest: str) -> bool: ...
+
+    def key(self, digest: str) -> str: ...
+
+    def age(self, digest: str) -> float | None:
+        """Seconds since the blob was last written (None when absent)."""
+        ...
+
+    def delete(self, digest: str) -> bool: ...
+
+
+class TooLarge(Exception):
+    """An upload exceeded the size limit."""

@@ -10,6 +10,7 @@ from application.auth import EMAIL_RE, AuthService, Principal
 from application.commands import CommandRunner, Outcome
 from application.errors import BadRequest, Forbidden, NotFound
 from application.messages import Detail
+from application.permissions import allowed
 from application.ports import EventStorePort, PasswordHasher
 from application.read_models import UsersReadModel
 from domain.directory import DIRECTORY_ID, LastAdminError
@@ -17,6 +18,7 @@ from domain.email_claim import EmailClaim, claim_id, normalise_email
 from domain.user import User, new_stamp
 
 PAGE_SIZE = 30
+MAX_PAGE = 10**12  # beyond any real listing; keeps OFFSET inside a 64-bit integer
 ORDERABLE = {"name", "email", "role", "created_at", "updated_at", "last_active_at"}
 
 
@@ -45,7 +47,7 @@ class UserService:
 
     def _change(self, name: str, user_id: str, change: Callable[[User], None]) -> Outcome[User]:
         def decide() -> tuple[User, list[Any]]:
-            user = self.load(user_id)
+            user = self._target(user_id)
             change(user)
             return user, [user]
 
@@ -53,12 +55,27 @@ class UserService:
         self.auth.remember(outcome.value)
         return outcome
 
+    def _target(self, user_id: str) -> User:
+        """A user a command acts on: unknown (or deleted meanwhile) → 400, as the reference."""
+        try:
+            return self.load(user_id)
+        except NotFound:
+            raise BadRequest(Detail.USER_NOT_FOUND) from None
+
     # -- the signed-in user's own documents -------------------------------------------------
     def update_profile(self, principal: Principal, **fields: Any) -> Outcome[User]:
         return self._change("users.update_profile", principal.id,
                             lambda u: u.update_profile(**fields))
 
     def update_settings(self, principal: Principal, settings: dict[str, Any]) -> Outcome[User]:
+        if not principal.is_admin:
+            permissions = self.auth.config.default_permissions()
+            if not allowed(permissions, "settings.interface"):
+                raise Forbidden(Detail.ACCESS_PROHIBITED)
+            ui = settings.get("ui")
+            if isinstance(ui, dict) and "toolServers" in ui and \
+                    not allowed(permissions, "features.direct_tool_servers"):
+                settings = {**settings, "ui": {k: v for k, v in ui.items() if k != "toolServers"}}
         return self._change("users.update_settings", principal.id,
                             lambda u: u.update_settings(settings))
 
@@ -68,7 +85,12 @@ class UserService:
 
         return self._change("users.update_info", principal.id, merge)
 
+    def require_status_enabled(self) -> None:
+        if not self.auth.config.enabled("ENABLE_USER_STATUS"):
+            raise Forbidden(Detail.ACTION_PROHIBITED)
+
     def update_status(self, principal: Principal, status: dict[str, Any]) -> Outcome[User]:
+        self.require_status_enabled()
         return self._change("users.update_status", principal.id,
                             lambda u: u.update_status(status))
 
@@ -76,20 +98,27 @@ class UserService:
     def admin_update(self, principal: Principal, user_id: str, role: str | None,
                      name: str | None, email: str | None, profile_image_url: str | None,
                      password: str | None) -> Outcome[User]:
-        password_hash = self.auth._hash(password) if password else None
+        if role is not None and role not in ("pending", "user", "admin"):
+            raise BadRequest(Detail.ACTION_PROHIBITED)
+        directory = self.store.get(DIRECTORY_ID)
+        if directory is not None and directory.is_primary(user_id):
+            if principal.id != user_id:
+                raise Forbidden(Detail.PRIMARY_ADMIN_PROTECTED)
+            if role is not None and role != "admin":
+                raise Forbidden(Detail.PRIMARY_ADMIN_PROTECTED)
+        current = self._target(user_id)  # checked before the (costly) hashing
         if email is not None:
             email = normalise_email(email)
             if not EMAIL_RE.match(email):
                 raise BadRequest(Detail.INVALID_EMAIL_FORMAT)
-        if role is not None and role not in ("pending", "user", "admin"):
-            raise BadRequest(Detail.ACTION_PROHIBITED)
+            if email != current.email and self._email_held(email):
+                raise BadRequest(Detail.EMAIL_TAKEN)
+        password_hash = self.auth._hash(password) if password else None
 
         def decide() -> tuple[User, list[Any]]:
-            user = self.load(user_id)
+            user = self._target(user_id)
             touched: list[Any] = [user]
             if role is not None and role != user.role:
-                if user_id == principal.id and role != "admin":
-                    raise Forbidden(Detail.ACTION_PROHIBITED)
                 touched += self._directory_for_role(user_id, role)
                 user.change_role(role)
             if email is not None and email != user.email:
@@ -104,6 +133,10 @@ class UserService:
         outcome = self.runner.run("users.admin_update", decide)
         self.auth.remember(outcome.value)
         return outcome
+
+    def _email_held(self, email: str) -> bool:
+        claim = self.store.get(claim_id(email))
+        return claim is not None and claim.held
 
     def _directory_for_role(self, user_id: str, role: str) -> list[Any]:
         directory = self.store.get(DIRECTORY_ID)
@@ -134,7 +167,10 @@ class UserService:
 
     def delete(self, principal: Principal, user_id: str) -> Outcome[bool]:
         if user_id == principal.id:
-            raise Forbidden(Detail.ACTION_PROHIBITED)
+            raise Forbidden(Detail.CANNOT_DELETE_SELF)
+        directory = self.store.get(DIRECTORY_ID)
+        if directory is not None and directory.is_primary(user_id):
+            raise Forbidden(Detail.PRIMARY_ADMIN_PROTECTED)
 
         def decide() -> tuple[bool, list[Any]]:
             user = self.load(user_id)
@@ -157,7 +193,7 @@ class UserService:
              page: int | None) -> tuple[list[dict[str, Any]], int]:
         order = order_by if order_by in ORDERABLE else "created_at"
         direction = "asc" if (direction or "").lower() == "asc" else "desc"
-        offset = (max(1, page) - 1) * PAGE_SIZE if page else 0
+        offset = (min(max(1, page), MAX_PAGE) - 1) * PAGE_SIZE if page else 0
         limit = PAGE_SIZE if page else None
         return self.users.page(query, order, direction, offset, limit)
 

@@ -330,10 +330,15 @@ class Chat(Aggregate):
         incoming, never dropped); currentId moves only to a message that exists.
         """
         self._check_live()
-        doc = _object(chat_json, "chat")
+        if not isinstance(chat_json, Mapping):
+            raise ChatError("chat must be an object")
+        # The history is the bulk of the chat and mostly unchanged: it is copied and cleaned
+        # message by message, only where it differs (see _changed_history).
+        doc = _object({k: v for k, v in chat_json.items() if k not in ("history", "messages")},
+                      "chat")
         # Validate everything before recording anything: no half-applied updates.
         title = _title(doc.get("title")) if "title" in doc else None
-        history = _parse_history(doc)
+        history = self._changed_history(chat_json)
         tags = normalize_tags(_list(doc["tags"], "tags")) if "tags" in doc else None
         if title is not None and title != self.title:
             self._retitle(title)
@@ -367,14 +372,20 @@ class Chat(Aggregate):
         """POST /chats/{id}/messages/{message_id}/event: a realtime event for a message.
 
         Always recorded (the realtime feed delivers it); types that Open WebUI
-        persists (status, content deltas, files, sources, ...) also update the message.
+        persists (status, content deltas, files, sources, ...) also update the message,
+        recorded as a MessageEdited of the changed keys so read models see every change
+        of a message through one event type.
         """
         self._check_live()
-        self._record_message_event(
-            _required_str(message_id, "message_id"),
-            _required_str(event_type, "event type"),
-            _object(data, "event data"),
-        )
+        message_id = _required_str(message_id, "message_id")
+        event_type = _required_str(event_type, "event type")
+        data = _object(data, "event data")
+        self._record_message_event(message_id, event_type, data)
+        message = self.messages.get(message_id)
+        updated = None if message is None else apply_message_event(message, event_type, data)
+        changes = message_changes(message, updated) if message and updated else {}
+        if changes:
+            self._edit_message(message_id, changes)
 
     def pin(self) -> None:
         self._check_live()
@@ -471,6 +482,20 @@ class Chat(Aggregate):
         if self.deleted:
             raise ChatDeletedError(f"chat {self.id} is deleted")
 
+    def _changed_history(self, chat_json: Mapping[str, Any]) -> tuple[Messages, str | None] | None:
+        """The incoming (messages, currentId), leaving out exact copies of stored messages.
+
+        The client resends the whole chat on every save; comparing before copying keeps a
+        save of a long chat from deep-copying every message it already has.
+        """
+        parsed = _parse_history(chat_json)
+        if parsed is None:
+            return None
+        messages, current_id = parsed
+        changed = {_json_key(mid): json_data(m) for mid, m in messages.items()
+                   if normalise_message(mid, m) != self.messages.get(mid)}
+        return changed, json_data(current_id)
+
     def _merge_history(self, messages: Messages, current_id: str | None) -> None:
         added, edited = diff_messages(self.messages, messages)
         for message in added:
@@ -513,18 +538,8 @@ class Chat(Aggregate):
         self.fields = {**self.fields, **deepcopy(changes)}
 
     @event("MessageEventRecorded")
-    def _record_message_event(
-        self,
-        message_id: str,
-        event_type: str,
-        data: dict[str, Any],
-        timestamp: datetime | None = None,
-    ) -> None:
-        message = self.messages.get(message_id)
-        updated = None if message is None else apply_message_event(message, event_type, data)
-        if updated is not None:
-            self.messages[message_id] = updated
-            self.updated_at = _epoch(timestamp)
+    def _record_message_event(self, message_id: str, event_type: str, data: dict[str, Any]) -> None:
+        """A record for the realtime feed only; its effect on the message is a MessageEdited."""
 
     @event("TagsChanged")
     def _change_tags(self, tags: list[str]) -> None:

@@ -23,8 +23,14 @@ class Directory(Aggregate):
     @event("Founded")
     def __init__(self, first_admin: str):
         self.admins = [first_admin]
+        self.primary_admin = first_admin  # the earliest user: never demoted, never deleted
 
     owner_id = None  # not personal data
+
+    def is_primary(self, user_id: str) -> bool:
+        # Directories founded before primary_admin was recorded: the founder is admins[0] unless
+        # removed, so fall back to it.
+        return user_id == getattr(self, "primary_admin", self.admins[0] if self.admins else None)
 
     def add_admin(self, user_id: str) -> None:
         if user_id not in self.admins:

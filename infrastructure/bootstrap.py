@@ -4,23 +4,42 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from application.auth import AuthService
+from application.chats import ChatService
 from application.commands import CommandRunner
 from application.config import ConfigService
+from application.folders import FolderService
+from application.models import ModelService, NoGroups
+from application.tools import ToolCode, ToolService
 from application.users import UserService
-from infrastructure import metrics
+from application.utils import Isolated, UtilsAdapters, UtilsService
+from infrastructure import chat_pdf, code_execute, code_format, gravatar, markdown_html, metrics, tool_source
 from infrastructure.event_store import ChronicleStore, EventStore, store_env
-from infrastructure.keys import KeyStore
+from infrastructure.keys import KeyStore, derive_kek
 from infrastructure.passwords import Passwords
 from infrastructure.sessions import MemorySessions, RedisSessions
 from infrastructure.settings import Settings
 from infrastructure.sql import Database, open_database
 from infrastructure.tokens import Tokens
+from infrastructure.ydoc_store import YdocStore
+from projections.chat_folders import FoldersQueries
+from projections.chats import ChatsQueries
 from projections.host import ProjectionHost
-from projections.registry import PROJECTORS
+from projections.models import ModelsQueries
+from projections.realtime import (
+    ChannelMembersQueries,
+    RealtimeFeed,
+    RealtimeHost,
+    RedisPublisher,
+    Translator,
+    socketio_channel,
+)
+from projections.registry import FEEDS, PROJECTORS
 from projections.runtime import NOTIFY_CHANNEL, LogReader
+from projections.tools import ToolsQueries
 from projections.users import UsersQueries
 
 log = logging.getLogger("chronicle.bootstrap")
@@ -41,6 +60,18 @@ class Container:
     users: UserService
     user_queries: UsersQueries
     closers: list[Any] = field(default_factory=list)
+    jobs: Any = None  # JobQueue: in-process threads, or Dramatiq on Redis
+    realtime: RealtimeFeed | Any = None  # where the realtime feed publishes (docs/realtime.md)
+    ydocs: YdocStore | Any = None  # collaborative note documents (Yjs updates)
+    channel_directory: Any = None  # channel membership for Socket.IO rooms
+    chats: ChatService | Any = None
+    folders: FolderService | Any = None
+    models: ModelService | Any = None
+    tools: ToolService | Any = None
+    utils: UtilsService | Any = None
+    files: Any = None  # FileService (docs/retrieval.md)
+    knowledge: Any = None  # KnowledgeService
+    retrieval: Any = None  # RetrievalService; its FAISS mirror is `retrieval.index`
 
     def close(self) -> None:
         self.host.stop()
@@ -79,7 +110,8 @@ def bootstrap(settings: Settings | None = None, run_projectors: bool | None = No
         if reader_box:
             reader_box[0].notify_head(head)
 
-    app = ChronicleStore(store_env(url, data), keys, on_commit=on_commit,
+    app = ChronicleStore(store_env(url, data), keys, derive_kek(secret, b"event-chain"),
+                         on_commit=on_commit,
                          on_batch=metrics.observe_batch,
                          max_batch_events=settings.GROUP_COMMIT_MAX_EVENTS)
     store = EventStore(app)
@@ -92,7 +124,8 @@ def bootstrap(settings: Settings | None = None, run_projectors: bool | None = No
         from infrastructure.pg_listener import PgLease, PgListener
 
         lease = PgLease(url)
-    host = ProjectionHost(read_db, reader, PROJECTORS, lease=lease)
+    feed = RealtimeFeed(Translator(store), _realtime_publisher(settings))
+    host = RealtimeHost(read_db, reader, PROJECTORS, FEEDS, feed, lease=lease)
     if url:
         listener = PgListener(url, {
             "chronicle_events": lambda _: reader.notify_head(store.head()),
@@ -108,7 +141,8 @@ def bootstrap(settings: Settings | None = None, run_projectors: bool | None = No
     if run_projectors:
         host.start()
 
-    sessions: Any = RedisSessions(settings.REDIS_URL) if settings.REDIS_URL else MemorySessions()
+    sessions: Any = (RedisSessions(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
+                     if settings.REDIS_URL else MemorySessions())
     runner = CommandRunner(store, retries=settings.COMMAND_RETRIES,
                            on_command=metrics.observe_command)
     config = ConfigService(store, runner, config_defaults(settings))
@@ -120,9 +154,30 @@ def bootstrap(settings: Settings | None = None, run_projectors: bool | None = No
                        signin_window=settings.SIGNIN_RATE_WINDOW,
                        token_ttl=settings.jwt_expiry_seconds)
     users = UserService(store, runner, user_queries, auth, passwords)
-    return Container(settings=settings, vault=vault, read_db=read_db, store=store, runner=runner,
+    jobs = _jobs(settings)
+    closers.append(jobs.close)
+    ydocs = YdocStore(open_database(url, data / "ydoc.sqlite3", schema="chronicle_ydoc",
+                                    pool_min=0, pool_max=4))
+    closers.append(ydocs.close)
+    chat_queries, folder_queries = ChatsQueries(read_db), FoldersQueries(read_db)
+    chats = ChatService(store, runner, chat_queries, folder_queries, config.default_permissions)
+    folders = FolderService(store, runner, folder_queries, chat_queries,
+                            config.default_permissions)
+    container = Container(settings=settings, vault=vault, read_db=read_db, store=store, runner=runner,
                      reader=reader, host=host, sessions=sessions, config=config, auth=auth,
-                     users=users, user_queries=user_queries, closers=closers)
+                     users=users, user_queries=user_queries, closers=closers, jobs=jobs, realtime=feed,
+                     ydocs=ydocs, channel_directory=ChannelMembersQueries(read_db), chats=chats,
+                     folders=folders, **_workspace(settings, store, runner, read_db, config, closers))
+    _files_and_retrieval(container, run_projectors)
+    return container
+
+
+def _realtime_publisher(settings: Settings) -> RedisPublisher | None:
+    """With Redis every process publishes through the write-only manager; without, the server
+    attaches its in-process emitter at startup."""
+    if not settings.REDIS_URL:
+        return None
+    return RedisPublisher(settings.REDIS_URL, socketio_channel(settings.DATABASE_URL))
 
 
 def _advance(host: ProjectionHost, payload: str) -> None:
@@ -132,3 +187,116 @@ def _advance(host: ProjectionHost, payload: str) -> None:
     name, _, position = payload.rpartition(":")
     if name and position.isdigit():
         host.advanced(name, int(position))
+
+
+def _jobs(settings: Settings) -> Any:
+    from infrastructure.jobs import DramatiqJobs, InProcessJobs, queue_name
+
+    if settings.CHRONICLE_JOBS == "dramatiq" and settings.REDIS_URL:
+        return DramatiqJobs(settings.REDIS_URL, queue_name(settings.DATABASE_URL))
+    return InProcessJobs()
+
+
+def _workspace(settings: Settings, store: EventStore, runner: CommandRunner, read_db: Database,
+               config: ConfigService, closers: list[Any]) -> dict[str, Any]:
+    """Models, tools and utils (docs/models-tools-utils.md)."""
+    groups, permissions = NoGroups(), config.default_permissions
+    code = ToolCode(tool_source.parse_frontmatter, tool_source.parse_tool_specs,
+                    tool_source.extract_valves_schemas, tool_source.validate_valves)
+    # Conversions with super-linear worst cases run in killable child processes.
+    fmt, md, pdf = (Isolated(code_format.format_python, 30), Isolated(markdown_html.markdown_to_html, 10),
+                    Isolated(chat_pdf.render_chat_pdf, 60))
+    closers.extend([fmt.close, md.close, pdf.close])
+    jupyter = partial(code_execute.jupyter_config, settings.CODE_EXECUTION_JUPYTER_URL,
+                      settings.CODE_EXECUTION_JUPYTER_AUTH_TOKEN)
+    adapters = UtilsAdapters(gravatar=gravatar.gravatar_url, format_code=fmt, markdown=md, pdf=pdf,
+                             jupyter=jupyter, execute=code_execute.execute_code)
+    events_file = None if settings.uses_postgres else settings.DATA_DIR / "events.sqlite3"
+    return {"models": ModelService(store, runner, ModelsQueries(read_db), groups, permissions),
+            "tools": ToolService(store, runner, ToolsQueries(read_db), groups, permissions, code),
+            "utils": UtilsService(adapters, events_file)}
+
+
+def _files_and_retrieval(c: Container, run_projectors: bool) -> None:
+    """Files, knowledge bases and retrieval (docs/retrieval.md)."""
+    from application.files import FileService, Pipeline
+    from application.knowledge import KnowledgeService
+    from application.retrieval import EmbeddingPorts, EmbeddingSpec, RetrievalService, rag_defaults
+    from infrastructure import embeddings, text_extraction
+    from infrastructure.chunking import chunk_text
+    from infrastructure.file_storage import LocalFileStorage
+    from projections.files import FilesQueries
+    from projections.knowledge import KnowledgeQueries
+    from projections.retrieval_index import RetrievalQueries, VectorMirror
+
+    s = c.settings
+    storage = LocalFileStorage(s.DATA_DIR / "uploads")
+    cache: Any = (embeddings.PostgresEmbeddingCache(c.read_db.pool.connection)  # type: ignore[attr-defined]
+                  if s.uses_postgres else
+                  embeddings.SQLiteEmbeddingCache(s.DATA_DIR / "embeddings.sqlite3"))
+    ports = EmbeddingPorts(model_id=_embedding_model_id, create=_create_embedder,
+                           cached=lambda e: embeddings.CachedEmbedder(e, cache),  # type: ignore[arg-type]
+                           lookup=cache.get_many, validate=_validate_embedding)
+    default = EmbeddingSpec(s.RAG_EMBEDDING_ENGINE.strip().lower(), s.RAG_EMBEDDING_MODEL,
+                            s.RAG_EMBEDDING_BATCH_SIZE, s.RAG_OPENAI_API_BASE_URL,
+                            s.RAG_OPENAI_API_KEY, s.RAG_OLLAMA_BASE_URL)
+    retrieval = RetrievalService(c.config, c.runner, rag_defaults(
+        s.CHUNK_SIZE, s.CHUNK_OVERLAP, s.RAG_TOP_K, s.FILE_MAX_SIZE_MB), default, ports, storage,
+        RetrievalQueries(c.read_db), c.jobs, c.host, c.store.head)
+    # Formats with parsers (pdf, docx, html...) are read in a killable, memory-capped child.
+    isolated = Isolated(text_extraction.extract_text, 120, slots=1, memory_mb=2048)
+    pipeline = Pipeline(text_extraction.detect_kind, partial(_extract, isolated), chunk_text)
+    knowledge_queries = KnowledgeQueries(c.read_db)
+    files = FileService(c.store, c.runner, FilesQueries(c.read_db), knowledge_queries,
+                        c.user_queries, NoGroups(), storage, c.jobs, pipeline, retrieval, c.host,
+                        c.store.head, c.host.position)
+    knowledge = KnowledgeService(c.store, c.runner, knowledge_queries, files, NoGroups(),
+                                 c.config.default_permissions)
+    retrieval.access = knowledge.can_read_collection
+    mirror = VectorMirror(c.read_db, s.DATA_DIR / "vector_index", retrieval.active_model,
+                          retrieval.vectors_for)
+    retrieval.index = mirror
+    c.files, c.knowledge, c.retrieval = files, knowledge, retrieval
+    c.jobs.bind(lambda: c)
+    if run_projectors:
+        mirror.start()  # load the saved index and follow; elsewhere it starts on the first query
+
+    def close() -> None:  # jobs first: a running job still needs the rest
+        for step in (c.jobs.close, mirror.stop, isolated.close, getattr(cache, "close", None)):
+            if step is not None:
+                step()
+
+    c.closers.append(close)
+
+
+def _extract(isolated: Any, data: bytes, filename: str, content_type: str | None) -> str:
+    from infrastructure.text_extraction import detect_kind, extract_text
+
+    if detect_kind(filename, content_type) == "text":
+        return extract_text(data, filename, content_type)  # plain decoding: safe in-process
+    return str(isolated(data, filename, content_type))
+
+
+def _embedding_model_id(spec: Any) -> str:
+    """The embedding cache's model key of a spec (what the embedder's model_id will be)."""
+    from infrastructure.embeddings import LOCAL_MODEL_ID
+
+    return LOCAL_MODEL_ID if spec.engine == "" else f"{spec.engine}:{spec.model}"
+
+
+def _validate_embedding(spec: Any) -> None:
+    from infrastructure.embeddings import LOCAL_MODEL_ALIASES, LOCAL_MODEL_ID
+
+    if spec.engine == "" and spec.model not in LOCAL_MODEL_ALIASES:
+        raise ValueError(f"only {LOCAL_MODEL_ID} is available locally; got {spec.model!r}")
+    if spec.engine and not spec.model.strip():
+        raise ValueError("RAG_EMBEDDING_MODEL is required")
+
+
+def _create_embedder(spec: Any) -> Any:
+    from infrastructure.embeddings import LOCAL_MODEL_ID, make_embedder
+
+    return make_embedder(spec.engine, spec.model or LOCAL_MODEL_ID, batch_size=spec.batch_size,
+                         openai_base_url=spec.openai_url or "https://api.openai.com/v1",
+                         openai_api_key=spec.openai_key,
+                         ollama_base_url=spec.ollama_url or "http://localhost:11434")

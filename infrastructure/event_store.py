@@ -21,9 +21,10 @@ from application.errors import ConcurrencyConflict
 from domain.chat import Chat
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keys import KeyStore
-from infrastructure.mapper import ChronicleMapper
+from infrastructure.mapper import ChronicleMapper, read_header
 
 APP_NAME = "chronicle"
+CHAIN_ATTR = "_chain_head"  # kept on aggregates (and so in their snapshots)
 
 
 def store_env(database_url: str, data_dir: Path) -> dict[str, str]:
@@ -60,11 +61,12 @@ class ChronicleStore(Application[UUID]):
     # Long chats load from a snapshot plus at most 99 events (see scripts/bench/bench_chat_load.py).
     snapshotting_intervals = {Chat: 100}
 
-    def __init__(self, env: dict[str, str], keys: KeyStore,
+    def __init__(self, env: dict[str, str], keys: KeyStore, chain_key: bytes,
                  on_commit: Callable[[int], None] | None = None,
                  on_batch: Callable[[int, int, float], None] | None = None,
                  max_batch_events: int = 1000):
         self._keys = keys
+        self._chain_key = chain_key
         super().__init__(env=env)
         self.committer = GroupCommitter(self.recorder, max_events=max_batch_events,
                                         on_commit=on_commit, on_batch=on_batch)
@@ -72,14 +74,22 @@ class ChronicleStore(Application[UUID]):
     def construct_mapper(self) -> ChronicleMapper:  # type: ignore[override]
         transcoder: Transcoder = self.factory.transcoder()
         self.register_transcodings(transcoder)  # type: ignore[arg-type]
-        return ChronicleMapper(transcoder, self._keys)
+        return ChronicleMapper(transcoder, self._keys, self._chain_key)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        owners = {agg_id: _owner_of(agg) for agg_id, agg in processing_event.aggregates.items()}
+        aggregates = processing_event.aggregates
         mapper: ChronicleMapper = self.mapper  # type: ignore[assignment]
+        heads = {agg_id: getattr(agg, CHAIN_ATTR, "") for agg_id, agg in aggregates.items()}
         events = processing_event.events
-        stored = [mapper.encode(e, owners.get(e.originator_id)) for e in events]
+        stored = []
+        for event in events:
+            aggregate = aggregates.get(event.originator_id)
+            item = mapper.encode(event, _owner_of(aggregate), heads.get(event.originator_id, ""))
+            heads[event.originator_id] = read_header(item.state)["h"]
+            stored.append(item)
         ids = self.committer.commit(stored)
+        for agg_id, aggregate in aggregates.items():  # only once the write is durable
+            setattr(aggregate, CHAIN_ATTR, heads[agg_id])
         return [
             Recording(d, Notification(id=n, originator_id=s.originator_id,
                                       originator_version=s.originator_version,
@@ -90,6 +100,17 @@ class ChronicleStore(Application[UUID]):
     def close(self) -> None:
         self.committer.close()
         super().close()
+
+
+def chained_projection(aggregate: Any, events: Any) -> Any:
+    """Fold events like the library does, remembering the last chain hash for the next save."""
+    head = None
+    for event in events:
+        aggregate = event.mutate(aggregate)
+        head = event.__dict__.get("_meta", {}).get("h", head)
+    if aggregate is not None and head is not None:
+        setattr(aggregate, CHAIN_ATTR, head)
+    return aggregate
 
 
 def _owner_of(aggregate: Any) -> str | None:
@@ -141,7 +162,8 @@ class EventStore:
             if cached is not None:
                 return cached
         try:
-            return self.app.repository.get(aggregate_id, version=version)
+            return self.app.repository.get(aggregate_id, version=version,
+                                           projector_func=chained_projection)
         except AggregateNotFoundError:
             return None
 
@@ -153,7 +175,7 @@ class EventStore:
             recordings = self.app.save(*aggregates)
         except (IntegrityError, ConcurrencyConflict) as e:
             self.command_cache.evict(aggregates)
-            raise ConcurrencyConflict(str(e)) from e
+            raise ConcurrencyConflict(str(e), tuple(a.id for a in aggregates)) from e
         except Exception:
             self.command_cache.evict(aggregates)
             raise

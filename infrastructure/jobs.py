@@ -1,88 +1,218 @@
 """Background jobs: Dramatiq actors on the Redis broker in production, a thread pool when embedded.
 
-Use cases enqueue by name through the JobQueue port; the same function runs in either shape, and
-every job must be idempotent (a job run twice has no extra effect).
+Use cases enqueue by name through the JobQueue port (application.ports); the same function runs in
+either shape, and every job must be idempotent (a job run twice has no extra effect). A job is
+registered with `@job("name")` and called as `fn(container, **kwargs)`: in the API process (or
+the embedded default) the container is the process's own; in `chronicle worker` (which runs this
+module as its Dramatiq module) it is bootstrapped lazily, once, on the first job.
+
+Retries: a use case that meets a transient failure records it and re-enqueues itself with a delay
+(its own backoff, visible on the aggregate). Dramatiq additionally retries a job that raised
+(e.g. the database was unreachable even to record the failure), with exponential backoff.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlparse
 
 import dramatiq
 
 log = logging.getLogger("chronicle.jobs")
 
-JOBS: dict[str, Callable[..., None]] = {}
+JOBS: dict[str, Callable[..., Any]] = {}
 QUEUE = "chronicle"
+ACTOR = "chronicle_job"
+TIME_LIMIT_MS = 3_600_000  # a large document on the local model takes minutes, not hours
 
 
-def job(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register a job function under a stable name."""
+def job(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a job function under a stable name; it is called as fn(container, **kwargs)."""
 
-    def register(fn: Callable[..., None]) -> Callable[..., None]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         JOBS[name] = fn
         return fn
 
     return register
 
 
+def queue_name(database_url: str = "") -> str:
+    """The queue of one deployment: every process of it derives the same name, and deployments
+    (or test databases) sharing one Redis never take each other's jobs."""
+    name = urlparse(database_url).path.strip("/") if database_url else ""
+    return f"{QUEUE}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}" if name else QUEUE
+
+
+def _call(context: Callable[[], Any] | None, name: str, kwargs: dict[str, Any]) -> Any:
+    fn = JOBS.get(name)
+    if fn is None:
+        log.error("unknown job", extra={"job": name})
+        return None
+    if context is None:
+        raise RuntimeError("job queue has no container bound")
+    return fn(context(), **kwargs)
+
+
 class InProcessJobs:
+    """The embedded default: a small thread pool; delayed jobs wait on timers."""
+
     def __init__(self, workers: int = 2):
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
-        self.pending = 0
+        self.context: Callable[[], Any] | None = None
+        self._lock = threading.Condition()
+        self._pending = 0
+        self._timers: set[threading.Timer] = set()
+        self._closed = False
 
-    def enqueue(self, name: str, **kwargs: Any) -> None:
-        self.pending += 1
-        self.pool.submit(self._run, name, kwargs)
+    def bind(self, context: Callable[[], Any]) -> None:
+        self.context = context
+
+    def enqueue(self, name: str, *, delay: float = 0.0, **kwargs: Any) -> None:
+        with self._lock:
+            if self._closed:
+                log.warning("job dropped: queue closed", extra={"job": name})
+                return
+            self._pending += 1
+            if delay > 0:
+                timer = threading.Timer(delay, self._submit, (name, kwargs))
+                timer.daemon = True
+                self._timers.add(timer)
+                timer.start()
+                return
+        self._submit(name, kwargs)
+
+    def _submit(self, name: str, kwargs: dict[str, Any]) -> None:
+        with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive()}
+            if self._closed:
+                self._done()
+                return
+        try:
+            self.pool.submit(self._run, name, kwargs)
+        except RuntimeError:  # shut down meanwhile
+            with self._lock:
+                self._done()
 
     def _run(self, name: str, kwargs: dict[str, Any]) -> None:
         try:
-            JOBS[name](**kwargs)
+            _call(self.context, name, kwargs)
         except Exception:
             log.exception("job failed", extra={"job": name})
         finally:
-            self.pending -= 1
+            with self._lock:
+                self._done()
+
+    def _done(self) -> None:
+        self._pending -= 1
+        self._lock.notify_all()
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no job is queued, delayed or running (tests, orderly shutdown)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._pending <= 0, timeout)
 
     def depth(self) -> dict[str, int]:
-        return {QUEUE: self.pending}
+        return {QUEUE: self._pending}
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=False)
+        with self._lock:
+            self._closed = True
+            for timer in self._timers:
+                timer.cancel()
+            self._timers.clear()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def redis_broker(url: str) -> Any:
+def redis_broker(url: str, global_broker: bool = False) -> Any:
     from dramatiq.brokers.redis import RedisBroker
 
     broker = RedisBroker(url=url)
-    dramatiq.set_broker(broker)
+    if global_broker:
+        dramatiq.set_broker(broker)
     return broker
 
 
 class DramatiqJobs:
-    def __init__(self, url: str):
-        self.broker = redis_broker(url)
-        self.actor = dramatiq.actor(_dispatch, actor_name="chronicle_job", queue_name=QUEUE,
-                                    max_retries=5, broker=self.broker)
+    """Production: jobs are messages on Redis; `chronicle worker` processes consume them."""
 
-    def enqueue(self, name: str, **kwargs: Any) -> None:
-        self.actor.send(name, kwargs)
+    def __init__(self, url: str, queue: str = QUEUE, global_broker: bool = False,
+                 max_retries: int = 5):
+        self.queue = queue
+        self.broker = redis_broker(url, global_broker)
+        self.context: Callable[[], Any] | None = None
+        self.actor = dramatiq.actor(self._dispatch, actor_name=ACTOR, queue_name=queue,
+                                    max_retries=max_retries, min_backoff=1_000,
+                                    max_backoff=300_000, time_limit=TIME_LIMIT_MS,
+                                    broker=self.broker)
+
+    def bind(self, context: Callable[[], Any]) -> None:
+        self.context = context
+
+    def enqueue(self, name: str, *, delay: float = 0.0, **kwargs: Any) -> None:
+        self.actor.send_with_options(args=(name, kwargs),
+                                     delay=int(delay * 1000) if delay > 0 else None)
+
+    def _dispatch(self, name: str, kwargs: dict[str, Any]) -> None:
+        _call(self.context, name, kwargs)
 
     def depth(self) -> dict[str, int]:
         client = self.broker.client
-        return {QUEUE: int(client.llen(f"dramatiq:{QUEUE}") or 0)}
+        return {self.queue: int(client.llen(f"dramatiq:{self.queue}") or 0)}
 
     def close(self) -> None:
         self.broker.close()
 
 
-def _dispatch(name: str, kwargs: dict[str, Any]) -> None:
-    JOBS[name](**kwargs)
+# -- the worker process's container -------------------------------------------------------------
+_container: Any = None
+_container_lock = threading.Lock()
+
+
+def worker_container() -> Any:
+    """The container of a `chronicle worker` process: bootstrapped on the first job, closed at
+    exit. It runs no projectors and loads no model until a job embeds."""
+    global _container
+    if _container is None:
+        with _container_lock:
+            if _container is None:
+                from infrastructure.bootstrap import bootstrap
+
+                _container = bootstrap(run_projectors=False)
+                atexit.register(_container.close)
+    return _container
+
+
+# -- the jobs ------------------------------------------------------------------------------------
+@job("files.process")
+def process_file(container: Any, file_id: str, attempt: int = 0) -> None:
+    outcome, _ = container.files.process(file_id, attempt)
+    log.info("file processed", extra={"file_id": file_id, "outcome": outcome, "attempt": attempt})
+
+
+@job("files.collect")
+def collect_blobs(container: Any, digests: list[str], attempt: int = 0) -> None:
+    container.files.collect(digests, attempt)
+
+
+@job("retrieval.switch_model")
+def switch_embedding_model(container: Any, target: dict[str, Any], attempt: int = 0) -> None:
+    outcome = container.retrieval.switch_model(target, attempt)
+    log.info("embedding model switch", extra={"outcome": outcome, "attempt": attempt})
 
 
 # `chronicle worker` imports this module: register the actor on the production broker.
 if os.environ.get("REDIS_URL") and os.environ.get("CHRONICLE_WORKER") == "1":
-    DramatiqJobs(os.environ["REDIS_URL"])
+    WORKER = DramatiqJobs(os.environ["REDIS_URL"], queue_name(os.environ.get("DATABASE_URL", "")),
+                          global_broker=True)
+    WORKER.bind(worker_container)

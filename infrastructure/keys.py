@@ -22,8 +22,9 @@ class KeyErased(Exception):
     """The owner's key was destroyed: their personal data can no longer be read."""
 
 
-def derive_kek(secret: str) -> bytes:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"chronicle-kek-v1", info=b"data-keys")
+def derive_kek(secret: str, purpose: bytes = b"data-keys") -> bytes:
+    """Independent 256-bit keys from the server secret, one per purpose."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"chronicle-kek-v1", info=purpose)
     return hkdf.derive(secret.encode())
 
 

@@ -1,17 +1,25 @@
 """Stored-event format: plain metadata header, then the event state encrypted with its owner's key.
 
-    0x01 | u16 header length | header JSON {"o": owner, "a": actor, "c": correlation id} |
-    nonce (12) | AES-GCM(state JSON)
+    0x01 | u16 header length | header JSON | nonce (12) | AES-GCM(state JSON)
 
-The header stays readable so auditors can filter by actor without keys; everything a user wrote is in
-the encrypted part, so destroying the owner's key erases it from every replay.
+    header: {"o": owner, "a": acting user, "c": correlation id, "t": epoch seconds,
+             "h": chain hash}
+
+The header stays readable so auditors can filter by actor and time without keys; everything a user
+wrote is in the encrypted part, so destroying the owner's key erases it from every replay (such
+events decode as `Erased` tombstones). `h` chains each event of an aggregate to the previous one:
+HMAC(chain key, previous h | id | version | topic | ciphertext), so an event altered or removed in
+the database breaks the chain that `verify` recomputes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import struct
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -25,18 +33,40 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from application.context import current_actor
-from infrastructure.keys import SYSTEM_OWNER, KeyStore
+from infrastructure.keys import SYSTEM_OWNER, KeyErased, KeyStore
 
 FORMAT = 1
 _HEADER = struct.Struct(">BH")
 
 
+@dataclass(frozen=True)
+class Erased:
+    """What an event of an erased owner decodes to: when and by whom, nothing of what."""
+
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    timestamp: float | None
+    _meta: dict[str, Any]
+
+    def mutate(self, aggregate: Any) -> None:
+        return None  # an aggregate with erased history no longer exists
+
+
+def chain_hash(key: bytes, previous: str, originator_id: Any, version: int, topic: str,
+               body: bytes) -> str:
+    message = f"{previous}|{originator_id}|{version}|{topic}|".encode() + body
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
 class ChronicleMapper(Mapper[UUID]):
-    def __init__(self, transcoder: Transcoder, keys: KeyStore):
+    def __init__(self, transcoder: Transcoder, keys: KeyStore, chain_key: bytes):
         super().__init__(transcoder=transcoder)
         self.keys = keys
+        self.chain_key = chain_key
 
-    def encode(self, domain_event: DomainEventProtocol[UUID], owner: str | None) -> StoredEvent:
+    def encode(self, domain_event: DomainEventProtocol[UUID], owner: str | None,
+               previous: str = "") -> StoredEvent:
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
@@ -50,14 +80,21 @@ class ChronicleMapper(Mapper[UUID]):
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
-        header = json.dumps({"o": owner, **meta}, separators=(",", ":")).encode()
+        topic = get_topic(type(domain_event))
         nonce = os.urandom(12)
-        body = self.keys.cipher(owner).encrypt(nonce, self.transcoder.encode(state), None)
+        body = nonce + self.keys.cipher(owner).encrypt(nonce, self.transcoder.encode(state), None)
+        timestamp = state.get("timestamp")
+        header = json.dumps({
+            "o": owner, "a": meta.get("a"), "c": meta.get("c"),
+            "t": round(timestamp.timestamp(), 6) if timestamp is not None else None,
+            "h": chain_hash(self.chain_key, previous, originator_id, originator_version, topic,
+                            body),
+        }, separators=(",", ":")).encode()
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,
-            topic=get_topic(type(domain_event)),
-            state=_HEADER.pack(FORMAT, len(header)) + header + nonce + body,
+            topic=topic,
+            state=_HEADER.pack(FORMAT, len(header)) + header + body,
         )
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
@@ -66,7 +103,11 @@ class ChronicleMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         header, nonce, body = split_state(stored_event.state)
         try:
-            plain = self.keys.cipher_for_read(header["o"]).decrypt(nonce, body, None)
+            cipher = self.keys.cipher_for_read(header["o"])
+        except KeyErased:
+            return self._tombstone(stored_event, header)  # type: ignore[return-value]
+        try:
+            plain = cipher.decrypt(nonce, body, None)
             state: dict[str, Any] = self.transcoder.decode(plain)
         except Exception as e:
             raise MapperDeserialisationError(
@@ -82,10 +123,17 @@ class ChronicleMapper(Mapper[UUID]):
         while from_version < getattr(cls, "class_version", 1):
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
             from_version += 1
-        state["_meta"] = {"a": header.get("a"), "c": header.get("c"), "o": header["o"]}
+        state["_meta"] = header
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
         return event
+
+    @staticmethod
+    def _tombstone(stored_event: StoredEvent, header: dict[str, Any]) -> Erased:
+        originator_id = stored_event.originator_id
+        return Erased(originator_id if isinstance(originator_id, UUID) else
+                      UUID(str(originator_id)), stored_event.originator_version,
+                      stored_event.topic, header.get("t"), header)
 
 
 def split_state(state: bytes) -> tuple[dict[str, Any], bytes, bytes]:

@@ -40,6 +40,9 @@ class Passwords:
     def verify(self, password: str, hashed: str) -> tuple[bool, str | None]:
         if not hashed:
             return False, None
+        raw = password.encode()
+        if len(raw) > MAX_PASSWORD_BYTES:  # as bcrypt (and the reference): only 72 bytes count
+            password = raw[:MAX_PASSWORD_BYTES].decode("utf-8", "ignore")
         try:
             return self.context.verify_and_update(password, hashed)
         except (PasswordSizeError, PasswordValueError, ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -42,37 +43,56 @@ class PgListener:
                 handler("")  # catch up on whatever happened while we were not listening
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=1.0):
-                    handler = self.channels.get(note.channel)
-                    if handler:
-                        handler(note.payload)
+                    on_note = self.channels.get(note.channel)
+                    if on_note is not None:
+                        on_note(note.payload)
                     if self._stop.is_set():
                         return
 
 
 class PgLease:
-    """One active runner per projector across processes: a session advisory lock per name."""
+    """One active runner per projector across processes: a session advisory lock per name.
+
+    All of a process's locks live on one connection; if it drops, every lock is gone, and the
+    runners find out at their next acquire() and stand by until they win again.
+    """
 
     def __init__(self, url: str):
         self.url = url
-        self._conns: dict[str, psycopg.Connection] = {}
+        self._conn: psycopg.Connection | None = None
+        self._held: set[str] = set()
         self._lock = threading.Lock()
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+            self._held.clear()
+        return self._conn
 
     def acquire(self, name: str) -> bool:
         with self._lock:
-            conn = self._conns.get(name)
-            if conn is not None and not conn.closed:
-                return True
-            conn = psycopg.connect(self.url, autocommit=True)
-            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))",
-                               (f"chronicle:{name}",)).fetchone()
+            try:
+                conn = self._connection()
+                if name in self._held:
+                    conn.execute("SELECT 1")  # still connected, so still holding it
+                    return True
+                row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))",
+                                   (f"chronicle:{name}",)).fetchone()
+            except psycopg.Error:
+                self._conn = None
+                return False
             if row and row[0]:
-                self._conns[name] = conn
+                self._held.add(name)
                 return True
-            conn.close()
             return False
 
     def release(self, name: str) -> None:
         with self._lock:
-            conn = self._conns.pop(name, None)
-            if conn is not None:
-                conn.close()
+            if name in self._held and self._conn is not None and not self._conn.closed:
+                with contextlib.suppress(psycopg.Error):
+                    self._conn.execute("SELECT pg_advisory_unlock(hashtext(%s))",
+                                       (f"chronicle:{name}",))
+            self._held.discard(name)
+            if not self._held and self._conn is not None:
+                self._conn.close()
+                self._conn = None

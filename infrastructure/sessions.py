@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 AUTH_TTL = 300  # seconds an auth-state cache entry lives without a refresh
+SWEEP_EVERY = 1024  # memory sessions: drop expired entries every this many writes
 
 
 class MemorySessions:
@@ -22,10 +23,25 @@ class MemorySessions:
         self._active: dict[str, float] = {}
         self._writes: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._writes_since_sweep = 0
+        self._window = 0  # the longest rate-limit window asked for
+
+    def _sweep(self, now: float) -> None:
+        """Without it, every sign-out and every e-mail ever tried would stay in memory."""
+        self._writes_since_sweep += 1
+        if self._writes_since_sweep < SWEEP_EVERY:
+            return
+        self._writes_since_sweep = 0
+        self._revoked = {j: t for j, t in self._revoked.items() if t > now}
+        cutoff = now - self._window
+        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= cutoff]:
+            del self._hits[key]
 
     def revoke(self, jti: str, ttl: int) -> None:
         with self._lock:
-            self._revoked[jti] = time.time() + ttl
+            now = time.time()
+            self._revoked[jti] = now + ttl
+            self._sweep(now)
 
     def auth_state(self, user_id: str, jti: str) -> tuple[dict[str, str] | None, bool]:
         now = time.time()
@@ -45,6 +61,8 @@ class MemorySessions:
     def hit(self, key: str, window: int) -> int:
         now = time.time()
         with self._lock:
+            self._window = max(self._window, window)
+            self._sweep(now)
             hits = self._hits[key]
             while hits and hits[0] <= now - window:
                 hits.popleft()

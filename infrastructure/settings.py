@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from application.config import parse_duration
@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     DATA_DIR: Path = Path("./data")
     DATABASE_URL: str = ""
     REDIS_URL: str = ""
+    REDIS_KEY_PREFIX: str = "chronicle"
     WEBUI_SECRET_KEY: str = ""
     JWT_EXPIRES_IN: str = "4w"
     ENABLE_SIGNUP: bool = True
@@ -26,6 +27,22 @@ class Settings(BaseSettings):
     CORS_ALLOW_ORIGIN: str = "*"
     WEBUI_AUTH_COOKIE_SECURE: bool = False
     WEBUI_NAME: str = "Open WebUI"
+    # /api/v1/utils/code/execute runs code on this Jupyter server; unset: the route answers 400.
+    CODE_EXECUTION_JUPYTER_URL: str = ""
+    CODE_EXECUTION_JUPYTER_AUTH_TOKEN: str = ""
+
+    # Files and retrieval (Open WebUI's names; the admin's retrieval config overrides them).
+    FILE_MAX_SIZE_MB: int | None = Field(default=100, ge=1, validation_alias=AliasChoices(
+        "FILE_MAX_SIZE_MB", "RAG_FILE_MAX_SIZE"))  # upload limit in MB (413 beyond)
+    CHUNK_SIZE: int = Field(default=1000, ge=1)
+    CHUNK_OVERLAP: int = Field(default=100, ge=0)
+    RAG_TOP_K: int = Field(default=3, ge=1)
+    RAG_EMBEDDING_ENGINE: str = ""  # "": local all-MiniLM-L6-v2; "openai"; "ollama"
+    RAG_EMBEDDING_MODEL: str = "sentence-transformers/all-MiniLM-L6-v2"
+    RAG_EMBEDDING_BATCH_SIZE: int | None = Field(default=None, ge=1)  # None: 16 local, 1 remote
+    RAG_OPENAI_API_BASE_URL: str = "https://api.openai.com/v1"
+    RAG_OPENAI_API_KEY: str = ""
+    RAG_OLLAMA_BASE_URL: str = "http://localhost:11434"
 
     # Chronicle's own knobs.
     CHRONICLE_PROJECTORS: str = "embedded"  # "embedded": threads in the server; "external": a projector process

@@ -195,10 +195,17 @@ class PostgresDatabase(Database):
             yield PostgresTx(conn)
 
     @contextmanager
-    def pipelined(self) -> Iterator[Tx]:
-        """A transaction whose statements are pipelined: for pages of projection writes."""
+    def pipelined(self, durable: bool = True) -> Iterator[Tx]:
+        """A transaction whose statements are pipelined: for pages of projection writes.
+
+        `durable=False` skips waiting for the WAL flush: right for read models, which a server
+        crash can only roll back together with their position, to be re-applied from the log.
+        """
         with self.pool.connection() as conn, conn.transaction(), conn.pipeline() as pipeline:
-            yield PostgresTx(conn, pipeline)
+            tx = PostgresTx(conn, pipeline)
+            if not durable:
+                tx.execute("SET LOCAL synchronous_commit TO OFF")
+            yield tx
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.pool.connection() as conn:

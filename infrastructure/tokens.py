@@ -19,8 +19,8 @@ class Tokens:
         now = int(time.time())
         jti = uuid.uuid4().hex
         claims: dict[str, Any] = {"id": user_id, "typ": "session", "auth_method": "password",
-                                  "auth_time": now, "session_stamp": stamp, "iat": now,
-                                  "jti": jti}
+                                  "auth_time": now, "session_stamp": stamp,
+                                  "mfa_verified": False, "iat": now, "jti": jti}
         expires_at = now + expires_in if expires_in else None
         if expires_at:
             claims["exp"] = expires_at

@@ -16,7 +16,10 @@ from infrastructure.settings import Settings
 from interfaces.errors import install_error_handlers
 from interfaces.logs import configure_logging
 from interfaces.middleware import RequestContextMiddleware
-from interfaces.routers import auths, meta, system, users
+from interfaces.routers import auths, chats, folders, meta, models, system, tools, users, utils
+from interfaces.routers import files as files_router
+from interfaces.routers import knowledge as knowledge_router
+from interfaces.routers import retrieval as retrieval_router
 
 VERSION = "0.12.4"
 
@@ -31,6 +34,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if app.state.container is None:
             app.state.container = bootstrap(settings)
         _register_collector(app.state.container)
+        _resume_pending_files(app.state.container)
         yield
         if owned:
             app.state.container.close()
@@ -49,6 +53,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(auths.router, prefix="/api/v1/auths", tags=["auths"])
     app.include_router(users.router, prefix="/api/v1/users", tags=["users"])
     app.include_router(system.router, prefix="/api/v1/system", tags=["system"])
+    app.include_router(chats.router, prefix="/api/v1/chats", tags=["chats"])
+    app.include_router(folders.router, prefix="/api/v1/folders", tags=["folders"])
+    app.include_router(models.router, prefix="/api/v1/models", tags=["models"])
+    app.include_router(tools.router, prefix="/api/v1/tools", tags=["tools"])
+    app.include_router(utils.router, prefix="/api/v1/utils", tags=["utils"])
+    app.include_router(files_router.router, prefix="/api/v1/files", tags=["files"])
+    app.include_router(knowledge_router.router, prefix="/api/v1/knowledge", tags=["knowledge"])
+    app.include_router(retrieval_router.router, prefix="/api/v1/retrieval", tags=["retrieval"])
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
@@ -67,4 +79,13 @@ def _register_collector(container: Container) -> None:
         _collector = LiveCollector(lambda: [], lambda: {})
         REGISTRY.register(_collector)
     _collector.projections = container.host.status
-    _collector.queue_depth = lambda: {}
+    _collector.queue_depth = container.jobs.depth if container.jobs else dict
+
+
+def _resume_pending_files(container: Container) -> None:
+    """Files a crash left pending get their processing job again (jobs are idempotent)."""
+    import threading
+
+    if container.files is not None:
+        threading.Thread(target=container.files.resume_pending, name="resume-files",
+                         daemon=True).start()

@@ -35,18 +35,56 @@ def credential(request: Request) -> str | None:
     return request.cookies.get("token") or request.headers.get("x-api-key") or None
 
 
+API_KEY_WAIT_SECONDS = 1.0  # an unknown API key may be one created a moment ago
+
+
 async def current_principal(request: Request, container: ContainerDep) -> Principal:
     token = credential(request)
     if not token:
         raise HTTPException(401, Detail.NOT_AUTHENTICATED)
+    is_api_key = token.startswith("sk-")
+    if is_api_key and container.config.get("ENABLE_API_KEYS"):
+        _check_api_key_endpoint(request, container)
     try:
         principal = await anyio.to_thread.run_sync(container.auth.authenticate, token)
     except ApplicationError as error:
-        raise HTTPException(error.status, error.detail) from None
+        if is_api_key and error.status == 401:
+            principal = await _retry_api_key(container, token)
+        else:
+            raise _auth_error(error, from_jwt=not is_api_key) from None
     request.state.principal = principal
     set_actor(Actor(user_id=principal.id, correlation_id=request.state.correlation_id))
     container.sessions.touch(principal.id)
     return principal
+
+
+def _auth_error(error: ApplicationError, from_jwt: bool) -> HTTPException:
+    """A rejected JWT also clears the `token` cookie, so a browser stops sending it."""
+    headers = None
+    if from_jwt and error.status == 401:
+        headers = {"set-cookie": 'token=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; '
+                                 'Path=/; SameSite=lax'}
+    return HTTPException(error.status, error.detail, headers=headers)
+
+
+async def _retry_api_key(container: Container, token: str) -> Principal:
+    """Keys are found through the users read model: give it a moment to catch up with the log."""
+    head = container.store.head()
+    await anyio.to_thread.run_sync(container.host.wait, ["users"], head, API_KEY_WAIT_SECONDS)
+    try:
+        return await anyio.to_thread.run_sync(container.auth.authenticate, token)
+    except ApplicationError as error:
+        raise _auth_error(error, from_jwt=False) from None
+
+
+def _check_api_key_endpoint(request: Request, container: Container) -> None:
+    if not container.config.get("ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS"):
+        return
+    allowed = [p.strip().rstrip("/") for p in
+               str(container.config.get("API_KEYS_ALLOWED_ENDPOINTS") or "").split(",")]
+    path = request.url.path.rstrip("/")
+    if not any(p and (path == p or path.startswith(p + "/")) for p in allowed):
+        raise HTTPException(403, Detail.ACCESS_PROHIBITED)
 
 
 async def verified_principal(principal: Annotated[Principal, Depends(current_principal)]
@@ -80,11 +118,11 @@ def committed(response: Response, container: Container, principal: Principal | N
 def consistent(*projections: str) -> Any:
     """A dependency that waits (bounded) until `projections` include the caller's own writes."""
 
-    async def wait(request: Request, response: Response, container: ContainerDep) -> None:
-        target = _client_position(request)
-        principal: Principal | None = getattr(request.state, "principal", None)
-        if principal is not None:
-            target = max(target, container.sessions.last_write(principal.id))
+    # Route-level dependencies run before the endpoint's own: depending on the principal here
+    # (cached per request) is what makes the caller's own last write known to the wait.
+    async def wait(request: Request, response: Response, container: ContainerDep,
+                   principal: Annotated[Principal, Depends(current_principal)]) -> None:
+        target = max(_client_position(request), container.sessions.last_write(principal.id))
         if target <= 0:
             return
         timeout = container.settings.READ_YOUR_WRITES_TIMEOUT

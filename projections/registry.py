@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from projections.chat_folders import FoldersProjector
+from projections.chats import ChatsProjector
+from projections.files import FilesProjector
+from projections.knowledge import KnowledgeProjector
+from projections.models import ModelsProjector
+from projections.realtime import RealtimeProjector
+from projections.retrieval_index import RetrievalIndexProjector
 from projections.runtime import Projector
+from projections.tools import ToolsProjector
 from projections.users import UsersProjector
 
-PROJECTORS: list[type[Projector]] = [UsersProjector]
+PROJECTORS: list[type[Projector]] = [UsersProjector, ChatsProjector, FoldersProjector,
+                                     ModelsProjector, ToolsProjector, FilesProjector,
+                                     KnowledgeProjector, RetrievalIndexProjector]
+# Feeds follow the log like projectors but publish instead of writing tables (RealtimeHost).
+FEEDS: list[type[Projector]] = [RealtimeProjector]

@@ -376,27 +376,34 @@ class ProjectorRunner:
 
     def step(self) -> int:
         """Apply one page of events; returns how many were applied."""
-        state = read_state(self.db, self.name)
-        assert state is not None and self.projector is not None
-        if state["generation"] != self.status.generation or state["position"] != \
-                self.status.position:
-            self._adopt(state)
+        assert self.projector is not None
         position = self.status.position
         batch = self.reader.after(position, 1 if self._single else self.page)
         if not batch:
             self._healthy()
             return 0
+        moved: dict[str, Any] | None = None
         with self._transaction() as tx:
             row = tx.execute(f"SELECT generation, position FROM {STATE_TABLE} WHERE name = ? "
                              f"FOR UPDATE", (self.name,))[0]
             if row["generation"] != self.status.generation or row["position"] != position:
-                return 0  # a rebuild swapped under us; adopt on the next step
-            self.projector.apply_page(batch, tx)
-            last = batch[-1][0]
-            tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', "
-                       f"failures = 0, last_error = NULL, updated_at = ? WHERE name = ?",
-                       (last, time.time(), self.name))
-            tx.notify(NOTIFY_CHANNEL, f"{self.name}:{last}")
+                moved = row  # a rebuild swapped, or another runner advanced: follow it
+            else:
+                self.projector.apply_page(batch, tx)
+                self._advance(tx, batch[-1][0])
+        if moved is not None:
+            self._adopt(moved)
+            return 0
+        return self._applied(batch)
+
+    def _advance(self, tx: Tx, last: int) -> None:
+        tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', "
+                   f"failures = 0, last_error = NULL, updated_at = ? WHERE name = ?",
+                   (last, time.time(), self.name))
+        tx.notify(NOTIFY_CHANNEL, f"{self.name}:{last}")
+
+    def _applied(self, batch: Sequence[Event]) -> int:
+        last = batch[-1][0]
         self.status.position = last
         self.status.processed += len(batch)
         self._single = False
@@ -411,8 +418,7 @@ class ProjectorRunner:
 
     @contextmanager
     def _transaction(self) -> Iterator[Tx]:
-        pipelined = getattr(self.db, "pipelined", None)
-        with (pipelined() if pipelined else self.db.transaction()) as tx:
+        with _page_tx(self.db) as tx:
             yield tx
 
 
@@ -479,6 +485,7 @@ def _swap(cls: type[Projector], db: Database, reader: LogReader, projector: Proj
 
 @contextmanager
 def _page_tx(db: Database) -> Iterator[Tx]:
+    """Read-model pages: pipelined and not waiting for the WAL flush where the database can."""
     pipelined = getattr(db, "pipelined", None)
-    with (pipelined() if pipelined else db.transaction()) as tx:
+    with (pipelined(durable=False) if pipelined else db.transaction()) as tx:
         yield tx

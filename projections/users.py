@@ -19,15 +19,20 @@ def _ts(event: Any) -> int:
     return int(event.timestamp.timestamp())
 
 
+def _text(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL: one in a name must not stop the projection for everyone."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
 def _changed(row: Row | None, event: Any, **values: Any) -> Row | None:
     if row is None:
         return None
-    return {**row, **values, "updated_at": _ts(event)}
+    return {**row, **{k: _text(v) for k, v in values.items()}, "updated_at": _ts(event)}
 
 
 class UsersProjector(RowProjector):
     name = "users"
-    version = 2
+    version = 3  # 3: NUL characters stripped from text columns
     tables = ("users",)
     row_table = "users"
     columns = ("id", "email", "name", "role", "profile_image_url", "bio", "gender",
@@ -54,11 +59,12 @@ class UsersProjector(RowProjector):
     @apply.register
     def _registered(self, event: User.Registered, row: Row | None) -> Row | None:
         ts = _ts(event)
-        return {"id": str(event.originator_id), "email": event.email, "name": event.name,
-                "role": event.role, "profile_image_url": event.profile_image_url, "bio": None,
-                "gender": None, "date_of_birth": None, "info": None, "settings": None,
-                "status": "{}", "api_key_hash": None, "created_at": ts, "updated_at": ts,
-                "name_lc": event.name.lower(), "email_lc": event.email.lower()}
+        name, email = _text(event.name), _text(event.email)
+        return {"id": str(event.originator_id), "email": email, "name": name,
+                "role": event.role, "profile_image_url": _text(event.profile_image_url),
+                "bio": None, "gender": None, "date_of_birth": None, "info": None,
+                "settings": None, "status": "{}", "api_key_hash": None, "created_at": ts,
+                "updated_at": ts, "name_lc": name.lower(), "email_lc": email.lower()}
 
     @apply.register
     def _profile(self, event: User.ProfileUpdated, row: Row | None) -> Row | None:
@@ -126,6 +132,7 @@ class UsersQueries:
     def page(self, query: str | None, order_by: str, direction: str, offset: int,
              limit: int | None) -> tuple[list[Row], int]:
         where, params = "", []
+        query = _text(query)  # stored text has no NUL either
         if query:
             like = f"%{query.lower()}%"
             where, params = "WHERE name_lc LIKE ? OR email_lc LIKE ?", [like, like]

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 
 PG_ADMIN_URL = os.environ.get("CHRONICLE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CHRONICLE_TEST_REDIS", "redis://127.0.0.1:6379/15")
@@ -36,6 +35,7 @@ def backend_env(backend: str, tmp: Path) -> dict[str, str]:
     if backend == "postgres":
         env["DATABASE_URL"] = create_pg_database()
         env["REDIS_URL"] = REDIS_URL
+        env["REDIS_KEY_PREFIX"] = f"chronicle-test-{uuid.uuid4().hex[:8]}"  # runs may share Redis
     return env
 
 
@@ -47,8 +47,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def settings_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     env = backend_env(backend, tmp_path)
-    if backend == "postgres":
-        redis.Redis.from_url(REDIS_URL).flushdb()
     yield env
     if "DATABASE_URL" in env:
         drop_pg_database(env["DATABASE_URL"])

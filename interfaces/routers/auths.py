@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import anyio
@@ -37,18 +38,26 @@ from interfaces.schemas.auths import (
 )
 
 router = APIRouter()
-COOKIE_MAX_AGE = 2419200  # the reference's four weeks
+
+
+def _set_token_cookie(response: Response, container: Any, session: Session) -> None:
+    """The cookie lives as long as the JWT (4 weeks by default); a JWT without expiry gets a
+    browser-session cookie."""
+    max_age = max(0, session.expires_at - int(time.time())) if session.expires_at else None
+    response.set_cookie("token", session.token, max_age=max_age, httponly=True,
+                        samesite="lax", secure=container.settings.WEBUI_AUTH_COOKIE_SECURE)
 
 
 def _session_response(response: Response, container: Any, session: Session,
-                      image_url: str | None = None) -> dict[str, Any]:
+                      image_url: str | None = None, cookie: bool = True) -> dict[str, Any]:
     user = session.user
-    response.set_cookie("token", session.token, max_age=COOKIE_MAX_AGE, httponly=True,
-                        samesite="lax", secure=container.settings.WEBUI_AUTH_COOKIE_SECURE)
+    if cookie:
+        _set_token_cookie(response, container, session)
     return {
         "token": session.token, "token_type": "Bearer", "expires_at": session.expires_at,
         "id": str(user.id), "email": user.email, "name": user.name, "role": user.role,
-        "profile_image_url": image_url or f"/api/v1/users/{user.id}/profile/image",
+        "profile_image_url": image_url if image_url is not None else
+        f"/api/v1/users/{user.id}/profile/image",
         "permissions": session.permissions,
     }
 
@@ -83,9 +92,11 @@ async def _signout(request: Request, response: Response, container: ContainerDep
     return {"status": True}
 
 
-router.add_api_route("/signout", _signout, methods=["GET"], response_model=SignoutResponse)
+# redirect_url only when a sign-out redirect is configured (never yet): exclude it when unset.
+router.add_api_route("/signout", _signout, methods=["GET"], response_model=SignoutResponse,
+                     response_model_exclude_unset=True)
 router.add_api_route("/signout", _signout, methods=["POST"], response_model=SignoutResponse,
-                     include_in_schema=False)
+                     response_model_exclude_unset=True, include_in_schema=False)
 
 
 @router.get("/", response_model=SessionUserInfoResponse)
@@ -95,9 +106,9 @@ def session_user(principal: CurrentUser, request: Request, response: Response,
     token = credential(request) or ""
     session = Session(token=token, expires_at=principal.expires_at, user=user,
                       permissions=container.config.default_permissions())
-    body = _session_response(response, container, session, image_url=user.profile_image_url)
-    if principal.via == "api_key":
-        response.delete_cookie("token")  # never turn an API key into a browser session
+    # Never turn an API key into a browser session cookie.
+    body = _session_response(response, container, session, image_url=user.profile_image_url,
+                             cookie=principal.via != "api_key")
     return {**body, "bio": user.bio, "gender": user.gender, "date_of_birth": user.date_of_birth,
             **{k: user.status.get(k) for k in ("status_emoji", "status_message",
                                                "status_expires_at")}}

@@ -4,36 +4,54 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from application.auth import Principal
+from application.errors import ApplicationError
+from application.messages import Detail
+from domain.directory import DIRECTORY_ID
 from interfaces.deps import ContainerDep
+from interfaces.schemas.auths import ADMIN_CONFIG_DEFAULTS
+from interfaces.schemas.meta import (
+    DEFAULT_WEBUI_NAME,
+    OPEN_WEBUI_VERSION,
+    AppConfigResponse,
+    HealthResponse,
+    VersionResponse,
+)
 
 router = APIRouter()
-VERSION = "0.12.4"
+VERSION = OPEN_WEBUI_VERSION
+NOT_READY_STATES = {"starting", "failed"}  # projections still catching up at boot, or broken
 
 
-@router.get("/health")
+@router.get("/health", response_model=HealthResponse)
 def health() -> dict[str, bool]:
     return {"status": True}
 
 
-@router.get("/health/db")
-def health_db(container: ContainerDep) -> JSONResponse:
-    ok = container.read_db.ping() and _store_ok(container)
-    return JSONResponse({"status": ok}, status_code=200 if ok else 503)
+@router.get("/health/db", response_model=HealthResponse)
+def health_db(container: ContainerDep) -> Any:
+    if not _database_ok(container):
+        return JSONResponse({"detail": Detail.DATABASE_NOT_READY}, status_code=503)
+    return {"status": True}
 
 
-@router.get("/ready")
-def ready(container: ContainerDep) -> JSONResponse:
-    projections = container.host.status()
-    failed = [p["name"] for p in projections if p["status"] == "failed"]
-    ok = container.read_db.ping() and _store_ok(container) and not failed
-    body: dict[str, Any] = {"status": ok, "failed_projections": failed}
-    return JSONResponse(body, status_code=200 if ok else 503)
+@router.get("/ready", response_model=HealthResponse)
+def ready(container: ContainerDep) -> Any:
+    if any(p["status"] in NOT_READY_STATES for p in container.host.status()):
+        return JSONResponse({"detail": Detail.STARTUP_NOT_COMPLETE}, status_code=503)
+    if not _database_ok(container):
+        return JSONResponse({"detail": Detail.DATABASE_NOT_READY}, status_code=503)
+    if container.settings.REDIS_URL and not container.sessions.ping():
+        return JSONResponse({"detail": Detail.REDIS_NOT_READY}, status_code=503)
+    return {"status": True}
 
 
-def _store_ok(container: Any) -> bool:
+def _database_ok(container: Any) -> bool:
+    if not container.read_db.ping():
+        return False
     try:
         container.store.head()
         return True
@@ -41,32 +59,85 @@ def _store_ok(container: Any) -> bool:
         return False
 
 
-@router.get("/api/version")
+@router.get("/api/version", response_model=VersionResponse)
 def version() -> dict[str, str]:
     return {"version": VERSION, "deployment_id": ""}
 
 
-@router.get("/api/config")
-def config(container: ContainerDep) -> dict[str, Any]:
-    from domain.directory import DIRECTORY_ID
-
-    values = container.config.values()
-    onboarding = not container.store.exists(DIRECTORY_ID)
-    return {
+@router.get("/api/config", response_model=AppConfigResponse, response_model_exclude_unset=True)
+def config(request: Request, container: ContainerDep) -> dict[str, Any]:
+    values = {**ADMIN_CONFIG_DEFAULTS, **container.config.values()}
+    features: dict[str, Any] = {
+        "auth": True,
+        "auth_trusted_header": False,
+        "enable_signup_password_confirmation": False,
+        "enable_ldap": bool(values.get("ENABLE_LDAP")),
+        "enable_api_keys": bool(values.get("ENABLE_API_KEYS")),
+        "enable_signup": bool(values.get("ENABLE_SIGNUP")),
+        "enable_login_form": bool(values.get("ENABLE_LOGIN_FORM")),
+        "enable_websocket": True,
+        "enable_version_update_check": False,
+        "enable_public_active_users_count": False,
+        "enable_easter_eggs": False,
+    }
+    body: dict[str, Any] = {
         "status": True,
-        "name": container.settings.WEBUI_NAME,
+        "name": container.settings.WEBUI_NAME or DEFAULT_WEBUI_NAME,
         "version": VERSION,
         "default_locale": "",
         "oauth": {"providers": {}},
-        "features": {
-            "auth": True,
-            "auth_trusted_header": False,
-            "enable_signup": bool(values.get("ENABLE_SIGNUP")),
-            "enable_login_form": True,
-            "enable_api_keys": bool(values.get("ENABLE_API_KEYS")),
-            "enable_ldap": bool(values.get("ENABLE_LDAP")),
-            "enable_websocket": True,
-            "enable_version_update_check": False,
-        },
-        "onboarding": onboarding,
+        "features": features,
     }
+    principal = _optional_principal(request, container)
+    if principal is None:
+        if not container.store.exists(DIRECTORY_ID):
+            body["onboarding"] = True
+        return body
+    features.update({
+        "enable_direct_connections": False,
+        "enable_folders": bool(values.get("ENABLE_FOLDERS")),
+        "folder_max_file_count": values.get("FOLDER_MAX_FILE_COUNT"),
+        "enable_channels": bool(values.get("ENABLE_CHANNELS")),
+        "enable_notes": bool(values.get("ENABLE_NOTES")),
+        "enable_memories": bool(values.get("ENABLE_MEMORIES")),
+        "enable_web_search": False,
+        "enable_code_execution": False,
+        "enable_code_interpreter": False,
+        "enable_image_generation": False,
+        "enable_autocomplete_generation": False,
+        "enable_community_sharing": bool(values.get("ENABLE_COMMUNITY_SHARING")),
+        "enable_message_rating": bool(values.get("ENABLE_MESSAGE_RATING")),
+        "enable_user_webhooks": bool(values.get("ENABLE_USER_WEBHOOKS")),
+        "enable_user_status": bool(values.get("ENABLE_USER_STATUS")),
+        "enable_admin_export": True,
+        "enable_admin_chat_access": True,
+    })
+    overlay = {"pending_user_overlay_title": values.get("PENDING_USER_OVERLAY_TITLE") or "",
+               "pending_user_overlay_content": values.get("PENDING_USER_OVERLAY_CONTENT") or ""}
+    if principal.role == "pending":
+        body["ui"] = overlay
+        return body
+    body.update({
+        "default_models": "",
+        "default_pinned_models": "",
+        "default_prompt_suggestions": [],
+        "user_count": container.user_queries.count(),
+        "permissions": container.config.default_permissions(),
+        "ui": {**overlay, "response_watermark": values.get("RESPONSE_WATERMARK") or ""},
+        "license_metadata": None,
+    })
+    return body
+
+
+def _optional_principal(request: Request, container: Any) -> Principal | None:
+    """Bearer or `token` cookie; a token that does not authenticate counts as anonymous."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    token = value.strip() if scheme.lower() == "bearer" else ""
+    token = token or request.cookies.get("token") or ""
+    if not token:
+        return None
+    try:
+        principal: Principal = container.auth.authenticate(token)
+    except ApplicationError:
+        return None
+    return principal

@@ -65,8 +65,10 @@ ListQuery = Annotated[QueryText | None, Query()]
 def list_users(principal: AdminUser, container: ContainerDep, query: ListQuery = None,
                order_by: ListQuery = None, direction: ListQuery = None,
                page: int | None = 1) -> dict[str, Any]:
-    rows, total = container.users.page(query, order_by or "created_at", direction or "asc",
-                                       page or 1)
+    # Without order_by the reference keeps insertion order whenever any filter key is present,
+    # which on this route is always.
+    rows, total = container.users.page(query, order_by or "created_at",
+                                       direction if order_by else "asc", page or 1)
     return {"users": _with_activity(container, rows), "total": total}
 
 
@@ -80,8 +82,9 @@ def all_users(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
 def search_users(principal: VerifiedUser, container: ContainerDep, query: ListQuery = None,
                  order_by: ListQuery = None, direction: ListQuery = None,
                  page: int | None = 1) -> dict[str, Any]:
-    rows, total = container.users.page(query, order_by or "created_at", direction or "desc",
-                                       page or 1)
+    if order_by is None:  # insertion order when filtered, newest first when bare
+        direction = "asc" if (query or direction) else "desc"
+    rows, total = container.users.page(query, order_by or "created_at", direction, page or 1)
     for row in _with_activity(container, rows):
         row["is_active"] = False  # the reference does not compute it in list items
     return {"users": rows, "total": total}
@@ -112,8 +115,12 @@ def update_default_permissions(form: UserPermissions, principal: AdminUser, resp
 
 
 @router.get("/user/settings", response_model=UserSettings | None)
-def get_settings(principal: VerifiedUser, container: ContainerDep) -> Any:
-    return container.users.load(principal.id).settings
+def get_settings(principal: VerifiedUser, container: ContainerDep, raw: bool = False) -> Any:
+    settings = container.users.load(principal.id).settings
+    defaults = container.config.get("DEFAULT_INTERFACE_SETTINGS")
+    if raw or settings is None or not isinstance(defaults, dict) or not defaults:
+        return settings
+    return {**settings, "ui": {**defaults, **(settings.get("ui") or {})}}
 
 
 @router.post("/user/settings/update", response_model=UserSettings)
@@ -126,6 +133,7 @@ def update_settings(form: UserSettings, principal: VerifiedUser, response: Respo
 
 @router.get("/user/status", response_model=UserModel)
 def get_status(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+    container.users.require_status_enabled()
     return _user_model(container, container.users.load(principal.id))
 
 
@@ -167,7 +175,8 @@ def get_user(user_id: str, principal: VerifiedUser, container: ContainerDep) -> 
 @router.get("/{user_id}/oauth/sessions")
 def oauth_sessions(user_id: str, principal: AdminUser, container: ContainerDep) -> list[Any]:
     _existing(container, user_id)
-    return []  # no OAuth providers yet, so nobody has an OAuth session
+    # No OAuth providers yet, so nobody has a session; "none" is a 400 in the reference.
+    raise BadRequest(Detail.USER_NOT_FOUND)
 
 
 @router.get("/{user_id}/profile/image")

@@ -296,11 +296,16 @@ def test_message_events_are_recorded_and_persisted_when_relevant():
     chat.record_message_event("a1", "typing", {})
     chat.record_message_event("ghost", "status", {"description": "lost"})
     events = chat.collect_events()
-    assert [type(e).__name__ for e in events] == ["MessageEventRecorded"] * 3
+    assert [type(e).__name__ for e in events] == [
+        "MessageEventRecorded", "MessageEdited", "MessageEventRecorded", "MessageEventRecorded"]
     assert payload(events[0]) == {
         "message_id": "a1",
         "event_type": "status",
         "data": {"description": "Searching", "done": False},
+    }
+    assert payload(events[1]) == {
+        "message_id": "a1",
+        "changes": {"statusHistory": [{"description": "Searching", "done": False}]},
     }
     assert chat.messages["a1"]["statusHistory"] == [{"description": "Searching", "done": False}]
     assert "ghost" not in chat.messages and chat.updated_at > 100

@@ -1,0 +1,213 @@
+"""Knowledge base use cases: lists and lookups from the read model, commands on KnowledgeBase.
+
+Authorization as Open WebUI 0.12.4 (routers/knowledge.py), with clear status codes: an unknown
+id is 404; a knowledge base the caller may not read or change is 403. Creating one needs admin or
+the `workspace.knowledge` permission (401 otherwise, as the reference). Admins bypass access
+control. A file can only be added by its owner (or an admin): adding someone else's file would
+share it with the knowledge base's readers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from application.auth import Principal
+from application.commands import CommandRunner, Outcome
+from application.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from application.files import FileService, plausible_id
+from application.messages import Detail
+from application.models import GroupMembership, Viewer, sharing_filter
+from application.permissions import allowed
+from application.ports import EventStorePort
+from domain.file import COMPLETED, PENDING, File
+from domain.knowledge import DuplicateFile, KnowledgeBase, knowledge_uuid
+from domain.model import has_access
+
+Row = dict[str, Any]
+
+
+class KnowledgeReadModel(Protocol):
+    def get(self, knowledge_id: str) -> Row | None: ...
+
+    def list(self, viewer: Viewer | None, page: int | None) -> list[Row]: ...
+
+    def files(self, knowledge_ids: Sequence[str]) -> dict[str, list[Row]]: ...
+
+    def file_readable(self, file_id: str, viewer: Viewer) -> bool: ...
+
+    def owners(self, user_ids: Sequence[str]) -> dict[str, Row]: ...
+
+
+class KnowledgeService:
+    def __init__(self, store: EventStorePort, runner: CommandRunner,
+                 knowledge: KnowledgeReadModel, files: FileService, groups: GroupMembership,
+                 permissions: Callable[[], dict[str, Any]]):
+        self.store = store
+        self.runner = runner
+        self.knowledge = knowledge
+        self.files = files
+        self.groups = groups
+        self.permissions = permissions
+
+    # -- who ----------------------------------------------------------------------------------
+    def viewer(self, principal: Principal) -> Viewer | None:
+        if principal.is_admin:
+            return None
+        return Viewer(principal.id, tuple(self.groups.group_ids(principal.id)))
+
+    def can(self, viewer: Viewer | None, owner_id: str, access_control: dict[str, Any] | None,
+            permission: str) -> bool:
+        if viewer is None:
+            return True
+        return has_access(access_control, owner_id, viewer.user_id, viewer.group_ids, permission)
+
+    def can_read_collection(self, principal: Principal, name: str) -> bool:
+        """Whether the caller may search a vector collection (a file's or a knowledge base's)."""
+        if not plausible_id(name):
+            return False
+        if name.startswith("file-"):
+            row = self.files.files.get(name[len("file-"):])
+            return row is not None and self.files.readable(principal, row)
+        row = self.knowledge.get(name)
+        return row is not None and self.can(self.viewer(principal), row["user_id"],
+                                            row["access_control"], "read")
+
+    # -- loading --------------------------------------------------------------------------------
+    def _load(self, knowledge_id: str) -> KnowledgeBase:
+        kb = self.store.get(knowledge_uuid(knowledge_id))
+        if not isinstance(kb, KnowledgeBase) or kb.deleted:
+            raise NotFound(Detail.NOT_FOUND)
+        return kb
+
+    def _writable(self, principal: Principal, knowledge_id: str) -> KnowledgeBase:
+        kb = self._load(knowledge_id)
+        if not self.can(self.viewer(principal), kb.user_id, kb.access_control, "write"):
+            raise Forbidden(Detail.ACCESS_PROHIBITED)
+        return kb
+
+    # -- queries --------------------------------------------------------------------------------
+    def list(self, principal: Principal, page: int | None = None) -> list[Row]:
+        viewer = self.viewer(principal)
+        rows = self.knowledge.list(viewer, page)
+        files = self.knowledge.files([r["id"] for r in rows])
+        owners = self.knowledge.owners([r["user_id"] for r in rows])
+        for row in rows:
+            row["files"] = files.get(row["id"], [])
+            row["write_access"] = self.can(viewer, row["user_id"], row["access_control"], "write")
+            row["user"] = owners.get(row["user_id"])
+        return rows
+
+    def get(self, principal: Principal, knowledge_id: str) -> Row:
+        row = self.knowledge.get(knowledge_id) if plausible_id(knowledge_id) else None
+        if row is None:
+            raise NotFound(Detail.NOT_FOUND)
+        viewer = self.viewer(principal)
+        if not self.can(viewer, row["user_id"], row["access_control"], "read"):
+            raise Forbidden(Detail.ACCESS_PROHIBITED)
+        row["files"] = self.knowledge.files([knowledge_id])[knowledge_id]
+        row["write_access"] = self.can(viewer, row["user_id"], row["access_control"], "write")
+        return row
+
+    def view(self, principal: Principal, kb: KnowledgeBase, extra: Sequence[File] = ()) -> Row:
+        """A knowledge base as a command leaves it (the read model may not have caught up)."""
+        rows = self.files.files.many(kb.file_ids)
+        for file in extra:
+            if file.file_id in kb.file_ids and file.file_id not in rows:
+                rows[file.file_id] = {"id": file.file_id, "hash": file.text_hash,
+                                      "meta": file.meta, "created_at": file.created_at,
+                                      "updated_at": file.updated_at}
+        files = [{k: rows[f][k] for k in ("id", "hash", "meta", "created_at", "updated_at")}
+                 for f in kb.file_ids if f in rows]
+        return {"id": kb.knowledge_id, "user_id": kb.user_id, "name": kb.name,
+                "description": kb.description, "meta": kb.meta,
+                "access_control": kb.access_control, "created_at": kb.created_at,
+                "updated_at": kb.updated_at, "files": files,
+                "write_access": self.can(self.viewer(principal), kb.user_id, kb.access_control,
+                                         "write")}
+
+    # -- commands -------------------------------------------------------------------------------
+    def create(self, principal: Principal, name: str, description: str,
+               access: tuple[bool, dict[str, Any] | None], meta: dict[str, Any] | None = None
+               ) -> Outcome[KnowledgeBase]:
+        if not principal.is_admin and not allowed(self.permissions(), "workspace.knowledge"):
+            raise Unauthorized(Detail.UNAUTHORIZED)
+        sent, access_control = access
+        if not sent:
+            access_control = {}  # private unless shared
+        access_control = sharing_filter(principal, self.permissions(), access_control,
+                                        "sharing.public_knowledge")
+        knowledge_id = str(uuid.uuid4())
+
+        def decide() -> tuple[KnowledgeBase, list[Any]]:
+            kb = KnowledgeBase(knowledge_id=knowledge_id, user_id=principal.id,
+                               name=name.replace("\x00", ""),
+                               description=description.replace("\x00", ""),
+                               access_control=access_control, meta=meta)
+            return kb, [kb]
+
+        return self.runner.run("knowledge.create", decide)
+
+    def delete(self, principal: Principal, knowledge_id: str) -> Outcome[bool]:
+        """The knowledge base and its collection go; its files stay (unlinked)."""
+        def decide() -> tuple[bool, list[Any]]:
+            kb = self._writable(principal, knowledge_id)
+            touched: list[Any] = [kb]
+            for file_id in kb.file_ids:
+                file = self.files.aggregate(file_id)
+                if file is not None and not file.deleted:
+                    file.unlink_knowledge(knowledge_id)
+                    touched.append(file)
+            kb.delete()
+            return True, touched
+
+        return self.runner.run("knowledge.delete", decide)
+
+    def add_file(self, principal: Principal, knowledge_id: str, file_id: str
+                 ) -> Outcome[Row]:
+        def decide() -> tuple[Row, list[Any]]:
+            kb = self._writable(principal, knowledge_id)
+            file = self.files.aggregate(file_id)
+            if file is None or file.deleted or not self.files.writable(principal, file.user_id):
+                raise BadRequest(Detail.NOT_FOUND)
+            if file.status not in (PENDING, COMPLETED):  # uploaded unprocessed, or failed
+                raise BadRequest(Detail.FILE_NOT_PROCESSED)
+            if file.text_hash and self.files.files.same_text(
+                    file.text_hash, [f for f in kb.file_ids if f != file_id]):
+                raise BadRequest(Detail.DUPLICATE_CONTENT)
+            try:
+                kb.add_file(file_id)
+            except DuplicateFile:
+                raise BadRequest(Detail.DUPLICATE_CONTENT) from None
+            file.link_knowledge(knowledge_id)
+            return self.view(principal, kb, [file]), [kb, file]
+
+        return self.runner.run("knowledge.add_file", decide)
+
+    def remove_file(self, principal: Principal, knowledge_id: str, file_id: str,
+                    delete_file: bool = True) -> Outcome[Row]:
+        """Remove the file from the knowledge base; with `delete_file` (the reference's default)
+        also delete it when the caller may (its owner or an admin)."""
+        doomed: list[str] = []
+
+        def decide() -> tuple[Row, list[Any]]:
+            doomed.clear()
+            kb = self._writable(principal, knowledge_id)
+            file = self.files.aggregate(file_id)
+            if file is None or file.deleted:
+                raise BadRequest(Detail.NOT_FOUND)
+            if file_id not in kb.file_ids:
+                raise BadRequest(Detail.NOT_FOUND)
+            kb.remove_file(file_id)
+            file.unlink_knowledge(knowledge_id)
+            touched: list[Any] = [kb, file]
+            if delete_file and self.files.writable(principal, file.user_id):
+                doomed.extend(h for h in (file.content_hash, file.text_hash) if h)
+                touched += [t for t in self.files._deletion(file, {knowledge_id: kb})
+                            if t is not file and t is not kb]
+            return self.view(principal, kb), touched
+
+        outcome = self.runner.run("knowledge.remove_file", decide)
+        self.files.collect_later(doomed)
+        return outcome

@@ -1,0 +1,414 @@
+"""Model use cases: commands on the Model aggregate; lists, tags and lookups from the read model.
+
+Authorization follows Open WebUI 0.12.4 (routers/models.py), with the spec's status codes where
+they differ: an unknown id is 404 everywhere. Admins bypass access control (the reference's
+BYPASS_ADMIN_ACCESS_CONTROL default). Group membership comes through the `GroupMembership` port:
+there is no Group aggregate yet, so production wires `NoGroups`.
+
+The access-control helpers here (`Viewer`, `sharing_filter`) are shared with tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from application.auth import Principal
+from application.commands import CommandRunner, Outcome
+from application.errors import BadRequest, Conflict, NotFound, Unauthorized
+from application.messages import Detail
+from application.permissions import allowed
+from application.ports import EventStorePort
+from domain.model import (
+    Model,
+    ModelDeletedError,
+    ModelError,
+    clean_json,
+    has_access,
+    model_uuid,
+    normalize_access_control,
+)
+
+PAGE_SIZE = 30
+MODEL_ID_MAX = 256  # the reference's is_valid_model_id
+ORDERABLE = ("name", "created_at", "updated_at")
+Row = dict[str, Any]
+
+
+# -- ports ------------------------------------------------------------------------------------
+class GroupMembership(Protocol):
+    def group_ids(self, user_id: str) -> list[str]: ...
+
+
+class NoGroups:
+    """Until groups exist nobody belongs to one."""
+
+    def group_ids(self, user_id: str) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is reading, for access filters; admins are not viewers (they see everything)."""
+
+    user_id: str
+    group_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class ModelFilter:
+    query: str | None = None
+    view_option: str | None = None  # "created": mine; "shared": others'
+    tag: str | None = None
+    order_by: str = "created_at"
+    direction: str = "desc"
+    user_id: str = ""  # whose "created"/"shared" view
+
+
+class ModelsReadModel(Protocol):
+    def page(self, viewer: Viewer | None, flt: ModelFilter, offset: int,
+             limit: int) -> tuple[list[Row], int]: ...
+
+    def get(self, model_id: str) -> Row | None: ...
+
+    def base(self, tag: str | None) -> list[Row]: ...
+
+    def tags(self, viewer: Viewer | None, base: bool = False) -> list[str]: ...
+
+    def exportable(self, viewer: Viewer | None, ids: list[str] | None) -> list[Row]: ...
+
+    def ids(self) -> list[str]: ...
+
+    def image(self, model_id: str) -> Row | None: ...
+
+
+@dataclass
+class ModelInput:
+    """A model as a client sends it; `sent` names the optional fields the client included."""
+
+    id: str
+    name: str
+    meta: dict[str, Any]
+    params: dict[str, Any]
+    base_model_id: str | None = None
+    access_control: dict[str, Any] | None = None
+    is_active: bool = True
+    sent: frozenset[str] = field(default_factory=frozenset)
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+def sharing_filter(principal: Principal, permissions: dict[str, Any],
+                   access_control: dict[str, Any] | None, public_key: str) -> dict[str, Any] | None:
+    """What a user may actually share (the reference's filter_allowed_access_grants).
+
+    Making something public needs `public_key` (e.g. sharing.public_models); sharing with users
+    or groups can be switched off by access_grants.allow_users / allow_groups.
+    """
+    if principal.is_admin:
+        return access_control
+    if access_control is None:
+        return None if allowed(permissions, public_key) else {}
+    drop = [kind for kind, key in (("user_ids", "access_grants.allow_users"),
+                                   ("group_ids", "access_grants.allow_groups"))
+            if not allowed(permissions, key)]
+    return {perm: {k: ([] if k in drop else v) for k, v in entry.items()}
+            for perm, entry in access_control.items()}
+
+
+def page_window(page: int | None) -> tuple[int, int]:
+    return (max(1, page or 1) - 1) * PAGE_SIZE, PAGE_SIZE
+
+
+@contextmanager
+def model_errors() -> Iterator[None]:
+    try:
+        yield
+    except ModelDeletedError:
+        raise NotFound(Detail.NOT_FOUND) from None
+    except ModelError as error:
+        raise BadRequest(Detail.DEFAULT(str(error))) from None
+
+
+class ModelService:
+    def __init__(self, store: EventStorePort, runner: CommandRunner, models: ModelsReadModel,
+                 groups: GroupMembership, permissions: Callable[[], dict[str, Any]]):
+        self.store = store
+        self.runner = runner
+        self.models = models
+        self.groups = groups
+        self.permissions = permissions
+
+    # -- who ------------------------------------------------------------------------------
+    def viewer(self, principal: Principal) -> Viewer | None:
+        if principal.is_admin:
+            return None
+        return Viewer(principal.id, tuple(self.groups.group_ids(principal.id)))
+
+    def can(self, viewer: Viewer | None, owner_id: str, access_control: dict[str, Any] | None,
+            permission: str) -> bool:
+        if viewer is None:
+            return True
+        return has_access(access_control, owner_id, viewer.user_id, viewer.group_ids, permission)
+
+    def _require(self, principal: Principal, *keys: str) -> None:
+        """Admins, or users holding any of the workspace permissions `keys` (else 401)."""
+        if principal.is_admin:
+            return
+        permissions = self.permissions()
+        if not any(allowed(permissions, key) for key in keys):
+            raise Unauthorized(Detail.UNAUTHORIZED)
+
+    # -- loading --------------------------------------------------------------------------
+    def _load(self, model_id: str) -> Model | None:
+        """The model (deleted ones too), or None when the id names none."""
+        aggregate = self.store.get(model_uuid(model_id))
+        return aggregate if isinstance(aggregate, Model) else None
+
+    def _live(self, model_id: str) -> Model:
+        model = self._load(model_id)
+        if model is None or model.deleted:
+            raise NotFound(Detail.NOT_FOUND)
+        return model
+
+    # -- queries --------------------------------------------------------------------------
+    def page(self, principal: Principal, flt: ModelFilter, page: int | None
+             ) -> tuple[list[Row], int]:
+        viewer = self.viewer(principal)
+        flt.user_id = principal.id
+        flt.order_by = flt.order_by if flt.order_by in ORDERABLE else "created_at"
+        flt.direction = "asc" if (flt.direction or "").lower() == "asc" else "desc"
+        offset, limit = page_window(page)
+        rows, total = self.models.page(viewer, flt, offset, limit)
+        return self._for(viewer, rows), total
+
+    def _for(self, viewer: Viewer | None, rows: list[Row]) -> list[Row]:
+        """Rows as this viewer sees them: write_access, and no params (the curated prompt and
+        settings) for read-only viewers, as the reference."""
+        for row in rows:
+            row["write_access"] = self.can(viewer, row["user_id"], row["access_control"], "write")
+            if not row["write_access"]:
+                row["params"] = {}
+        return rows
+
+    def get(self, principal: Principal, model_id: str) -> Row:
+        row = self.models.get(model_id)
+        if row is None:
+            raise NotFound(Detail.NOT_FOUND)
+        viewer = self.viewer(principal)
+        if not self.can(viewer, row["user_id"], row["access_control"], "read"):
+            raise Unauthorized(Detail.ACCESS_PROHIBITED)
+        return self._for(viewer, [row])[0]
+
+    def image(self, principal: Principal, model_id: str) -> str | None:
+        """The model's profile image URL, under the same rule as reading the model."""
+        row = self.models.image(model_id)
+        if row is None:
+            raise NotFound(Detail.NOT_FOUND)
+        if not self.can(self.viewer(principal), row["user_id"], row["access_control"], "read"):
+            raise Unauthorized(Detail.ACCESS_PROHIBITED)
+        return row["profile_image_url"]
+
+    def tags(self, principal: Principal) -> list[str]:
+        return self.models.tags(self.viewer(principal))
+
+    def base(self, tag: str | None) -> list[Row]:
+        return self.models.base(tag)
+
+    def base_tags(self) -> list[str]:
+        return self.models.tags(None, base=True)
+
+    def export(self, principal: Principal, ids: list[str] | None) -> list[Row]:
+        self._require(principal, "workspace.models_export")
+        return self.models.exportable(self.viewer(principal), ids)
+
+    # -- commands -------------------------------------------------------------------------
+    def _fields(self, form: ModelInput, access_control: dict[str, Any] | None) -> dict[str, Any]:
+        base = None if form.base_model_id == form.id else form.base_model_id
+        return clean_json({"base_model_id": base, "name": form.name, "meta": form.meta,
+                           "params": form.params, "access_control": access_control,
+                           "is_active": form.is_active})
+
+    def _check_id(self, model_id: str) -> None:
+        if not model_id or len(model_id) > MODEL_ID_MAX:
+            raise BadRequest(Detail.MODEL_ID_TOO_LONG)
+
+    def _born(self, principal: Principal, existing: Model | None, model_id: str,
+              fields: dict[str, Any]) -> Model:
+        """A new model under `model_id`, on a fresh stream or the deleted one's."""
+        if existing is None:
+            return Model(model_id=model_id, user_id=principal.id, **fields)
+        existing.recreate(principal.id, fields)
+        return existing
+
+    def create(self, principal: Principal, form: ModelInput) -> Outcome[Model]:
+        self._require(principal, "workspace.models")
+        self._check_id(form.id)
+        access = self._shared(principal, form.access_control)
+        fields = self._fields(form, access)
+        if not principal.is_admin and not fields["base_model_id"]:
+            raise Unauthorized(Detail.UNAUTHORIZED)  # only admins define base models
+
+        def decide() -> tuple[Model, list[Any]]:
+            existing = self._load(form.id)
+            if existing is not None and not existing.deleted:
+                raise Conflict(Detail.MODEL_ID_TAKEN)
+            model = self._born(principal, existing, form.id, fields)
+            return model, [model]
+
+        return self.runner.run("models.create", decide)
+
+    def _shared(self, principal: Principal, access_control: dict[str, Any] | None
+                ) -> dict[str, Any] | None:
+        return normalize_access_control(sharing_filter(principal, self.permissions(),
+                                                       access_control, "sharing.public_models"))
+
+    def _changes(self, principal: Principal, model: Model, form: ModelInput) -> dict[str, Any]:
+        """The update as the reference applies it: absent optional fields keep their value."""
+        meta = dict(form.meta)
+        if "profile_image_url" not in meta and "profile_image_url" in model.meta:
+            meta["profile_image_url"] = model.meta["profile_image_url"]
+        changes: dict[str, Any] = {"name": form.name, "meta": meta, "params": form.params,
+                                   "is_active": form.is_active}
+        if "base_model_id" in form.sent:
+            base = None if form.base_model_id == model.model_id else form.base_model_id
+            if not principal.is_admin and model.base_model_id and not base:
+                raise Unauthorized(Detail.UNAUTHORIZED)
+            changes["base_model_id"] = base
+        if "access_control" in form.sent:
+            changes["access_control"] = self._shared(principal, form.access_control)
+        return clean_json(changes)
+
+    def update(self, principal: Principal, form: ModelInput) -> Outcome[Model]:
+        viewer = self.viewer(principal)
+
+        def decide() -> tuple[Model, list[Any]]:
+            model = self._live(form.id)
+            if not self.can(viewer, model.user_id, model.access_control, "write"):
+                raise BadRequest(Detail.ACCESS_PROHIBITED)
+            with model_errors():
+                model.update(**self._changes(principal, model, form))
+            return model, [model]
+
+        return self.runner.run("models.update", decide)
+
+    def _writable(self, viewer: Viewer | None, model_id: str) -> Model:
+        model = self._live(model_id)
+        if not self.can(viewer, model.user_id, model.access_control, "write"):
+            raise Unauthorized(Detail.UNAUTHORIZED)
+        return model
+
+    def toggle(self, principal: Principal, model_id: str) -> Outcome[Model]:
+        viewer = self.viewer(principal)
+
+        def decide() -> tuple[Model, list[Any]]:
+            model = self._writable(viewer, model_id)
+            with model_errors():
+                model.toggle()
+            return model, [model]
+
+        return self.runner.run("models.toggle", decide)
+
+    def delete(self, principal: Principal, model_id: str) -> Outcome[bool]:
+        viewer = self.viewer(principal)
+
+        def decide() -> tuple[bool, list[Any]]:
+            model = self._writable(viewer, model_id)
+            with model_errors():
+                model.delete()
+            return True, [model]
+
+        return self.runner.run("models.delete", decide)
+
+    def delete_all(self) -> Outcome[bool]:
+        def decide() -> tuple[bool, list[Any]]:
+            doomed = [m for m in map(self._load, self.models.ids()) if m and not m.deleted]
+            for model in doomed:
+                model.delete()
+            return True, doomed
+
+        return self.runner.run("models.delete_all", decide)
+
+    # -- import and sync ------------------------------------------------------------------
+    def import_models(self, principal: Principal, items: list[ModelInput]) -> Outcome[bool]:
+        """Create or update each model; importing the same file again records nothing.
+
+        As the reference, models the caller may not write, or (for non-admins) models without
+        a base model, are skipped rather than failing the whole import.
+        """
+        self._require(principal, "workspace.models_import")
+        for item in items:
+            self._check_id(item.id)
+        viewer = self.viewer(principal)
+
+        def decide() -> tuple[bool, list[Any]]:
+            touched: dict[str, Model] = {}
+            for item in items:
+                model = touched.get(item.id) or self._load(item.id)
+                changed = self._import_one(principal, viewer, model, item)
+                if changed is not None:
+                    touched[item.id] = changed
+            return True, list(touched.values())
+
+        return self.runner.run("models.import", decide)
+
+    def _import_one(self, principal: Principal, viewer: Viewer | None, model: Model | None,
+                    item: ModelInput) -> Model | None:
+        if model is None or model.deleted:
+            if "name" not in item.sent:
+                raise BadRequest(Detail.REQUIRED_FIELD_EMPTY("name"))
+            fields = self._fields(item, self._shared(principal, item.access_control))
+            if not principal.is_admin and not fields["base_model_id"]:
+                return None
+            return self._born(principal, model, item.id, fields)
+        if not self.can(viewer, model.user_id, model.access_control, "write"):
+            return None
+        try:
+            changes = self._changes(principal, model, self._merged(model, item))
+        except Unauthorized:
+            return None  # a non-admin may not turn a preset into a base model
+        with model_errors():
+            model.update(**changes)
+        return model
+
+    @staticmethod
+    def _merged(model: Model, item: ModelInput) -> ModelInput:
+        """An imported model over a stored one: meta merges, absent fields keep their value."""
+        kept = {k: getattr(model, k) for k in ("name", "is_active", "base_model_id")
+                if k not in item.sent}
+        return ModelInput(**{**vars(item), **kept, "meta": {**model.meta, **item.meta},
+                             "sent": item.sent | {"base_model_id"}})
+
+    def sync(self, principal: Principal, items: list[ModelInput]) -> Outcome[list[Model]]:
+        """Make the stored models exactly `items`, all owned by the syncing admin (reference)."""
+        for item in items:
+            self._check_id(item.id)
+            if "name" not in item.sent:
+                raise BadRequest(Detail.REQUIRED_FIELD_EMPTY("name"))
+
+        def decide() -> tuple[list[Model], list[Any]]:
+            kept: dict[str, Model] = {}
+            for item in items:
+                model = kept.get(item.id) or self._load(item.id)
+                fields = self._fields(item, normalize_access_control(item.access_control))
+                if model is None or model.deleted:
+                    kept[item.id] = self._born(principal, model, item.id, fields)
+                else:
+                    model.update(user_id=principal.id, **fields)
+                    kept[item.id] = model
+            gone = [m for m in map(self._load, set(self.models.ids()) - set(kept))
+                    if m and not m.deleted]
+            for model in gone:
+                model.delete()
+            return list(kept.values()), [*kept.values(), *gone]
+
+        return self.runner.run("models.sync", decide)
+
+
+def aggregate_row(model: Model) -> Row:
+    """A model as the API shows it, straight from the aggregate (answers to commands)."""
+    return {"id": model.model_id, "user_id": model.user_id, "base_model_id": model.base_model_id,
+            "name": model.name, "meta": model.meta, "params": model.params,
+            "access_control": model.access_control, "is_active": model.is_active,
+            "created_at": model.created_at, "updated_at": model.updated_at}

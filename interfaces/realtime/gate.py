@@ -1,0 +1,114 @@
+"""Per-socket delivery of the `events` feed: in log order, once, with a resume buffer.
+
+Every worker's Socket.IO manager passes the feed through this gate before it reaches a socket.
+A socket that resumes from a position first gets the missed payloads read from the log while live
+ones wait in its buffer; then the buffer is drained and live payloads flow. A payload whose position
+the socket already has (replayed, or republished by an at-least-once feed) is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+from socketio.async_manager import AsyncManager
+
+from projections.realtime import EVENTS, REVOKE
+
+log = logging.getLogger("chronicle.realtime")
+NAMESPACE = "/"
+MAX_BUFFER = 10_000  # live payloads held for one resuming socket; past that it must resync
+
+
+class Feed:
+    __slots__ = ("buffer", "last", "overflow")
+
+    def __init__(self, last: int, resuming: bool):
+        self.last = last
+        self.buffer: list[tuple[int, dict[str, Any]]] | None = [] if resuming else None
+        self.overflow = False
+
+
+class FeedGate(AsyncManager):
+    """The in-process manager (embedded); GatedRedisManager adds Redis fan-out across workers."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.feeds: dict[str, Feed] = {}
+
+    # -- subscriptions ----------------------------------------------------------------------
+    def subscribe(self, sid: str, position: int | None) -> None:
+        self.feeds[sid] = Feed(position or 0, resuming=position is not None)
+
+    def unsubscribe(self, sid: str) -> None:
+        self.feeds.pop(sid, None)
+
+    def subscribed(self, sid: str) -> bool:
+        return sid in self.feeds
+
+    # -- the feed ---------------------------------------------------------------------------
+    async def emit(self, event: str, data: Any, namespace: str | None = None, room: Any = None,
+                   skip_sid: Any = None, callback: Any = None, to: Any = None,
+                   **kwargs: Any) -> None:
+        room = to or room
+        if event == REVOKE and isinstance(room, str):
+            await self._revoke(room)
+            return
+        position = data.get("position") if event == EVENTS and isinstance(data, dict) else None
+        if not isinstance(position, int) or not isinstance(room, str):
+            await super().emit(event, data, namespace or NAMESPACE, room=room, skip_sid=skip_sid,
+                               callback=callback, **kwargs)
+            return
+        for sid, _ in list(self.get_participants(NAMESPACE, room)):
+            await self.offer(sid, position, data)
+
+    async def offer(self, sid: str, position: int, payload: dict[str, Any]) -> None:
+        feed = self.feeds.get(sid)
+        if feed is None:
+            return
+        if feed.buffer is not None:
+            if len(feed.buffer) >= MAX_BUFFER:
+                feed.overflow = True
+            else:
+                feed.buffer.append((position, payload))
+            return
+        if position > feed.last:
+            feed.last = position
+            await self.send(sid, EVENTS, payload)
+
+    async def replayed(self, sid: str, position: int, payload: dict[str, Any]) -> None:
+        """A payload read from the log for a resuming socket."""
+        feed = self.feeds.get(sid)
+        if feed is not None and position > feed.last:
+            feed.last = position
+            await self.send(sid, EVENTS, payload)
+
+    async def go_live(self, sid: str, skip_to: int | None = None) -> bool:
+        """Drain what arrived during the replay, then deliver live. False: the socket must resync."""
+        feed = self.feeds.get(sid)
+        if feed is None:
+            return True
+        if skip_to is not None:  # a resync: the client refetches up to here, whatever it claimed
+            feed.last = skip_to
+        while feed.buffer:
+            pending, feed.buffer = sorted(feed.buffer, key=lambda item: item[0]), []
+            for position, payload in pending:
+                if position > feed.last:
+                    feed.last = position
+                    await self.send(sid, EVENTS, payload)
+        feed.buffer = None  # no await since the last check: nothing can slip in between
+        return not feed.overflow
+
+    async def send(self, sid: str, event: str, data: Any) -> None:
+        """To one socket of this worker, without a round trip through the pub/sub channel."""
+        await AsyncManager.emit(self, event, data, NAMESPACE, room=sid)
+
+    async def _revoke(self, room: str) -> None:
+        for sid, _ in list(self.get_participants(NAMESPACE, room)):
+            log.info("disconnecting a socket whose user changed", extra={"room": room})
+            await self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+
+
+class GatedRedisManager(socketio.AsyncRedisManager, FeedGate):
+    """Redis fan-out: the pub/sub listener's local delivery (AsyncManager.emit) goes through the gate."""

@@ -1,0 +1,398 @@
+"""The Socket.IO server at /ws/socket.io: Open WebUI's client events, and the resumable feed.
+
+Sockets connect unconditionally (as in Open WebUI) but receive nothing until a token proves a
+verified user: then they join `user:{id}`, where the realtime feed (projections/realtime.py)
+delivers. A client that passes its last seen `position` (connect `auth`, or `user-join`) first
+gets what it missed from the log, then live payloads, with no gap and no duplicate (gate.py).
+
+Handlers never raise: a bad payload earns the sender an `error` event and the socket stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+
+from application.auth import Principal
+from application.errors import ApplicationError
+from application.realtime import RealtimeAccess, normalize_document_id
+from infrastructure.settings import Settings
+from infrastructure.ydoc_store import check_update
+from interfaces.realtime.gate import FeedGate, GatedRedisManager
+from interfaces.realtime.usage import UsagePool
+from projections.realtime import LoopPublisher, replay_page, socketio_channel, user_room
+
+log = logging.getLogger("chronicle.realtime")
+
+SOCKETIO_PATH = "/ws/socket.io"
+RESYNC = "chronicle:resync"  # the client is too far behind for a replay: refetch, then go on
+MAX_FRAME = 8 * 1024 * 1024  # transport limit; larger frames close the connection (engine.io)
+MAX_UPDATE = 1024 * 1024  # one Yjs document update
+MAX_AWARENESS = 64 * 1024
+MAX_RELAY = 16 * 1024  # a channel event's data, as JSON
+MAX_TEXT = 512
+MAX_REPLAY = 100_000  # log positions a resume may scan
+VERIFIED = ("user", "admin")
+
+
+class BadPayload(ValueError):
+    """The client sent something malformed: answered with an `error` event."""
+
+
+@dataclass
+class Member:
+    principal: Principal
+    name: str
+
+
+def guarded(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Any payload shape (or none) reaches the handler; failures answer `error`, never drop."""
+
+    @functools.wraps(handler)
+    async def run(self: Realtime, sid: str, *args: Any) -> Any:
+        try:
+            return await handler(self, sid, args[0] if args else None)
+        except BadPayload as error:
+            await self.gate.send(sid, "error", {"message": str(error), "event": handler.__name__})
+        except Exception:
+            log.exception("socket handler failed", extra={"event": handler.__name__})
+            await self.gate.send(sid, "error", {"message": "internal error",
+                                                "event": handler.__name__})
+        return None
+
+    return run
+
+
+def _obj(value: Any, what: str = "payload") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadPayload(f"{what} must be an object")
+    return value
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+        raise BadPayload(f"{key} must be a non-empty string of at most {MAX_TEXT} characters")
+    return value
+
+
+def _binary(value: Any, limit: int, what: str) -> bytes:
+    """Yjs payloads arrive as a list of byte values (Open WebUI) or as a binary attachment."""
+    if isinstance(value, bytes | bytearray):
+        data = bytes(value)
+    elif isinstance(value, list):
+        if len(value) > limit:
+            raise BadPayload(f"{what} is larger than {limit} bytes")
+        try:
+            data = bytes(value)
+        except (TypeError, ValueError):
+            raise BadPayload(f"{what} must be a list of byte values") from None
+    else:
+        raise BadPayload(f"{what} must be bytes or a list of byte values")
+    if not data or len(data) > limit:
+        raise BadPayload(f"{what} must have 1 to {limit} bytes")
+    return data
+
+
+def _position(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadPayload("position must be a non-negative integer")
+    return value
+
+
+class Realtime:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.channel = socketio_channel(settings.DATABASE_URL)
+        self.gate: FeedGate = (GatedRedisManager(settings.REDIS_URL, channel=self.channel)
+                               if settings.REDIS_URL else FeedGate())
+        origins = [o.strip() for o in settings.CORS_ALLOW_ORIGIN.split(";") if o.strip()]
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi", client_manager=self.gate, transports=["websocket"],
+            cors_allowed_origins="*" if origins == ["*"] else origins, always_connect=True,
+            max_http_buffer_size=MAX_FRAME)
+        self.members: dict[str, Member] = {}
+        self._binding: dict[str, asyncio.Lock] = {}  # connect and user-join may race per socket
+        self.container: Any = None
+        self.access: RealtimeAccess | None = None
+        self.usage = UsagePool(settings.REDIS_URL, key=f"{self.channel}:usage")
+        self._own_publisher: LoopPublisher | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._register()
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self, container: Any) -> None:
+        self.container = container
+        self.access = RealtimeAccess(container.store, container.channel_directory)
+        if container.realtime.publisher is None:  # no Redis: the feed emits in this process
+            self._own_publisher = LoopPublisher(self._emit, asyncio.get_running_loop())
+            container.realtime.attach(self._own_publisher)
+
+    async def stop(self) -> None:
+        if self._own_publisher is not None and self.container is not None:
+            self.container.realtime.attach(None)
+        for task in list(self._tasks):
+            task.cancel()
+        await self.usage.close()
+
+    async def _emit(self, event: str, data: dict[str, Any], room: str) -> None:
+        await self.sio.emit(event, data, room=room)
+
+    async def models_in_use(self) -> list[str]:
+        return await self.usage.models()
+
+    def _register(self) -> None:
+        self.sio.on("connect", self.connect)
+        self.sio.on("disconnect", self.disconnect)
+        for event, handler in {
+            "user-join": self.user_join, "heartbeat": self.heartbeat, "usage": self.usage_event,
+            "join-channels": self.join_channels, "join-note": self.join_note,
+            "events:channel": self.channel_event,
+            "ydoc:document:join": self.ydoc_join, "ydoc:document:state": self.ydoc_state,
+            "ydoc:document:update": self.ydoc_update, "ydoc:document:leave": self.ydoc_leave,
+            "ydoc:awareness:update": self.ydoc_awareness,
+        }.items():
+            self.sio.on(event, handler)
+
+    # -- who is connected -------------------------------------------------------------------
+    async def _authenticate(self, token: Any) -> Principal | None:
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            return None
+        try:
+            principal = await asyncio.to_thread(self.container.auth.authenticate, token)
+        except ApplicationError:
+            return None
+        return principal if principal.role in VERIFIED else None
+
+    async def _bind(self, sid: str, principal: Principal, position: int | None) -> Member:
+        """Join the user's room; with a position, replay what the socket missed first."""
+        async with self._binding.setdefault(sid, asyncio.Lock()):
+            return await self._bind_once(sid, principal, position)
+
+    async def _bind_once(self, sid: str, principal: Principal, position: int | None) -> Member:
+        member = self.members.get(sid)
+        if member is not None and member.principal.id == principal.id:
+            return member
+        if member is not None:
+            await self._unbind(sid)
+        row = await asyncio.to_thread(self.container.user_queries.get, principal.id)
+        member = Member(principal, (row or {}).get("name") or "")
+        self.members[sid] = member
+        self.gate.subscribe(sid, position)  # before entering the room: nothing live is missed
+        await self.sio.enter_room(sid, user_room(principal.id))
+        if position is not None:
+            self._spawn(self._resume(sid, principal.id, position))
+        return member
+
+    async def _unbind(self, sid: str) -> None:
+        member = self.members.pop(sid, None)
+        self.gate.unsubscribe(sid)
+        if member is not None:
+            await self.sio.leave_room(sid, user_room(member.principal.id))
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resume(self, sid: str, user_id: str, after: int) -> None:
+        try:
+            head = await asyncio.to_thread(self.container.store.head)
+            if after > head or head - after > MAX_REPLAY:
+                await self._resync(sid, head)
+                return
+            cursor = after
+            while self.gate.subscribed(sid):
+                page, cursor_next = await asyncio.to_thread(
+                    replay_page, self.container.store, self.container.realtime.translator,
+                    user_id, cursor)
+                for position, payload in page:
+                    await self.gate.replayed(sid, position, payload)
+                if cursor_next == cursor:
+                    break
+                cursor = cursor_next
+            if not await self.gate.go_live(sid):
+                await self._resync(sid, await asyncio.to_thread(self.container.store.head))
+        except Exception:
+            log.exception("resume failed", extra={"sid": sid})
+            await self._resync(sid, await asyncio.to_thread(self.container.store.head))
+
+    async def _resync(self, sid: str, head: int) -> None:
+        await self.gate.go_live(sid, skip_to=head)
+        await self.gate.send(sid, RESYNC, {"position": head})
+
+    # -- connection events ------------------------------------------------------------------
+    async def connect(self, sid: str, environ: Any, auth: Any = None) -> None:
+        if not isinstance(auth, dict):
+            return  # unauthenticated: connected, receives nothing (Open WebUI's always_connect)
+        try:
+            position = _position(auth.get("position"))
+        except BadPayload as error:
+            await self.gate.send(sid, "error", {"message": str(error), "event": "connect"})
+            position = None
+        principal = await self._authenticate(auth.get("token"))
+        if principal is not None:
+            await self._bind(sid, principal, position)
+
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        self.members.pop(sid, None)
+        self._binding.pop(sid, None)
+        self.gate.unsubscribe(sid)
+        await self.usage.drop(sid)
+
+    @guarded
+    async def user_join(self, sid: str, data: Any) -> dict[str, str] | None:
+        data = _obj(data)
+        auth = data.get("auth")
+        principal = await self._authenticate(auth.get("token") if isinstance(auth, dict) else None)
+        if principal is None:
+            return None
+        member = await self._bind(sid, principal, _position(data.get("position")))
+        await self._enter_channels(sid, principal)
+        return {"id": principal.id, "name": member.name}
+
+    @guarded
+    async def heartbeat(self, sid: str, data: Any) -> None:
+        member = self.members.get(sid)
+        if member is not None:  # last-active lives in Redis or memory, never in the log
+            await asyncio.to_thread(self.container.sessions.touch, member.principal.id)
+
+    @guarded
+    async def usage_event(self, sid: str, data: Any) -> None:
+        if sid in self.members:
+            await self.usage.touch(sid, _text(_obj(data), "model"))
+
+    @guarded
+    async def join_channels(self, sid: str, data: Any) -> None:
+        auth = _obj(data).get("auth")
+        principal = await self._authenticate(auth.get("token") if isinstance(auth, dict) else None)
+        if principal is not None:
+            await self._enter_channels(sid, principal)
+
+    async def _enter_channels(self, sid: str, principal: Principal) -> None:
+        assert self.access is not None
+        for channel_id in await asyncio.to_thread(self.access.channel_ids, principal):
+            await self.sio.enter_room(sid, f"channel:{channel_id}")
+
+    @guarded
+    async def join_note(self, sid: str, data: Any) -> None:
+        data = _obj(data)
+        note_id = _text(data, "note_id")
+        auth = data.get("auth")
+        principal = await self._authenticate(auth.get("token") if isinstance(auth, dict) else None)
+        assert self.access is not None
+        if principal is None or not await asyncio.to_thread(self.access.can_open_note,
+                                                            principal, note_id):
+            raise BadPayload("no access to this note")
+        await self.sio.enter_room(sid, f"note:{note_id}")
+
+    @guarded
+    async def channel_event(self, sid: str, data: Any) -> None:
+        data = _obj(data)
+        channel_id = _text(data, "channel_id")
+        event = _obj(data.get("data"), "data")
+        kind = _text(event, "type")
+        room = f"channel:{channel_id}"
+        member = self.members.get(sid)
+        if member is None or room not in self.sio.rooms(sid):
+            raise BadPayload("not a member of this channel")
+        if len(json.dumps(event)) > MAX_RELAY:
+            raise BadPayload(f"data is larger than {MAX_RELAY} bytes")
+        if kind == "typing":
+            message_id = data.get("message_id")
+            user = {"id": member.principal.id, "name": member.name, "role": member.principal.role}
+            await self.sio.emit("events:channel", {
+                "channel_id": channel_id,
+                "message_id": message_id if isinstance(message_id, str) else None,
+                "data": event, "user": user}, room=room)
+        elif kind == "last_read_at":
+            await asyncio.to_thread(self.container.channel_directory.mark_read, channel_id,
+                                    member.principal.id)
+
+    # -- collaborative documents (Yjs) ------------------------------------------------------
+    async def _document(self, sid: str, data: Any, write: bool = False,
+                        joined: bool = True) -> tuple[str, Member, dict[str, Any]]:
+        data = _obj(data)
+        document_id = normalize_document_id(_text(data, "document_id"))
+        member = self.members.get(sid)
+        if member is None:
+            raise BadPayload("not signed in")
+        if joined and f"doc_{document_id}" not in self.sio.rooms(sid):
+            raise BadPayload("join the document first")
+        if (write or not joined) and not await self._may_open(member, document_id, write):
+            raise BadPayload("no access to this document")
+        return document_id, member, data
+
+    async def _may_open(self, member: Member, document_id: str, write: bool) -> bool:
+        assert self.access is not None
+        return await asyncio.to_thread(self.access.can_open_document, member.principal,
+                                       document_id, write)
+
+    async def _send_state(self, sid: str, document_id: str) -> None:
+        state = await asyncio.to_thread(self.container.ydocs.state, document_id)
+        sessions = [s for s, _ in self.gate.get_participants("/", f"doc_{document_id}")]
+        await self.gate.send(sid, "ydoc:document:state", {
+            "document_id": document_id, "state": list(state), "sessions": sessions})
+
+    @guarded
+    async def ydoc_join(self, sid: str, data: Any) -> None:
+        document_id, member, data = await self._document(sid, data, joined=False)
+        room = f"doc_{document_id}"
+        await self.sio.enter_room(sid, room)
+        await self._send_state(sid, document_id)
+        await self.sio.emit("ydoc:user:joined", {
+            "document_id": document_id, "user_id": member.principal.id,
+            "user_name": member.name,
+            "user_color": data.get("user_color") if isinstance(data.get("user_color"), str)
+            else "#000000"}, room=room, skip_sid=sid)
+
+    @guarded
+    async def ydoc_state(self, sid: str, data: Any) -> None:
+        document_id, _, _ = await self._document(sid, data)
+        await self._send_state(sid, document_id)
+
+    @guarded
+    async def ydoc_update(self, sid: str, data: Any) -> None:
+        document_id, member, data = await self._document(sid, data, write=True)
+        update = _binary(data.get("update"), MAX_UPDATE, "update")
+        try:
+            check_update(update)
+        except ValueError:
+            raise BadPayload("update is not a Yjs update") from None
+        # Stored before it is broadcast: whoever joins after seeing it gets it in the state.
+        await asyncio.to_thread(self.container.ydocs.append, document_id, update)
+        await self.sio.emit("ydoc:document:update", {
+            "document_id": document_id, "user_id": member.principal.id,
+            "update": data["update"], "socket_id": sid}, room=f"doc_{document_id}", skip_sid=sid)
+        if isinstance(data.get("data"), dict):
+            await self.document_saved(document_id, data["data"], member.principal)
+
+    async def document_saved(self, document_id: str, content: dict[str, Any],
+                             principal: Principal) -> None:
+        """Hook: the editor's content snapshot. Open WebUI saves it as the note's `data`
+        (debounced); that is the notes feature's command, to be called from here."""
+
+    @guarded
+    async def ydoc_leave(self, sid: str, data: Any) -> None:
+        document_id, member, _ = await self._document(sid, data)
+        room = f"doc_{document_id}"
+        await self.sio.leave_room(sid, room)
+        await self.sio.emit("ydoc:user:left", {"document_id": document_id,
+                                               "user_id": member.principal.id}, room=room)
+
+    @guarded
+    async def ydoc_awareness(self, sid: str, data: Any) -> None:
+        document_id, member, data = await self._document(sid, data)
+        _binary(data.get("update"), MAX_AWARENESS, "update")
+        await self.sio.emit("ydoc:awareness:update", {
+            "document_id": document_id, "user_id": member.principal.id,
+            "update": data["update"]}, room=f"doc_{document_id}", skip_sid=sid)

@@ -1,0 +1,317 @@
+"""/api/v1/chats: one chat from its aggregate; lists, tags and search from the chats read model.
+
+Static paths are declared before `/{id}` so they are never taken for a chat id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from application.chats import ImportedChat
+from domain.chat import Chat
+from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, consistent
+from interfaces.schemas.chats import (
+    ChatFolderIdForm,
+    ChatForm,
+    ChatResponse,
+    ChatsImportForm,
+    ChatTitleIdResponse,
+    CloneForm,
+    EventForm,
+    MessageForm,
+    ShareChatForm,
+    TagFilterForm,
+    TagForm,
+    TagModel,
+    chat_response,
+    shared_response,
+    tag_models,
+    title_item,
+)
+
+router = APIRouter()
+CHATS = consistent("chats")
+CHATS_AND_FOLDERS = consistent("chats", "folders")
+NDJSON = "application/x-ndjson"
+
+Page = Annotated[int | None, Query(ge=1, le=1_000_000)]
+Text = Annotated[str | None, Query(max_length=1_000)]
+Titles = list[ChatTitleIdResponse]
+
+
+def _titles(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [title_item(r) for r in rows]
+
+
+def _json_array(chats: Iterator[Chat]) -> Iterator[str]:
+    """A JSON array written as it is read, so a large export never sits in memory whole."""
+    yield "["
+    for index, chat in enumerate(chats):
+        yield ("," if index else "") + json.dumps(chat_response(chat))
+    yield "]"
+
+
+def _stream(request: Request, chats: Iterator[Chat]) -> StreamingResponse:
+    """The spec's JSON array; NDJSON (one chat a line) when the client asks for it."""
+    if NDJSON in request.headers.get("accept", ""):
+        return StreamingResponse((json.dumps(chat_response(c)) + "\n" for c in chats),
+                                 media_type=NDJSON)
+    return StreamingResponse(_json_array(chats), media_type="application/json")
+
+
+# -- lists ----------------------------------------------------------------------------------
+@router.get("/", response_model=Titles, dependencies=[CHATS])
+@router.get("/list", response_model=Titles, dependencies=[CHATS])
+def list_chats(principal: VerifiedUser, container: ContainerDep, page: Page = None,
+               include_pinned: bool | None = False, include_folders: bool | None = False,
+               sort_by: Text = None, sort_dir: Text = None) -> list[dict[str, Any]]:
+    return _titles(container.chats.list_chats(principal, page, bool(include_pinned),
+                                              bool(include_folders), sort_by, sort_dir))
+
+
+@router.delete("/", response_model=bool, dependencies=[CHATS])
+def delete_all(principal: VerifiedUser, response: Response, container: ContainerDep) -> bool:
+    outcome = container.chats.delete_all(principal)
+    committed(response, container, principal, outcome.position)
+    return True
+
+
+@router.get("/list/user/{user_id}", response_model=Titles, dependencies=[CHATS])
+def list_user_chats(user_id: str, principal: AdminUser, container: ContainerDep,
+                    page: Page = None, query: Text = None, order_by: Text = None,
+                    direction: Text = None) -> list[dict[str, Any]]:
+    return _titles(container.chats.list_filtered(user_id, None, page, query, order_by,
+                                                 direction))
+
+
+@router.get("/archived", response_model=Titles, dependencies=[CHATS])
+def archived_list(principal: VerifiedUser, container: ContainerDep, page: Page = None,
+                  query: Text = None, order_by: Text = None,
+                  direction: Text = None) -> list[dict[str, Any]]:
+    return _titles(container.chats.list_filtered(principal.id, True, page, query, order_by,
+                                                 direction))
+
+
+@router.get("/pinned", response_model=Titles, dependencies=[CHATS])
+def pinned_list(principal: VerifiedUser, container: ContainerDep) -> list[dict[str, Any]]:
+    return _titles(container.chats.pinned(principal))
+
+
+@router.get("/search", response_model=Titles, dependencies=[CHATS_AND_FOLDERS])
+def search(principal: VerifiedUser, container: ContainerDep,
+           text: Annotated[str, Query(max_length=1_000)], page: Page = None
+           ) -> list[dict[str, Any]]:
+    return _titles(container.chats.search(principal, text, page))
+
+
+@router.post("/tags", response_model=Titles, dependencies=[CHATS])
+def chats_by_tag(form: TagFilterForm, principal: VerifiedUser,
+                 container: ContainerDep) -> list[dict[str, Any]]:
+    # As the reference, a limit of 0 (or null) means no limit; the form caps it otherwise.
+    rows = container.chats.by_tag(principal, form.name, form.skip or 0, form.limit or 10_000)
+    return _titles(rows)
+
+
+@router.get("/all/tags", response_model=list[TagModel], dependencies=[CHATS])
+def all_tags(principal: VerifiedUser, container: ContainerDep) -> list[dict[str, Any]]:
+    return tag_models(principal.id, container.chats.tags(principal))
+
+
+# -- chat bodies in bulk (aggregates, streamed) ---------------------------------------------
+@router.get("/all", response_model=list[ChatResponse], dependencies=[CHATS])
+def all_chats(request: Request, principal: VerifiedUser,
+              container: ContainerDep) -> StreamingResponse:
+    chats = container.chats
+    return _stream(request, chats.bodies(chats.everything(principal.id)))
+
+
+@router.get("/all/archived", response_model=list[ChatResponse], dependencies=[CHATS])
+def all_archived(request: Request, principal: VerifiedUser,
+                 container: ContainerDep) -> StreamingResponse:
+    chats = container.chats
+    return _stream(request, chats.bodies(chats.everything(principal.id, archived=True)))
+
+
+@router.get("/all/db", response_model=list[ChatResponse], dependencies=[CHATS])
+def all_in_db(request: Request, principal: AdminUser,
+              container: ContainerDep) -> StreamingResponse:
+    chats = container.chats
+    return _stream(request, chats.bodies(chats.everything(None)))
+
+
+@router.get("/folder/{folder_id}", response_model=list[ChatResponse],
+            dependencies=[CHATS_AND_FOLDERS])
+def folder_chats(folder_id: str, principal: VerifiedUser,
+                 container: ContainerDep) -> list[dict[str, Any]]:
+    chats = container.chats
+    return [chat_response(c) for c in chats.bodies(chats.in_folder(principal, folder_id))]
+
+
+# -- creating -------------------------------------------------------------------------------
+@router.post("/new", response_model=ChatResponse | None)
+def create_chat(form: ChatForm, principal: VerifiedUser, response: Response,
+                container: ContainerDep) -> dict[str, Any]:
+    outcome = container.chats.create(principal, form.chat, form.folder_id, form.meta, form.tags)
+    committed(response, container, principal, outcome.position)
+    return chat_response(outcome.value)
+
+
+@router.post("/import", response_model=list[ChatResponse])
+def import_chats(form: ChatsImportForm, principal: VerifiedUser, response: Response,
+                 container: ContainerDep) -> list[dict[str, Any]]:
+    items = [ImportedChat(chat=f.chat, meta=f.meta, pinned=bool(f.pinned),
+                          archived=bool(f.archived), folder_id=f.folder_id,
+                          created_at=f.created_at, updated_at=f.updated_at) for f in form.chats]
+    outcome = container.chats.import_chats(principal, items)
+    committed(response, container, principal, outcome.position)
+    return [chat_response(c) for c in outcome.value]
+
+
+# -- bulk flags -----------------------------------------------------------------------------
+@router.post("/archive/all", response_model=bool, dependencies=[CHATS])
+def archive_all(principal: VerifiedUser, response: Response, container: ContainerDep) -> bool:
+    outcome = container.chats.archive_all(principal)
+    committed(response, container, principal, outcome.position)
+    return True
+
+
+@router.post("/unarchive/all", response_model=bool, dependencies=[CHATS])
+def unarchive_all(principal: VerifiedUser, response: Response, container: ContainerDep) -> bool:
+    outcome = container.chats.unarchive_all(principal)
+    committed(response, container, principal, outcome.position)
+    return True
+
+
+# -- sharing --------------------------------------------------------------------------------
+@router.get("/share/{share_id}", response_model=ChatResponse | None, dependencies=[CHATS])
+def get_shared(share_id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+    return shared_response(*container.chats.shared(principal, share_id))
+
+
+@router.post("/{id}/clone/shared", response_model=ChatResponse | None, dependencies=[CHATS])
+def clone_shared(id: str, principal: VerifiedUser, response: Response,
+                 container: ContainerDep) -> dict[str, Any]:
+    outcome = container.chats.clone_shared(principal, id)
+    committed(response, container, principal, outcome.position)
+    return chat_response(outcome.value)
+
+
+@router.post("/{id}/share", response_model=ChatResponse | None)
+def share(id: str, principal: VerifiedUser, response: Response, container: ContainerDep,
+          form: ShareChatForm | None = None) -> dict[str, Any]:
+    # share_mode "continue" (others may continue the chat) is accepted but not modelled yet.
+    outcome = container.chats.share(principal, id)
+    committed(response, container, principal, outcome.position)
+    return chat_response(outcome.value[0])
+
+
+@router.delete("/{id}/share", response_model=bool | None)
+def unshare(id: str, principal: VerifiedUser, response: Response,
+            container: ContainerDep) -> bool:
+    outcome = container.chats.unshare(principal, id)
+    committed(response, container, principal, outcome.position)
+    return outcome.value[1]
+
+
+# -- one chat -------------------------------------------------------------------------------
+@router.get("/{id}", response_model=ChatResponse | None)
+def get_chat(id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+    return chat_response(container.chats.readable(principal, id))
+
+
+@router.post("/{id}", response_model=ChatResponse | None)
+def update_chat(id: str, form: ChatForm, principal: VerifiedUser, response: Response,
+                container: ContainerDep) -> dict[str, Any]:
+    outcome = container.chats.update(principal, id, form.chat)
+    committed(response, container, principal, outcome.position)
+    return chat_response(outcome.value[0])
+
+
+@router.delete("/{id}", response_model=bool)
+def delete_chat(id: str, principal: VerifiedUser, response: Response,
+                container: ContainerDep) -> bool:
+    outcome = container.chats.delete(principal, id)
+    committed(response, container, principal, outcome.position)
+    return True
+
+
+@router.post("/{id}/messages/{message_id}", response_model=ChatResponse | None)
+def update_message(id: str, message_id: str, form: MessageForm,
+                   principal: VerifiedUser, response: Response,
+                   container: ContainerDep) -> dict[str, Any]:
+    outcome = container.chats.upsert_message(principal, id, message_id, form.content or "")
+    committed(response, container, principal, outcome.position)
+    return chat_response(outcome.value[0])
+
+
+@router.post("/{id}/messages/{message_id}/event", response_model=bool | None)
+def message_event(id: str, message_id: str, form: EventForm, principal: VerifiedUser,
+                  response: Response, container: ContainerDep) -> bool:
+    # Recorded now; the realtime feed delivers it to the owner's sockets from the log.
+    outcome = container.chats.message_event(principal, id, message_id, form.type, form.data)
+    committed(response, container, principal, outcome.position)
+    return True
+
+
+@router.get("/{id}/pinned", response_model=bool | None)
+def pinned_status(id: str, principal: VerifiedUser, container: ContainerDep) -> bool:
+    return container.chats.own(principal, id).pinned
+
+
+@router.post("/{id}/pin", response_model=ChatResponse | None)
+def pin(id: str, principal: VerifiedUser, response: Response,
+        container: ContainerDep) -> dict[str, Any]:
+    outcome = container.chats.toggle_pin(principal, id)
+    committed(response, container, principal, outcome.position)
+    return chat_response(outcome.value[0])
+
+
+@router.post("/{id}/archive", response_model=ChatResponse | None)
+def archive(id: str, principal: VerifiedUser, response: Response,
+            container: ContainerDep) -> dict[str, Any]:
+    outcome = container.chats.toggle_archive(principal, id)
+    committed(response, container, principal, outcome.position)
+    return chat_response(outcome.value[0])
+
+
+@router.post("/{id}/clone", response_model=ChatResponse | None)
+def clone(id: str, principal: VerifiedUser, response: Response, container: ContainerDep,
+          form: CloneForm | None = None) -> dict[str, Any]:
+    outcome = container.chats.clone(principal, id, form.title if form else None)
+    committed(response, container, principal, outcome.position)
+    return chat_response(outcome.value)
+
+
+@router.post("/{id}/folder", response_model=ChatResponse | None)
+def move_to_folder(id: str, form: ChatFolderIdForm, principal: VerifiedUser, response: Response,
+                   container: ContainerDep) -> dict[str, Any]:
+    outcome = container.chats.move_to_folder(principal, id, form.folder_id)
+    committed(response, container, principal, outcome.position)
+    return chat_response(outcome.value[0])
+
+
+# -- tags of one chat -----------------------------------------------------------------------
+@router.get("/{id}/tags", response_model=list[TagModel])
+def chat_tags(id: str, principal: VerifiedUser, container: ContainerDep) -> list[dict[str, Any]]:
+    return tag_models(principal.id, container.chats.own(principal, id).tags)
+
+
+@router.post("/{id}/tags", response_model=list[TagModel])
+def add_tag(id: str, form: TagForm, principal: VerifiedUser, response: Response,
+            container: ContainerDep) -> list[dict[str, Any]]:
+    outcome = container.chats.add_tag(principal, id, form.name)
+    committed(response, container, principal, outcome.position)
+    return tag_models(principal.id, outcome.value[0].tags)
+
+
+@router.delete("/{id}/tags", response_model=list[TagModel])
+def remove_tag(id: str, form: TagForm, principal: VerifiedUser, response: Response,
+               container: ContainerDep) -> list[dict[str, Any]]:
+    outcome = container.chats.remove_tag(principal, id, form.name)
+    committed(response, container, principal, outcome.position)
+    return tag_models(principal.id, outcome.value[0].tags)

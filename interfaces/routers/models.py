@@ -1,0 +1,164 @@
+"""/api/v1/models: workspace models. Lists and lookups from the models read model, commands on
+the Model aggregate (answers to commands come from the aggregate itself).
+
+Model ids may contain "/", so they travel in query strings and bodies, never in the path.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import RedirectResponse
+
+from application.models import PAGE_SIZE, ModelFilter, aggregate_row
+from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, consistent
+from interfaces.schemas.models import (
+    ID_MAX_CHARS,
+    IMPORT_MAX,
+    ModelAccessListResponse,
+    ModelAccessResponse,
+    ModelForm,
+    ModelIdForm,
+    ModelModel,
+    ModelResponse,
+    ModelsImportForm,
+    QueryText,
+    SyncModelsForm,
+    model_view,
+)
+from interfaces.schemas.users import PROFILE_IMAGE_MEDIA_TYPES
+
+router = APIRouter()
+MODELS = consistent("models")
+DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "static" / "user.png"
+
+Text = Annotated[QueryText | None, Query()]
+IdParam = Annotated[str, Query(min_length=1, max_length=ID_MAX_CHARS)]
+Page = Annotated[int | None, Query(le=1_000_000)]
+
+
+def _views(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [model_view(r) for r in rows]
+
+
+# -- lists ------------------------------------------------------------------------------------
+@router.get("/list", response_model=ModelAccessListResponse, dependencies=[MODELS])
+def list_models(principal: VerifiedUser, container: ContainerDep, query: Text = None,
+                view_option: Text = None, tag: Text = None, order_by: Text = None,
+                direction: Text = None, page: Page = 1) -> Response:
+    flt = ModelFilter(query=query, view_option=view_option, tag=tag,
+                      order_by=order_by or "created_at", direction=direction or "desc")
+    rows, total = container.models.page(principal, flt, page)
+    # The hottest route: its rows are already the response's shape, so they are encoded once
+    # (and embedded twice) rather than validated and encoded by the response model.
+    items = json.dumps(_views(rows), ensure_ascii=False, separators=(",", ":"))
+    return Response(f'{{"data":{items},"items":{items},"total":{total},'
+                    f'"page":{max(1, page or 1)},"size":{PAGE_SIZE}}}',
+                    media_type="application/json")
+
+
+@router.get("/base", response_model=list[ModelResponse], dependencies=[MODELS])
+def base_models(principal: AdminUser, container: ContainerDep, tag: Text = None
+                ) -> list[dict[str, Any]]:
+    return _views(container.models.base(tag))
+
+
+@router.get("/base/tags", response_model=list[str], dependencies=[MODELS])
+def base_model_tags(principal: AdminUser, container: ContainerDep) -> list[str]:
+    return container.models.base_tags()
+
+
+@router.get("/tags", response_model=list[str], dependencies=[MODELS])
+def model_tags(principal: VerifiedUser, container: ContainerDep) -> list[str]:
+    return container.models.tags(principal)
+
+
+@router.get("/export", response_model=list[ModelModel], dependencies=[MODELS])
+def export_models(principal: VerifiedUser, container: ContainerDep,
+                  ids: Annotated[list[QueryText] | None, Query(max_length=IMPORT_MAX)] = None
+                  ) -> list[dict[str, Any]]:
+    return _views(container.models.export(principal, ids))
+
+
+# -- one model --------------------------------------------------------------------------------
+@router.get("/model", response_model=ModelAccessResponse, dependencies=[MODELS])
+def get_model(id: IdParam, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+    return model_view(container.models.get(principal, id))
+
+
+@router.get("/model/profile/image", dependencies=[MODELS])
+def profile_image(id: IdParam, principal: VerifiedUser, container: ContainerDep) -> Response:
+    url = container.models.image(principal, id) or ""
+    if url.startswith(("http://", "https://")):
+        return RedirectResponse(url, status_code=302)
+    if url.startswith("data:image/"):
+        header, _, data = url.partition(",")
+        media = header[5:].split(";")[0].lower()
+        if media in PROFILE_IMAGE_MEDIA_TYPES:  # never SVG: it could script our origin
+            try:
+                return Response(base64.b64decode(data, validate=True), media_type=media,
+                                headers={"Content-Disposition": "inline"})
+            except ValueError:
+                pass
+    return Response(DEFAULT_IMAGE.read_bytes(), media_type="image/png",
+                    headers={"Content-Disposition": "inline"})
+
+
+# -- commands ---------------------------------------------------------------------------------
+@router.post("/create", response_model=ModelModel)
+def create_model(form: ModelForm, principal: VerifiedUser, response: Response,
+                 container: ContainerDep) -> dict[str, Any]:
+    outcome = container.models.create(principal, form.to_input())
+    committed(response, container, principal, outcome.position)
+    return model_view(aggregate_row(outcome.value))
+
+
+@router.post("/model/update", response_model=ModelModel)
+def update_model(form: ModelForm, principal: VerifiedUser, response: Response,
+                 container: ContainerDep) -> dict[str, Any]:
+    outcome = container.models.update(principal, form.to_input())
+    committed(response, container, principal, outcome.position)
+    return model_view(aggregate_row(outcome.value))
+
+
+@router.post("/model/toggle", response_model=ModelResponse)
+def toggle_model(id: IdParam, principal: VerifiedUser, response: Response,
+                 container: ContainerDep) -> dict[str, Any]:
+    outcome = container.models.toggle(principal, id)
+    committed(response, container, principal, outcome.position)
+    return model_view(aggregate_row(outcome.value))
+
+
+@router.post("/model/delete", response_model=bool)
+def delete_model(form: ModelIdForm, principal: VerifiedUser, response: Response,
+                 container: ContainerDep) -> bool:
+    outcome = container.models.delete(principal, form.id)
+    committed(response, container, principal, outcome.position)
+    return True
+
+
+@router.delete("/delete/all", response_model=bool, dependencies=[MODELS])
+def delete_all(principal: AdminUser, response: Response, container: ContainerDep) -> bool:
+    outcome = container.models.delete_all()
+    committed(response, container, principal, outcome.position)
+    return True
+
+
+@router.post("/import", response_model=bool)
+def import_models(form: ModelsImportForm, principal: VerifiedUser, response: Response,
+                  container: ContainerDep) -> bool:
+    outcome = container.models.import_models(principal, [m.to_input() for m in form.models])
+    committed(response, container, principal, outcome.position)
+    return True
+
+
+@router.post("/sync", response_model=list[ModelModel], dependencies=[MODELS])
+def sync_models(form: SyncModelsForm, principal: AdminUser, response: Response,
+                container: ContainerDep) -> list[dict[str, Any]]:
+    outcome = container.models.sync(principal, [m.to_input() for m in form.models])
+    committed(response, container, principal, outcome.position)
+    return [model_view(aggregate_row(m)) for m in outcome.value]

@@ -1,0 +1,58 @@
+"""/api/v1/retrieval: status, the RAG configuration and the embedding model (the spec's 5 routes).
+
+Changing the embedding model answers at once with the requested model; the index switches when
+every chunk has been embedded with it (see application.retrieval), reported under `switch`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from application.errors import BadRequest
+from application.messages import Detail
+from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed
+from interfaces.schemas.retrieval import ConfigForm, EmbeddingModelUpdateForm
+
+router = APIRouter()
+CONFIG_MAX_BYTES = 1024 * 1024
+
+
+@router.get("/")
+def get_status(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+    return container.retrieval.status()
+
+
+@router.get("/config")
+def get_rag_config(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
+    return {"status": True, **container.retrieval.rag_config()}
+
+
+@router.post("/config/update")
+def update_rag_config(form: ConfigForm, principal: AdminUser, response: Response,
+                      container: ContainerDep) -> dict[str, Any]:
+    try:
+        changes = form.changes()
+    except ValueError as error:
+        raise BadRequest(Detail.DEFAULT(str(error))) from None
+    if len(json.dumps(changes, default=str)) > CONFIG_MAX_BYTES:
+        raise BadRequest(Detail.DEFAULT("configuration too large"))
+    outcome = container.retrieval.update_rag_config(changes)
+    committed(response, container, principal, outcome.position)
+    return {"status": True, **outcome.value}
+
+
+@router.get("/embedding")
+def get_embedding_config(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
+    return container.retrieval.embedding_config()
+
+
+@router.post("/embedding/update")
+def update_embedding_config(form: EmbeddingModelUpdateForm, principal: AdminUser,
+                            response: Response, container: ContainerDep) -> dict[str, Any]:
+    spec = form.spec(container.retrieval.requested_spec())
+    outcome = container.retrieval.update_embedding_config(spec)
+    committed(response, container, principal, outcome.position)
+    return outcome.value

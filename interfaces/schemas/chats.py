@@ -1,0 +1,150 @@
+"""Request/response models of /api/v1/chats/* (Open WebUI 0.12.4 OpenAPI component names).
+
+Inputs are bounded so hostile input fails with 422 before it reaches the log (a timestamp
+beyond BIGINT, say, would otherwise poison the read models).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from domain.chat import Chat
+
+MAX_EPOCH = 2**53  # any epoch (seconds or milliseconds) fits; BIGINT and JSON numbers too
+MAX_IMPORT = 10_000  # chats in one import request (not in reference)
+NAME_MAX_CHARS = 255  # tag names (not in reference)
+ID_MAX_CHARS = 255  # ids chosen by the client: message ids, folder ids in forms
+
+Epoch = Annotated[int, Field(ge=0, le=MAX_EPOCH)]
+ShortText = Annotated[str, StringConstraints(max_length=NAME_MAX_CHARS)]
+Identifier = Annotated[str, StringConstraints(max_length=ID_MAX_CHARS)]
+
+
+# -- requests -------------------------------------------------------------------------------
+class ChatForm(BaseModel):
+    chat: dict[str, Any]
+    folder_id: Identifier | None = None
+    variables: dict[str, Any] | None = None
+    # The spec's example body also carries these two beside `chat`.
+    meta: dict[str, Any] | None = None
+    tags: list[ShortText] | None = None
+
+
+class ChatImportForm(ChatForm):
+    meta: dict[str, Any] | None = {}
+    pinned: bool | None = False
+    archived: bool | None = False
+    current_message_id: Identifier | None = None
+    created_at: Epoch | None = None
+    updated_at: Epoch | None = None
+
+
+class ChatsImportForm(BaseModel):
+    chats: list[ChatImportForm] = Field(max_length=MAX_IMPORT)
+
+
+class TagForm(BaseModel):
+    name: ShortText
+
+
+class TagFilterForm(TagForm):
+    skip: Annotated[int, Field(ge=0, le=10**9)] | None = 0
+    limit: Annotated[int, Field(ge=0, le=10_000)] | None = 50
+
+
+class CloneForm(BaseModel):
+    title: str | None = None
+
+
+class ShareChatForm(BaseModel):
+    share_mode: Literal["continue"] | None = None
+
+
+class EventForm(BaseModel):
+    type: ShortText
+    data: dict[str, Any]
+
+
+class MessageForm(BaseModel):
+    content: str | None = None
+    voice: dict[str, Any] | None = None
+
+
+class ChatFolderIdForm(BaseModel):
+    folder_id: Identifier | None = None
+
+
+# -- responses ------------------------------------------------------------------------------
+class ChatResponse(BaseModel):
+    id: str
+    user_id: str
+    title: str
+    chat: dict[str, Any]
+    updated_at: int
+    created_at: int
+    share_id: str | None = None
+    archived: bool
+    pinned: bool | None = False
+    meta: dict[str, Any] = {}
+    variables: dict[str, Any] = {}
+    folder_id: str | None = None
+    tasks: list[Any] | None = None
+    summary: str | None = None
+    current_message_id: str | None = None
+    context_usage: dict[str, Any] | None = None
+
+
+class ChatTitleIdResponse(BaseModel):
+    id: str
+    title: str
+    updated_at: int
+    created_at: int
+    last_read_at: int | None = None
+    snippet: str | None = None
+    active: bool = False
+    archived: bool = False
+    # The spec's list example also shows these two.
+    folder_id: str | None = None
+    pinned: bool | None = False
+
+
+class TagModel(BaseModel):
+    id: str
+    name: str
+    user_id: str
+    meta: dict[str, Any] | None = None
+
+
+# -- converters -----------------------------------------------------------------------------
+def chat_response(chat: Chat, **overrides: Any) -> dict[str, Any]:
+    """ChatResponse of an aggregate (plain data: streamed responses serialise it directly)."""
+    return {
+        "id": str(chat.id), "user_id": chat.owner_id, "title": chat.title,
+        "chat": chat.to_chat_json(), "updated_at": chat.updated_at,
+        "created_at": chat.created_at, "share_id": chat.share_id, "archived": chat.archived,
+        "pinned": chat.pinned, "meta": chat.response_meta(), "variables": {},
+        "folder_id": chat.folder_id, "tasks": None, "summary": None,
+        "current_message_id": chat.current_id, "context_usage": None, **overrides,
+    }
+
+
+def shared_response(chat: Chat, share_id: str | None) -> dict[str, Any]:
+    """A shared chat as others see it: under its share id, without its owner's placement."""
+    if share_id is None:  # an admin reading a chat by id
+        return chat_response(chat)
+    return chat_response(chat, id=share_id, share_id=share_id, pinned=False, archived=False,
+                         folder_id=None, meta={})
+
+
+def title_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "title": row["title"], "updated_at": row["updated_at"],
+            "created_at": row["created_at"], "last_read_at": None,
+            "snippet": row.get("snippet"), "active": False, "archived": row["archived"],
+            "folder_id": row["folder_id"], "pinned": row["pinned"]}
+
+
+def tag_models(user_id: str, tags: list[str]) -> list[dict[str, Any]]:
+    # Chats keep normalised tag ids only, so a tag's name is its id.
+    return [{"id": tag, "name": tag, "user_id": user_id, "meta": None} for tag in tags]

@@ -1,0 +1,196 @@
+"""The knowledge read model: knowledge bases, their access grants and their files.
+
+Tables:
+  knowledge         one row per live knowledge base (key: the aggregate id; `id` the client's id)
+  knowledge_access  (aid, principal, permission) for every grant (see domain.model.grants);
+                    lists filter on it like the models read model does
+  knowledge_files   (kid, file_id, added_at): a knowledge base's files, in the order added
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import singledispatchmethod
+from typing import Any
+
+from application.models import Viewer
+from domain.knowledge import KnowledgeBase
+from domain.model import grants, principals
+from infrastructure.sql import Database, Tx
+from projections.runtime import Event, RowProjector
+
+Row = dict[str, Any]
+COLUMNS = ("aid", "id", "user_id", "name", "description", "meta", "access_control", "created_at",
+           "updated_at")
+FILE_COLUMNS = "f.id, f.hash, f.meta, f.created_at, f.updated_at"
+
+
+def _ts(event: Any) -> int:
+    return int(event.timestamp.timestamp())
+
+
+def _text(value: Any) -> str:
+    return str(value or "").replace("\x00", "")
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+class KnowledgeProjector(RowProjector):
+    name = "knowledge"
+    version = 1
+    tables = ("knowledge", "knowledge_access", "knowledge_files")
+    row_table = "knowledge"
+    columns = COLUMNS
+    event_base = KnowledgeBase.Event
+
+    def ddl(self) -> list[str]:
+        return [
+            "CREATE TABLE {knowledge} (aid TEXT PRIMARY KEY, id TEXT NOT NULL, user_id TEXT NOT"
+            " NULL, name TEXT NOT NULL, description TEXT NOT NULL, meta TEXT, access_control TEXT,"
+            " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+            "CREATE UNIQUE INDEX {knowledge}_id ON {knowledge} (id)",
+            "CREATE INDEX {knowledge}_user ON {knowledge} (user_id, updated_at)",
+            "CREATE TABLE {knowledge_access} (aid TEXT NOT NULL, principal TEXT NOT NULL,"
+            " permission TEXT NOT NULL, PRIMARY KEY (aid, principal, permission))",
+            "CREATE INDEX {knowledge_access}_principal ON {knowledge_access}"
+            " (principal, permission, aid)",
+            "CREATE TABLE {knowledge_files} (kid TEXT NOT NULL, file_id TEXT NOT NULL,"
+            " added_at BIGINT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (kid, file_id))",
+            "CREATE INDEX {knowledge_files}_file ON {knowledge_files} (file_id)",
+        ]
+
+    def apply_page(self, events: Sequence[Event], tx: Tx) -> None:
+        relevant = [(key, position, event) for position, event in events
+                    if (key := self.row_key(event)) is not None]
+        if not relevant:
+            return
+        rows = self._load(tx, list(dict.fromkeys(key for key, _, _ in relevant)))
+        files = self.t["knowledge_files"]
+        for key, position, event in relevant:
+            rows[key] = self.apply(event, rows.get(key))
+            name = type(event).__name__
+            if name == "FileAdded":
+                tx.execute(f"INSERT INTO {files} (kid, file_id, added_at, seq) VALUES (?, ?, ?, ?)"
+                           f" ON CONFLICT (kid, file_id) DO NOTHING",
+                           (event.knowledge_id, event.file_id, _ts(event), position))
+            elif name == "FileRemoved":
+                tx.execute(f"DELETE FROM {files} WHERE kid = ? AND file_id = ?",
+                           (event.knowledge_id, event.file_id))
+            elif name == "Deleted":
+                tx.execute(f"DELETE FROM {files} WHERE kid = ?", (event.knowledge_id,))
+        self._store(tx, rows)
+        access = self.t["knowledge_access"]
+        tx.executemany(f"DELETE FROM {access} WHERE aid = ?", [(k,) for k in rows])
+        tx.executemany(f"INSERT INTO {access} (aid, principal, permission) VALUES (?, ?, ?)",
+                       [(k, p, perm) for k, r in rows.items() if r is not None
+                        for p, perm in sorted(_grants(r))])
+
+    @singledispatchmethod
+    def apply(self, event: Any, row: Row | None) -> Row | None:
+        return row
+
+    @apply.register
+    def _created(self, event: KnowledgeBase.Created, row: Row | None) -> Row | None:
+        ts = _ts(event)
+        access = event.access_control
+        return {"aid": str(event.originator_id), "id": event.knowledge_id,
+                "user_id": event.user_id, "name": _text(event.name),
+                "description": _text(event.description),
+                "meta": None if event.meta is None else json.dumps(event.meta),
+                "access_control": None if access is None else json.dumps(access),
+                "created_at": ts, "updated_at": ts}
+
+    def _touched(self, event: Any, row: Row | None) -> Row | None:
+        return None if row is None else {**row, "updated_at": _ts(event)}
+
+    @apply.register
+    def _added(self, event: KnowledgeBase.FileAdded, row: Row | None) -> Row | None:
+        return self._touched(event, row)
+
+    @apply.register
+    def _removed(self, event: KnowledgeBase.FileRemoved, row: Row | None) -> Row | None:
+        return self._touched(event, row)
+
+    @apply.register
+    def _deleted(self, event: KnowledgeBase.Deleted, row: Row | None) -> Row | None:
+        return None
+
+
+def _grants(row: Row) -> set[tuple[str, str]]:
+    raw = row.get("access_control")
+    return grants(None if raw is None else json.loads(raw))
+
+
+def decode(row: Row) -> Row:
+    out = {k: row[k] for k in COLUMNS if k in row}
+    out["meta"] = None if row.get("meta") is None else json.loads(row["meta"])
+    raw = row.get("access_control")
+    out["access_control"] = None if raw is None else json.loads(raw)
+    return out
+
+
+def file_meta(row: Row) -> Row:
+    """FileMetadataResponse: id, hash, meta, created_at, updated_at."""
+    return {"id": row["id"], "hash": row["hash"], "meta": json.loads(row["meta"]),
+            "created_at": row["created_at"], "updated_at": row["updated_at"]}
+
+
+class KnowledgeQueries:
+    PAGE_SIZE = 30
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def _visible(self, viewer: Viewer | None, permission: str = "read") -> tuple[str, list[Any]]:
+        if viewer is None:
+            return "1 = 1", []
+        who = principals(viewer.user_id, viewer.group_ids)
+        return (f"(k.user_id = ? OR k.aid IN (SELECT aid FROM knowledge_access WHERE"
+                f" permission = ? AND principal IN ({_marks(who)})))",
+                [viewer.user_id, permission, *who])
+
+    def get(self, knowledge_id: str) -> Row | None:
+        rows = self.db.query("SELECT * FROM knowledge WHERE id = ?", (knowledge_id,))
+        return decode(rows[0]) if rows else None
+
+    def list(self, viewer: Viewer | None, page: int | None) -> list[Row]:
+        where, params = self._visible(viewer)
+        sql = f"SELECT k.* FROM knowledge k WHERE {where} ORDER BY k.updated_at DESC, k.id"
+        if page:
+            sql += f" LIMIT {self.PAGE_SIZE} OFFSET {(max(1, page) - 1) * self.PAGE_SIZE}"
+        return [decode(r) for r in self.db.query(sql, params)]
+
+    def files(self, knowledge_ids: Sequence[str]) -> dict[str, list[Row]]:
+        """FileMetadataResponse rows of each knowledge base, in the order they were added."""
+        out: dict[str, list[Row]] = {k: [] for k in knowledge_ids}
+        ids = list(out)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            for row in self.db.query(
+                    f"SELECT kf.kid, {FILE_COLUMNS} FROM knowledge_files kf JOIN files f ON"
+                    f" f.id = kf.file_id WHERE kf.kid IN ({_marks(part)}) ORDER BY kf.seq", part):
+                out[row["kid"]].append(file_meta(row))
+        return out
+
+    def file_ids(self, knowledge_id: str) -> list[str]:
+        return [r["file_id"] for r in self.db.query(
+            "SELECT file_id FROM knowledge_files WHERE kid = ? ORDER BY seq", (knowledge_id,))]
+
+    def file_readable(self, file_id: str, viewer: Viewer) -> bool:
+        """Whether a knowledge base the viewer may read holds the file."""
+        where, params = self._visible(viewer)
+        rows = self.db.query(f"SELECT 1 AS x FROM knowledge_files kf JOIN knowledge k ON"
+                             f" k.id = kf.kid WHERE kf.file_id = ? AND {where} LIMIT 1",
+                             [file_id, *params])
+        return bool(rows)
+
+    def owners(self, user_ids: Sequence[str]) -> dict[str, Row]:
+        ids = list(dict.fromkeys(user_ids))
+        if not ids:
+            return {}
+        rows = self.db.query(f"SELECT id, name, email, role, profile_image_url FROM users WHERE"
+                             f" id IN ({_marks(ids)})", ids)
+        return {r["id"]: r for r in rows}
