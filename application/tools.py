@@ -27,6 +27,7 @@ from domain.tool import Tool, ToolUserValves, tool_uuid, user_valves_uuid
 
 Row = dict[str, Any]
 BAD_ID = "Only alphanumeric characters and underscores are allowed in the id"  # upstream
+TOO_NESTED = "Invalid Python: the code is nested too deeply"  # not in reference
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class ToolService:
             schemas = self.code.schemas(content)
         except ValueError as error:
             raise BadRequest(Detail.DEFAULT(str(error))) from None
+        except (RecursionError, MemoryError):  # the parser's own limits on nesting
+            raise BadRequest(Detail.DEFAULT(TOO_NESTED)) from None
         return ToolAnalysis(self.code.frontmatter(content), specs, schemas.valves,
                             schemas.user_valves)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -95,6 +97,28 @@ def config_defaults(settings: Settings) -> dict[str, Any]:
 
 def bootstrap(settings: Settings | None = None, run_projectors: bool | None = None) -> Container:
     settings = settings or Settings()
+    with _startup_lock(settings):
+        return _build(settings, run_projectors)
+
+
+@contextmanager
+def _startup_lock(settings: Settings) -> Iterator[None]:
+    """Processes starting together (uvicorn --workers N, a compose stack) create the same tables:
+    on PostgreSQL they take turns, since concurrent CREATE ... IF NOT EXISTS can still collide."""
+    if not settings.uses_postgres:
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(settings.DATABASE_URL, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('chronicle:startup'))")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('chronicle:startup'))")
+
+
+def _build(settings: Settings, run_projectors: bool | None) -> Container:
     secret = settings.secret_key()
     url = settings.DATABASE_URL if settings.uses_postgres else ""
     data = settings.DATA_DIR

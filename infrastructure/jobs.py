@@ -151,10 +151,9 @@ class DramatiqJobs:
         self.queue = queue
         self.broker = redis_broker(url, global_broker)
         self.context: Callable[[], Any] | None = None
-        self.actor = dramatiq.actor(self._dispatch, actor_name=ACTOR, queue_name=queue,
+        self.actor = dramatiq.actor(actor_name=ACTOR, queue_name=queue, broker=self.broker,
                                     max_retries=max_retries, min_backoff=1_000,
-                                    max_backoff=300_000, time_limit=TIME_LIMIT_MS,
-                                    broker=self.broker)
+                                    max_backoff=300_000, time_limit=TIME_LIMIT_MS)(self._dispatch)
 
     def bind(self, context: Callable[[], Any]) -> None:
         self.context = context

@@ -154,7 +154,7 @@ class FilesQueries:
                 out[row["id"]] = decode(row)
         return out
 
-    def list(self, user_id: str | None) -> list[Row]:
+    def of_user(self, user_id: str | None) -> list[Row]:
         """A user's files (None: everyone's), oldest first as the reference."""
         if user_id is None:
             rows = self.db.query("SELECT * FROM files ORDER BY seq")

@@ -16,7 +16,7 @@ from typing import Any
 
 from application.models import Viewer
 from domain.knowledge import KnowledgeBase
-from domain.model import grants, principals
+from domain.model import grants, normalize_access_control, principals
 from infrastructure.sql import Database, Tx
 from projections.runtime import Event, RowProjector
 
@@ -94,12 +94,13 @@ class KnowledgeProjector(RowProjector):
 
     @apply.register
     def _created(self, event: KnowledgeBase.Created, row: Row | None) -> Row | None:
+        created: Any = event  # the decorator's event class: attributes are its arguments
         ts = _ts(event)
-        access = event.access_control
-        return {"aid": str(event.originator_id), "id": event.knowledge_id,
-                "user_id": event.user_id, "name": _text(event.name),
-                "description": _text(event.description),
-                "meta": None if event.meta is None else json.dumps(event.meta),
+        access = normalize_access_control(created.access_control)
+        return {"aid": str(event.originator_id), "id": created.knowledge_id,
+                "user_id": created.user_id, "name": _text(created.name),
+                "description": _text(created.description),
+                "meta": None if created.meta is None else json.dumps(created.meta),
                 "access_control": None if access is None else json.dumps(access),
                 "created_at": ts, "updated_at": ts}
 
@@ -156,7 +157,7 @@ class KnowledgeQueries:
         rows = self.db.query("SELECT * FROM knowledge WHERE id = ?", (knowledge_id,))
         return decode(rows[0]) if rows else None
 
-    def list(self, viewer: Viewer | None, page: int | None) -> list[Row]:
+    def visible(self, viewer: Viewer | None, page: int | None) -> list[Row]:
         where, params = self._visible(viewer)
         sql = f"SELECT k.* FROM knowledge k WHERE {where} ORDER BY k.updated_at DESC, k.id"
         if page:

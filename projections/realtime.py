@@ -69,10 +69,10 @@ def _chat(event: Any, kind: str, data: Any, message_id: str | None = None) -> di
             "data": {"type": kind, "data": data}}
 
 
-def _listed(action: str, **extra: Any) -> Translate:
+def _listed(action: str, *fields: str) -> Translate:
     """Changes that move a chat in the client's list (Open WebUI's `chat:list` refresh)."""
     def translate(event: Any, _: Translator) -> dict[str, Any]:
-        values = {k: getattr(event, k, None) for k in extra}
+        values = {k: getattr(event, k, None) for k in fields}
         return _chat(event, "chat:list", {"action": action, **values})
     return translate
 
@@ -119,16 +119,16 @@ CHAT_TRANSLATIONS: dict[str, Translate] = {
     "MessageAdded": _message_added,
     "MessageEdited": _message_edited,
     "MessageEventRecorded": _message_event,
-    "CurrentMessageMoved": _listed("updated", current_id=None),
+    "CurrentMessageMoved": _listed("updated", "current_id"),
     "FieldsChanged": _listed("updated"),
     "MetaChanged": _listed("updated"),
     "Pinned": _listed("pinned"),
     "Unpinned": _listed("unpinned"),
     "Archived": _listed("archived"),
     "Unarchived": _listed("unarchived"),
-    "Shared": _listed("shared", share_id=None),
+    "Shared": _listed("shared", "share_id"),
     "Unshared": _listed("unshared"),
-    "MovedToFolder": _listed("moved", folder_id=None),
+    "MovedToFolder": _listed("moved", "folder_id"),
     "Deleted": _listed("deleted"),
 }
 

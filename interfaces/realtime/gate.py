@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import socketio
+from socketio import packet
 from socketio.async_manager import AsyncManager
 
 from projections.realtime import EVENTS, REVOKE
@@ -101,8 +102,15 @@ class FeedGate(AsyncManager):
         return not feed.overflow
 
     async def send(self, sid: str, event: str, data: Any) -> None:
-        """To one socket of this worker, without a round trip through the pub/sub channel."""
-        await AsyncManager.emit(self, event, data, NAMESPACE, room=sid)
+        """To one socket of this worker: straight to engine.io, no pub/sub round trip and none of
+        the per-recipient task that a room emit spawns."""
+        eio_sid = self.eio_sid_from_sid(sid, NAMESPACE)
+        if eio_sid is None:
+            return
+        encoded = self.server.packet_class(packet.EVENT, namespace=NAMESPACE,
+                                           data=[event, data]).encode()
+        for part in encoded if isinstance(encoded, list) else [encoded]:
+            await self.server.eio.send(eio_sid, part)
 
     async def _revoke(self, room: str) -> None:
         for sid, _ in list(self.get_participants(NAMESPACE, room)):

@@ -52,22 +52,28 @@ class Member:
     name: str
 
 
-def guarded(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+Handler = Callable[..., Awaitable[Any]]
+
+
+def guarded(event: str) -> Callable[[Handler], Handler]:
     """Any payload shape (or none) reaches the handler; failures answer `error`, never drop."""
 
-    @functools.wraps(handler)
-    async def run(self: Realtime, sid: str, *args: Any) -> Any:
-        try:
-            return await handler(self, sid, args[0] if args else None)
-        except BadPayload as error:
-            await self.gate.send(sid, "error", {"message": str(error), "event": handler.__name__})
-        except Exception:
-            log.exception("socket handler failed", extra={"event": handler.__name__})
-            await self.gate.send(sid, "error", {"message": "internal error",
-                                                "event": handler.__name__})
-        return None
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def run(self: Realtime, sid: str, *args: Any) -> Any:
+            try:
+                return await handler(self, sid, args[0] if args else None)
+            except BadPayload as error:
+                await self.gate.send(sid, "error", {"message": str(error), "event": event})
+            except Exception:
+                log.exception("socket handler failed", extra={"event": event})
+                await self.gate.send(sid, "error", {"message": "internal error", "event": event})
+            return None
 
-    return run
+        run.event = event  # type: ignore[attr-defined]
+        return run
+
+    return wrap
 
 
 def _obj(value: Any, what: str = "payload") -> dict[str, Any]:
@@ -153,15 +159,10 @@ class Realtime:
     def _register(self) -> None:
         self.sio.on("connect", self.connect)
         self.sio.on("disconnect", self.disconnect)
-        for event, handler in {
-            "user-join": self.user_join, "heartbeat": self.heartbeat, "usage": self.usage_event,
-            "join-channels": self.join_channels, "join-note": self.join_note,
-            "events:channel": self.channel_event,
-            "ydoc:document:join": self.ydoc_join, "ydoc:document:state": self.ydoc_state,
-            "ydoc:document:update": self.ydoc_update, "ydoc:document:leave": self.ydoc_leave,
-            "ydoc:awareness:update": self.ydoc_awareness,
-        }.items():
-            self.sio.on(event, handler)
+        for handler in (self.user_join, self.heartbeat, self.usage_event, self.join_channels,
+                        self.join_note, self.channel_event, self.ydoc_join, self.ydoc_state,
+                        self.ydoc_update, self.ydoc_leave, self.ydoc_awareness):
+            self.sio.on(handler.event, handler)  # type: ignore[attr-defined]
 
     # -- who is connected -------------------------------------------------------------------
     async def _authenticate(self, token: Any) -> Principal | None:
@@ -184,14 +185,25 @@ class Realtime:
             return member
         if member is not None:
             await self._unbind(sid)
-        row = await asyncio.to_thread(self.container.user_queries.get, principal.id)
-        member = Member(principal, (row or {}).get("name") or "")
+        member = Member(principal, await self._name(principal.id))
+        if not self.gate.is_connected(sid, "/"):  # it left while we looked the name up
+            self._binding.pop(sid, None)
+            return member
         self.members[sid] = member
         self.gate.subscribe(sid, position)  # before entering the room: nothing live is missed
         await self.sio.enter_room(sid, user_room(principal.id))
         if position is not None:
             self._spawn(self._resume(sid, principal.id, position))
         return member
+
+    async def _name(self, user_id: str) -> str:
+        """For relays (typing shows who); a read-model hiccup must not keep a socket unbound."""
+        try:
+            row = await asyncio.to_thread(self.container.user_queries.get, user_id)
+        except Exception:
+            log.warning("user name lookup failed", exc_info=True)
+            return ""
+        return str((row or {}).get("name") or "")
 
     async def _unbind(self, sid: str) -> None:
         member = self.members.pop(sid, None)
@@ -239,9 +251,12 @@ class Realtime:
         except BadPayload as error:
             await self.gate.send(sid, "error", {"message": str(error), "event": "connect"})
             position = None
-        principal = await self._authenticate(auth.get("token"))
-        if principal is not None:
-            await self._bind(sid, principal, position)
+        try:
+            principal = await self._authenticate(auth.get("token"))
+            if principal is not None:
+                await self._bind(sid, principal, position)
+        except Exception:  # the client may retry with user-join; the socket stays
+            log.exception("binding a socket on connect failed")
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         self.members.pop(sid, None)
@@ -249,7 +264,7 @@ class Realtime:
         self.gate.unsubscribe(sid)
         await self.usage.drop(sid)
 
-    @guarded
+    @guarded("user-join")
     async def user_join(self, sid: str, data: Any) -> dict[str, str] | None:
         data = _obj(data)
         auth = data.get("auth")
@@ -260,18 +275,18 @@ class Realtime:
         await self._enter_channels(sid, principal)
         return {"id": principal.id, "name": member.name}
 
-    @guarded
+    @guarded("heartbeat")
     async def heartbeat(self, sid: str, data: Any) -> None:
         member = self.members.get(sid)
         if member is not None:  # last-active lives in Redis or memory, never in the log
             await asyncio.to_thread(self.container.sessions.touch, member.principal.id)
 
-    @guarded
+    @guarded("usage")
     async def usage_event(self, sid: str, data: Any) -> None:
         if sid in self.members:
             await self.usage.touch(sid, _text(_obj(data), "model"))
 
-    @guarded
+    @guarded("join-channels")
     async def join_channels(self, sid: str, data: Any) -> None:
         auth = _obj(data).get("auth")
         principal = await self._authenticate(auth.get("token") if isinstance(auth, dict) else None)
@@ -283,7 +298,7 @@ class Realtime:
         for channel_id in await asyncio.to_thread(self.access.channel_ids, principal):
             await self.sio.enter_room(sid, f"channel:{channel_id}")
 
-    @guarded
+    @guarded("join-note")
     async def join_note(self, sid: str, data: Any) -> None:
         data = _obj(data)
         note_id = _text(data, "note_id")
@@ -295,7 +310,7 @@ class Realtime:
             raise BadPayload("no access to this note")
         await self.sio.enter_room(sid, f"note:{note_id}")
 
-    @guarded
+    @guarded("events:channel")
     async def channel_event(self, sid: str, data: Any) -> None:
         data = _obj(data)
         channel_id = _text(data, "channel_id")
@@ -343,7 +358,7 @@ class Realtime:
         await self.gate.send(sid, "ydoc:document:state", {
             "document_id": document_id, "state": list(state), "sessions": sessions})
 
-    @guarded
+    @guarded("ydoc:document:join")
     async def ydoc_join(self, sid: str, data: Any) -> None:
         document_id, member, data = await self._document(sid, data, joined=False)
         room = f"doc_{document_id}"
@@ -355,12 +370,12 @@ class Realtime:
             "user_color": data.get("user_color") if isinstance(data.get("user_color"), str)
             else "#000000"}, room=room, skip_sid=sid)
 
-    @guarded
+    @guarded("ydoc:document:state")
     async def ydoc_state(self, sid: str, data: Any) -> None:
         document_id, _, _ = await self._document(sid, data)
         await self._send_state(sid, document_id)
 
-    @guarded
+    @guarded("ydoc:document:update")
     async def ydoc_update(self, sid: str, data: Any) -> None:
         document_id, member, data = await self._document(sid, data, write=True)
         update = _binary(data.get("update"), MAX_UPDATE, "update")
@@ -381,7 +396,7 @@ class Realtime:
         """Hook: the editor's content snapshot. Open WebUI saves it as the note's `data`
         (debounced); that is the notes feature's command, to be called from here."""
 
-    @guarded
+    @guarded("ydoc:document:leave")
     async def ydoc_leave(self, sid: str, data: Any) -> None:
         document_id, member, _ = await self._document(sid, data)
         room = f"doc_{document_id}"
@@ -389,7 +404,7 @@ class Realtime:
         await self.sio.emit("ydoc:user:left", {"document_id": document_id,
                                                "user_id": member.principal.id}, room=room)
 
-    @guarded
+    @guarded("ydoc:awareness:update")
     async def ydoc_awareness(self, sid: str, data: Any) -> None:
         document_id, member, data = await self._document(sid, data)
         _binary(data.get("update"), MAX_AWARENESS, "update")

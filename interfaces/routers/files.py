@@ -50,11 +50,12 @@ class UploadRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             length = request.headers.get("content-length", "")
             container = request.app.state.container
-            limit = container.retrieval.max_file_bytes() if container else None
-            if limit is not None and length.isdigit() and int(length) > limit + MULTIPART_SLACK:
-                value = container.retrieval.rag_config().get("FILE_MAX_SIZE")
-                return JSONResponse({"detail": Detail.FILE_TOO_LARGE(f"{value}MB")},
-                                    status_code=413)
+            if container is not None and length.isdigit():
+                config = await anyio.to_thread.run_sync(container.retrieval.rag_config)
+                limit = container.retrieval.max_file_bytes()  # cached by the call above
+                if limit is not None and int(length) > limit + MULTIPART_SLACK:
+                    detail = Detail.FILE_TOO_LARGE(f"{config.get('FILE_MAX_SIZE')}MB")
+                    return JSONResponse({"detail": detail}, status_code=413)
             return await handler(request)
 
         return guarded
@@ -110,7 +111,7 @@ def _text(container: Any, text_hash: str | None) -> str | None:
 @router.get("/", response_model=list[FileModelResponse], dependencies=[FILES])
 def list_files(principal: VerifiedUser, container: ContainerDep,
                content: bool = True) -> list[dict[str, Any]]:
-    return [file_view(r) for r in container.files.list(principal, content)]
+    return [file_view(r) for r in container.files.listing(principal, content)]
 
 
 @router.get("/search", response_model=list[FileModelResponse], dependencies=[FILES])

@@ -25,7 +25,7 @@ KNOWLEDGE = consistent("knowledge", "files")
 def list_knowledge(principal: VerifiedUser, container: ContainerDep,
                    page: Annotated[int | None, Query(ge=1, le=1_000_000)] = None
                    ) -> list[dict[str, Any]]:
-    return [knowledge_view(r) for r in container.knowledge.list(principal, page)]
+    return [knowledge_view(r) for r in container.knowledge.listing(principal, page)]
 
 
 @router.post("/create", response_model=KnowledgeResponse)

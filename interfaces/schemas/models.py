@@ -27,6 +27,7 @@ TAGS_MAX = 100  # not in reference
 TAG_MAX_CHARS = 255  # not in reference
 IMPORT_MAX = 1_000  # models per import or sync request (not in reference)
 QUERY_MAX_CHARS = 1_000
+JSON_DEPTH_MAX = 64  # nesting of free-form JSON (meta, params, valves, messages); not in reference
 
 
 def no_nul(value: str) -> str:
@@ -35,13 +36,32 @@ def no_nul(value: str) -> str:
     return value
 
 
-def json_bytes(limit: int) -> AfterValidator:
-    def check(value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value, default=str)) > limit:
-            raise ValueError(f"must be at most {limit} bytes of JSON")
-        return value
+def json_depth(value: Any, limit: int = JSON_DEPTH_MAX) -> int:
+    """How deeply `value` nests (iteratively: deep input must not exhaust the stack); stops
+    counting past `limit`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= limit:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node \
+            if isinstance(node, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
-    return AfterValidator(check)
+
+def check_json(value: Any, max_bytes: int) -> Any:
+    # Depth first: encoding (or later copying) very deep data recurses past Python's limit.
+    if json_depth(value) > JSON_DEPTH_MAX:
+        raise ValueError(f"must nest at most {JSON_DEPTH_MAX} levels deep")
+    if len(json.dumps(value, default=str)) > max_bytes:
+        raise ValueError(f"must be at most {max_bytes} bytes of JSON")
+    return value
+
+
+def json_bytes(max_bytes: int) -> AfterValidator:
+    """A JSON value bounded in size and nesting depth."""
+    return AfterValidator(lambda value: check_json(value, max_bytes))
 
 
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_CHARS,
@@ -153,8 +173,7 @@ class ModelMeta(BaseModel):
             name = tag.get("name")
             if not isinstance(name, str) or len(name) > TAG_MAX_CHARS:
                 raise ValueError(f"each tag needs a name of at most {TAG_MAX_CHARS} characters")
-        if len(json.dumps(self.value(), default=str)) > META_MAX_BYTES:
-            raise ValueError(f"meta must be at most {META_MAX_BYTES} bytes of JSON")
+        check_json(self.value(), META_MAX_BYTES)
         return self
 
     def value(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
+from interfaces.schemas.models import JSON_DEPTH_MAX, json_depth
+
 EMAIL_MAX_CHARS = 320
 CODE_MAX_CHARS = 256 * 1024  # not in reference
 EXECUTE_MAX_CHARS = 1024 * 1024  # code sent to Jupyter (not in reference)
@@ -36,6 +38,8 @@ class ChatTitleMessagesForm(BaseModel):
     @field_validator("messages")
     @classmethod
     def _bounded_text(cls, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if json_depth(messages) > JSON_DEPTH_MAX:
+            raise ValueError(f"messages must nest at most {JSON_DEPTH_MAX} levels deep")
         total = sum(len(str(m.get("content") or "")) + len(str(m.get("model") or ""))
                     for m in messages)
         if total > PDF_TEXT_MAX_CHARS:

@@ -112,17 +112,32 @@ def request_mix(rng: random.Random) -> dict[str, Any]:
 
 
 def measure(client: Any, tokens: list[str], requests: int, rng: random.Random,
-            mixed: bool) -> dict[str, float]:
+            mixed: bool, path: str = "/api/v1/models/list") -> dict[str, float]:
     samples = []
     for _ in range(requests):
         params = request_mix(rng) if mixed else {}
         headers = {"Authorization": f"Bearer {rng.choice(tokens)}"}
         started = time.perf_counter()
-        response = client.get("/api/v1/models/list", params=params, headers=headers)
+        response = client.get(path, params=params, headers=headers)
         samples.append(time.perf_counter() - started)
         assert response.status_code == 200, response.text
     stats = percentiles(samples)
     return {k: (v * 1000 if k != "n" else v) for k, v in stats.items()}
+
+
+def measure_service(container: Any, users: list[User], requests: int,
+                    rng: random.Random) -> dict[str, float]:
+    """The use case alone (group lookup, access-filtered count and page): no HTTP stack."""
+    from application.auth import Principal
+    from application.models import ModelFilter
+
+    samples = []
+    for _ in range(requests):
+        principal = Principal(id=str(rng.choice(users).id), role="user", via="session")
+        started = time.perf_counter()
+        container.models.page(principal, ModelFilter(), 1)
+        samples.append(time.perf_counter() - started)
+    return {k: (v * 1000 if k != "n" else v) for k, v in percentiles(samples).items()}
 
 
 def visible_counts(client: Any, tokens: list[str]) -> dict[str, float]:
@@ -157,12 +172,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tokens = [container.auth.tokens.issue(str(u.id), u.session_stamp, None)[0] for u in users]
         with TestClient(create_app(container=container)) as client:
             measure(client, tokens, 100, rng, mixed=True)  # warm caches and pools
+            load_before = os.getloadavg()[0]
+            # The same stack's floor: an authenticated GET that reads nothing.
+            baseline = measure(client, tokens, args.requests, rng, False, "/api/v1/auths/")
             first_page = measure(client, tokens, args.requests, rng, mixed=False)
+            service = measure_service(container, users, args.requests, rng)
             mixed = measure(client, tokens, args.requests, rng, mixed=True)
             visible = visible_counts(client, tokens)
         return {"models": args.models, "users": args.users, "groups": args.groups,
                 "redis": not args.no_redis, "seed_s": seeded, "visible_per_user": visible,
-                "first_page_ms": first_page, "mixed_ms": mixed}
+                "load_avg_before_after": [load_before, os.getloadavg()[0]],
+                "baseline_auths_ms": baseline, "first_page_ms": first_page, "mixed_ms": mixed,
+                "service_first_page_ms": service}
     finally:
         container.close()
         drop_database(url)

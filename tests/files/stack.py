@@ -136,7 +136,9 @@ def stack(backend: str, tmp: Path, worker: str = "thread", **overrides: str) -> 
     env = backend_env(backend, tmp)
     env.update(overrides)
     if backend == "postgres":
-        env.update({"REDIS_URL": JOBS_REDIS, "CHRONICLE_JOBS": "dramatiq"})
+        # Small pools: the PostgreSQL server is shared with other suites.
+        env.update({"REDIS_URL": JOBS_REDIS, "CHRONICLE_JOBS": "dramatiq", "PG_POOL_SIZE": "1",
+                    "PG_POOL_MAX": "6"})
     container = bootstrap(make_settings(env))
     proc: subprocess.Popen[bytes] | None = None
     thread_worker: Any = None

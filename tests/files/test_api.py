@@ -288,46 +288,6 @@ def test_transient_failures_are_retried_with_backoff(world: Stack,
     assert file.error is None and file.status == "completed"
 
 
-def test_retries_end_in_failure(world: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    if world.backend == "postgres":
-        pytest.skip("the retries run in the worker process, which cannot be made to fail")
-    user, files, retrieval = world.people.user, world.container.files, world.container.retrieval
-
-    def down(texts: list[str]) -> str:
-        raise RuntimeError("embedding endpoint unreachable")
-
-    monkeypatch.setattr(retrieval, "embed_chunks", down)
-    monkeypatch.setattr(files, "retry_base", 0.01)
-    file_id = world.upload(user, "down.txt", "Never embedded.")["id"]
-    status = world.wait_status(user, file_id)
-    assert status == {"status": "failed",
-                      "error": "embedding failed: embedding endpoint unreachable"}
-    names = [type(e).__name__ for e in world.container.store.app.repository.event_store.get(
-        files.aggregate(file_id).id)]
-    assert names.count("ProcessingRetried") == 4 and names[-1] == "ProcessingFailed"
-
-
-# -- deletion ----------------------------------------------------------------------------------
-def test_delete_removes_file_vectors_and_bytes(world: Stack) -> None:
-    user, other = world.fresh("Deleter"), world.people.other
-    file_id = world.processed(user, "gone.txt", "Ephemeral words about tortoises.")
-    row = world.container.files.files.get(file_id)
-    retrieval, mirror = world.container.retrieval, world.container.retrieval.index
-    assert retrieval.query([f"file-{file_id}"], "tortoises", 3)
-    assert world.client.delete(f"{API}/{file_id}", headers=other.headers).status_code == 404
-    r = world.client.delete(f"{API}/{file_id}", headers=user.headers)
-    assert r.status_code == 200 and r.json() == {"message": "File deleted successfully"}
-    assert world.client.get(f"{API}/{file_id}", headers=user.headers).status_code == 404
-    assert world.client.delete(f"{API}/{file_id}", headers=user.headers).status_code == 404
-    assert retrieval.query([f"file-{file_id}"], "tortoises", 3) == []
-    assert mirror.count(f"file-{file_id}") == 0
-    files = world.container.files
-    files.collect_grace = 0.0
-    assert row is not None
-    assert sorted(files.collect([row["content_hash"]])) == [row["content_hash"]]
-    assert not files.storage.exists(row["content_hash"])
-
-
 def test_delete_all_is_for_admins(world: Stack) -> None:
     user = world.people.user
     file_id = world.upload(user, "doomed.txt", "x", process="false")["id"]
@@ -408,3 +368,24 @@ def test_bad_input_is_4xx(world: Stack) -> None:
     assert world.client.post(url, json={"content": 5}, headers=h).status_code == 422
     assert world.client.post(url, content=b"{", headers={**h, "content-type":
                                                          "application/json"}).status_code == 422
+
+
+# -- deletion ----------------------------------------------------------------------------------
+def test_delete_removes_file_vectors_and_bytes(world: Stack) -> None:
+    user, other = world.fresh("Deleter"), world.people.other
+    file_id = world.processed(user, "gone.txt", "Ephemeral words about tortoises.")
+    row = world.container.files.files.get(file_id)
+    retrieval, mirror = world.container.retrieval, world.container.retrieval.index
+    assert retrieval.query([f"file-{file_id}"], "tortoises", 3)
+    assert world.client.delete(f"{API}/{file_id}", headers=other.headers).status_code == 404
+    r = world.client.delete(f"{API}/{file_id}", headers=user.headers)
+    assert r.status_code == 200 and r.json() == {"message": "File deleted successfully"}
+    assert world.client.get(f"{API}/{file_id}", headers=user.headers).status_code == 404
+    assert world.client.delete(f"{API}/{file_id}", headers=user.headers).status_code == 404
+    assert retrieval.query([f"file-{file_id}"], "tortoises", 3) == []
+    assert mirror.count(f"file-{file_id}") == 0
+    files = world.container.files
+    files.collect_grace = 0.0
+    assert row is not None
+    assert sorted(files.collect([row["content_hash"]])) == [row["content_hash"]]
+    assert not files.storage.exists(row["content_hash"])

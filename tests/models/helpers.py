@@ -65,3 +65,11 @@ class StaticGroups:
 
     def group_ids(self, user_id: str) -> list[str]:
         return self.members.get(user_id, [])
+
+
+def deep(levels: int) -> list[Any]:
+    """A JSON array nested `levels` deep."""
+    value: list[Any] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value

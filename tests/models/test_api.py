@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from application.messages import Detail
 from domain.model import model_uuid
@@ -74,6 +75,15 @@ def test_taken_id_is_409_and_long_id_400(client, people):
     assert r.status_code == 409 and r.json()["detail"] == Detail.MODEL_ID_TAKEN
     r = client.post(f"{API}/create", json=model_form("x" * 257), headers=people.admin.headers)
     assert r.status_code == 400 and r.json()["detail"] == Detail.MODEL_ID_TOO_LONG
+
+
+def test_racing_creates_of_one_id_make_one_model(client, people):
+    mid = uid("race")
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: client.post(
+            f"{API}/create", json=model_form(mid), headers=people.admin.headers).status_code,
+            range(4)))
+    assert sorted(statuses) == [200, 409, 409, 409]
 
 
 def test_base_models_are_admin_entries_without_a_base(client, people):

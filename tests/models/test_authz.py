@@ -12,7 +12,7 @@ import pytest
 
 from application.messages import Detail
 from tests.models.conftest import CALLERS
-from tests.models.helpers import API, create, model_form, seen
+from tests.models.helpers import API, create, deep, model_form, seen
 
 DENIED = 401  # the reference answers 401 for a missing role or workspace permission
 
@@ -133,6 +133,8 @@ BAD_BODIES = [
     {"meta": {"tags": [{"label": "no name"}]}},
     {"meta": {"profile_image_url": "x" * (4 * 1024 * 1024 + 1)}},
     {"params": "no"},
+    {"meta": {"x": deep(65)}},  # deep data would exhaust the stack of the code that copies it
+    {"params": {"x": deep(900)}},
     {"params": {"system": "x" * (1024 * 1024 + 1)}},
     {"access_control": {"read": {"user_ids": "everyone"}}},
     {"access_control": {"read": {"user_ids": [""]}}},

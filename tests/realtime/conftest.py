@@ -74,10 +74,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     apis = [api("api-a", full, tmp), api("api-b", full, tmp)]
     deployment = Deployment(env, container, apis, [projector(full, tmp)])
     try:
-        for proc in [*apis, *deployment.others]:
-            proc.start()
+        # One at a time: the event store's startup DDL (CREATE OR REPLACE FUNCTION) fails with
+        # "tuple concurrently updated" when processes bootstrap together.
         for proc in apis:
-            proc.wait_healthy()
+            proc.start().wait_healthy()
+        deployment.others[0].start()
         wait_feed_started(container)
         deployment.admin = deployment.person("Admin")
         yield deployment

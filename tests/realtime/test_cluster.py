@@ -224,6 +224,9 @@ def test_bad_payloads_are_answered_without_dropping_anything(cluster: Deployment
     chat = new_chat(b, alice, "still here")
     sock.wait(lambda s: bool(chat_events(s, chat)))
     assert len(sock.of("error")) == expected
+    assert {e["event"] for e in sock.of("error")} == {
+        "connect", "user-join", "usage", "events:channel", "ydoc:document:join",
+        "ydoc:document:update", "ydoc:awareness:update", "join-note"}
     assert sock.of("events:channel") == []
     assert sock.client.connected
     assert sock.call("user-join", {"auth": {"token": alice.token}})["id"] == alice.id

@@ -110,3 +110,17 @@ def test_embedding_config(world: Stack) -> None:
     world.client.post(f"{API}/embedding/update", headers=h, json={
         "RAG_EMBEDDING_ENGINE": "", "RAG_EMBEDDING_MODEL": "sentence-transformers/all-MiniLM-L6-v2",
         "RAG_EMBEDDING_BATCH_SIZE": 16})
+
+
+def test_every_spec_route_is_served(world: Stack) -> None:
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[3] / "shared" / "spec" / "endpoints.tsv"
+    prefixes = ("/api/v1/files", "/api/v1/knowledge", "/api/v1/retrieval")
+    wanted = {tuple(line.split("\t")[:2]) for line in spec.read_text().splitlines()
+              if line.split("\t")[-1].startswith(prefixes)}
+    assert len(wanted) == 22
+    paths = world.client.app.openapi()["paths"]
+    served = {(method.upper(), path) for path, ops in paths.items() for method in ops
+              if path.startswith(prefixes)}
+    assert wanted <= served

@@ -150,12 +150,12 @@ def test_index_is_saved_and_caught_up_on_start(backend: str, tmp_path: Path,
             assert first.retrieval.query([f"file-{a}"], "islands", 1)[0].file_id == a
             mirror = first.retrieval.index
             position = mirror.position
+            spec = RetrievalService.embedder_key(first.retrieval.active_spec())
         finally:
             first.close()  # the index is saved on stop, with the position it covers
         manifest = json.loads((tmp_path / "vector_index" / "manifest.json").read_text())
         assert manifest["position"] == position > 0
 
-        spec = RetrievalService.embedder_key(first.retrieval.active_spec())
         counter = Counting(RetrievalService._embedders[spec])
         monkeypatch.setitem(RetrievalService._embedders, spec, counter)
         second = bootstrap(make_settings(env))
@@ -168,6 +168,47 @@ def test_index_is_saved_and_caught_up_on_start(backend: str, tmp_path: Path,
             hits = second.retrieval.query([f"file-{a}", f"file-{b}", f"file-{c}"], "rain", 3)
             assert hits[0].file_id == c and {h.file_id for h in hits} == {a, b, c}
             assert counter.texts == ["Deserts receive little rain.", "rain"]
+        finally:
+            second.close()
+
+
+def test_chronicle_rebuild_rebuilds_the_index_from_the_cache(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`chronicle rebuild retrieval_index` (its own process) replays the log into a new read-model
+    generation; the next start rebuilds FAISS from it with cached vectors: nothing re-embedded."""
+    import os
+    import subprocess
+    import sys
+
+    from application.retrieval import RetrievalService
+    from infrastructure.bootstrap import bootstrap
+
+    with installation("sqlite", tmp_path, CHRONICLE_JOBS="embedded") as env:
+        user = Principal(id=str(uuid.uuid4()), role="user", via="session")
+        first = bootstrap(make_settings(env))
+        try:
+            ids = [first.files.upload(user, f"{i}.txt", "text/plain", [text.encode()], None,
+                                      process=True, background=False).value.file_id
+                   for i, text in enumerate(DOCS.values())]
+            before = [h.file_id for h in first.retrieval.query([f"file-{i}" for i in ids],
+                                                               "sailing upwind", 3)]
+            spec = RetrievalService.embedder_key(first.retrieval.active_spec())
+        finally:
+            first.close()
+        done = subprocess.run([str(Path(sys.executable).parent / "chronicle"), "rebuild",
+                               "retrieval_index"], env={**os.environ, **env}, cwd=Path.cwd(),
+                              capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+        counter = Counting(RetrievalService._embedders[spec])
+        monkeypatch.setitem(RetrievalService._embedders, spec, counter)
+        second = bootstrap(make_settings(env))
+        try:
+            mirror = second.retrieval.index
+            after = [h.file_id for h in second.retrieval.query([f"file-{i}" for i in ids],
+                                                               "sailing upwind", 3)]
+            assert after == before and mirror.generation == 2 and mirror.reloads == 1
+            assert counter.texts == ["sailing upwind"]
         finally:
             second.close()
 

@@ -18,7 +18,7 @@ from infrastructure.mapper import read_header
 from infrastructure.tool_source import extract_valves_schemas
 from interfaces.schemas.users import default_user_permissions
 from tests.models.conftest import CALLERS
-from tests.models.helpers import seen
+from tests.models.helpers import deep, seen
 
 API = "/api/v1/tools"
 TOOL = textwrap.dedent('''\
@@ -259,6 +259,8 @@ HOSTILE = {
     "syntax": "def broken(:\n",
     "no_tools_class": "x = 1\n",
     "nul": "class Tools:\n    pass\n\x00",
+    "nested_too_deeply": "x = " + "-" * 100_000 + "1\n\nclass Tools:\n    pass\n",
+    "recursion_in_the_parser": "x = " + "1+" * 100_000 + "1\n\nclass Tools:\n    pass\n",
     "loops_forever": "class Tools:\n    while True:\n        pass\n",
     "sleeps_forever": "import time\n\nclass Tools:\n    time.sleep(3600)\n",
     "allocates_without_bound": ("class Tools:\n    hog = []\n    while True:\n"
@@ -285,6 +287,7 @@ BAD = [
     {"id": 5}, {"id": ""}, {"id": "x" * 256}, {"name": None}, {"name": "n\x00"},
     {"content": 7}, {"content": "#" * (1024 * 1024 + 1)}, {"meta": "m"},
     {"meta": {"big": "x" * (256 * 1024)}}, {"access_control": {"write": {"user_ids": [1]}}},
+    {"meta": {"deep": deep(900)}},
 ]
 
 
@@ -299,7 +302,7 @@ def test_malformed_bodies_are_422(client, people, tool, change):
 
 def test_malformed_valves_are_422(client, people, tool):
     admin = people.admin.headers
-    for body in ([1, 2], "x", {"k": "v" * (256 * 1024)}):
+    for body in ([1, 2], "x", {"k": "v" * (256 * 1024)}, {"k": deep(900)}):
         for path in ("/valves/update", "/valves/user/update"):
             r = client.post(f"{API}/id/{tool}{path}", json=body, headers=admin)
             assert r.status_code == 422, (path, str(body)[:20])

@@ -21,6 +21,7 @@ from application.messages import Detail
 from application.utils import NOT_CONFIGURED
 from infrastructure.code_execute import jupyter_config
 from tests.models.conftest import CALLERS
+from tests.models.helpers import deep
 
 API = "/api/v1/utils"
 
@@ -197,7 +198,8 @@ def test_pdf_bad_input(client, people):
     for body in ({"title": "t"}, {"title": 1, "messages": []}, {"title": "t", "messages": "m"},
                  {"title": "t" * 1001, "messages": []},
                  {"title": "t", "messages": [{"content": "x"}] * 1001},
-                 {"title": "t", "messages": [{"content": "x" * (256 * 1024 + 1)}]}):
+                 {"title": "t", "messages": [{"content": "x" * (256 * 1024 + 1)}]},
+                 {"title": "t", "messages": [{"content": deep(900)}]}):
         r = client.post(f"{API}/pdf", json=body, headers=people.user.headers)
         assert r.status_code == 422, str(body)[:40]
     r = client.post(f"{API}/pdf", json={"title": "t", "messages": [{"content": {"odd": 1}}]},
