@@ -58,8 +58,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            path = _route_label(scope)
             REQUEST_LATENCY.labels(scope["method"], path, str(status_box[0])).observe(elapsed)
             log.info("request", extra={"method": scope["method"], "path": path,
                                        "status": status_box[0],
@@ -72,3 +71,17 @@ def _incoming_id(scope: dict[str, Any]) -> str | None:
             text = value.decode("latin-1")[:64]
             return text if text.replace("-", "").isalnum() else None
     return None
+
+
+def _route_label(scope: dict[str, Any]) -> str:
+    """The matched route's full template (/api/v1/chats/{id}), for a bounded metrics label.
+
+    Included routers only know their own relative template, so the full one is rebuilt from the
+    request path by putting the path parameters' names back in place of their values.
+    """
+    if scope.get("route") is None:
+        return "unmatched"
+    path = scope["path"]
+    for name, value in (scope.get("path_params") or {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
