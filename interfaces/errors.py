@@ -17,6 +17,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def application_error(request: Request, error: ApplicationError) -> JSONResponse:
         return JSONResponse({"detail": error.detail}, status_code=error.status)
 
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, error: RecursionError) -> JSONResponse:
+        # Bodies nested thousands deep exhaust Python's recursion somewhere in parsing, validation
+        # or encoding, always before anything is saved: the client's input, not our fault.
+        return JSONResponse({"detail": "The request is nested too deeply."}, status_code=400)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         correlation_id = getattr(request.state, "correlation_id", None)

@@ -14,6 +14,7 @@ from application.errors import BadRequest, NotFound
 from application.messages import Detail
 from domain.user import User
 from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, consistent
+from interfaces.schemas.json_limits import JSONObject
 from interfaces.schemas.users import (
     ACTIVE_WINDOW_SECONDS,
     PROFILE_IMAGE_MEDIA_TYPES,
@@ -152,7 +153,7 @@ def get_info(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]
 
 @router.post("/user/info/update")
 def update_info(principal: VerifiedUser, response: Response, container: ContainerDep,
-                form: Annotated[dict[str, Any], Body()]) -> dict[str, Any] | None:
+                form: Annotated[JSONObject, Body()]) -> dict[str, Any] | None:
     outcome = container.users.update_info(principal, form)
     committed(response, container, principal, outcome.position)
     return outcome.value.info

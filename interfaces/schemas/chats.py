@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from domain.chat import Chat
+from interfaces.schemas.json_limits import JSONObject
 
 MAX_EPOCH = 2**53  # any epoch (seconds or milliseconds) fits; BIGINT and JSON numbers too
 MAX_IMPORT = 10_000  # chats in one import request (not in reference)
@@ -24,16 +25,16 @@ Identifier = Annotated[str, StringConstraints(max_length=ID_MAX_CHARS)]
 
 # -- requests -------------------------------------------------------------------------------
 class ChatForm(BaseModel):
-    chat: dict[str, Any]
+    chat: JSONObject
     folder_id: Identifier | None = None
-    variables: dict[str, Any] | None = None
+    variables: JSONObject | None = None
     # The spec's example body also carries these two beside `chat`.
-    meta: dict[str, Any] | None = None
+    meta: JSONObject | None = None
     tags: list[ShortText] | None = None
 
 
 class ChatImportForm(ChatForm):
-    meta: dict[str, Any] | None = {}
+    meta: JSONObject | None = {}
     pinned: bool | None = False
     archived: bool | None = False
     current_message_id: Identifier | None = None
@@ -64,12 +65,12 @@ class ShareChatForm(BaseModel):
 
 class EventForm(BaseModel):
     type: ShortText
-    data: dict[str, Any]
+    data: JSONObject
 
 
 class MessageForm(BaseModel):
     content: str | None = None
-    voice: dict[str, Any] | None = None
+    voice: JSONObject | None = None
 
 
 class ChatFolderIdForm(BaseModel):

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from application.models import ModelInput
+from interfaces.schemas.json_limits import JSON_DEPTH_MAX, json_depth
 
 ID_MAX_CHARS = 1024  # hard cap (422); the reference's 256-character rule is a 400 in the app
 NAME_MAX_CHARS = 1_000  # not in reference
@@ -27,27 +28,12 @@ TAGS_MAX = 100  # not in reference
 TAG_MAX_CHARS = 255  # not in reference
 IMPORT_MAX = 1_000  # models per import or sync request (not in reference)
 QUERY_MAX_CHARS = 1_000
-JSON_DEPTH_MAX = 64  # nesting of free-form JSON (meta, params, valves, messages); not in reference
 
 
 def no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
-
-
-def json_depth(value: Any, limit: int = JSON_DEPTH_MAX) -> int:
-    """How deeply `value` nests (iteratively: deep input must not exhaust the stack); stops
-    counting past `limit`."""
-    deepest, stack = 0, [(value, 1)]
-    while stack and deepest <= limit:
-        node, level = stack.pop()
-        children = node.values() if isinstance(node, dict) else node \
-            if isinstance(node, list) else None
-        if children is not None:
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in children)
-    return deepest
 
 
 def check_json(value: Any, max_bytes: int) -> Any:
