@@ -18,12 +18,11 @@ from application.commands import CommandRunner, Outcome
 from application.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from application.files import FileService, plausible_id
 from application.messages import Detail
-from application.models import GroupMembership, Viewer, sharing_filter
+from application.models import AccessControlled, GroupMembership, Viewer, sharing_filter
 from application.permissions import allowed
 from application.ports import EventStorePort
 from domain.file import COMPLETED, PENDING, File
 from domain.knowledge import DuplicateFile, KnowledgeBase, knowledge_uuid
-from domain.model import has_access
 
 Row = dict[str, Any]
 
@@ -40,7 +39,7 @@ class KnowledgeReadModel(Protocol):
     def owners(self, user_ids: Sequence[str]) -> dict[str, Row]: ...
 
 
-class KnowledgeService:
+class KnowledgeService(AccessControlled):
     def __init__(self, store: EventStorePort, runner: CommandRunner,
                  knowledge: KnowledgeReadModel, files: FileService, groups: GroupMembership,
                  permissions: Callable[[], dict[str, Any]]):
@@ -52,17 +51,6 @@ class KnowledgeService:
         self.permissions = permissions
 
     # -- who ----------------------------------------------------------------------------------
-    def viewer(self, principal: Principal) -> Viewer | None:
-        if principal.is_admin:
-            return None
-        return Viewer(principal.id, tuple(self.groups.group_ids(principal.id)))
-
-    def can(self, viewer: Viewer | None, owner_id: str, access_control: dict[str, Any] | None,
-            permission: str) -> bool:
-        if viewer is None:
-            return True
-        return has_access(access_control, owner_id, viewer.user_id, viewer.group_ids, permission)
-
     def can_read_collection(self, principal: Principal, name: str) -> bool:
         """Whether the caller may search a vector collection (a file's or a knowledge base's)."""
         if not plausible_id(name):

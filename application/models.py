@@ -57,6 +57,23 @@ class Viewer:
     group_ids: tuple[str, ...] = ()
 
 
+class AccessControlled:
+    """Who may read or write workspace items (models, tools, knowledge) with access_control."""
+
+    groups: GroupMembership
+
+    def viewer(self, principal: Principal) -> Viewer | None:
+        if principal.is_admin:
+            return None
+        return Viewer(principal.id, tuple(self.groups.group_ids(principal.id)))
+
+    @staticmethod
+    def can(viewer: Viewer | None, owner_id: str, access_control: dict[str, Any] | None,
+            permission: str) -> bool:
+        return viewer is None or has_access(access_control, owner_id, viewer.user_id,
+                                            viewer.group_ids, permission)
+
+
 @dataclass
 class ModelFilter:
     query: str | None = None
@@ -131,7 +148,7 @@ def model_errors() -> Iterator[None]:
         raise BadRequest(Detail.DEFAULT(str(error))) from None
 
 
-class ModelService:
+class ModelService(AccessControlled):
     def __init__(self, store: EventStorePort, runner: CommandRunner, models: ModelsReadModel,
                  groups: GroupMembership, permissions: Callable[[], dict[str, Any]]):
         self.store = store
@@ -141,17 +158,6 @@ class ModelService:
         self.permissions = permissions
 
     # -- who ------------------------------------------------------------------------------
-    def viewer(self, principal: Principal) -> Viewer | None:
-        if principal.is_admin:
-            return None
-        return Viewer(principal.id, tuple(self.groups.group_ids(principal.id)))
-
-    def can(self, viewer: Viewer | None, owner_id: str, access_control: dict[str, Any] | None,
-            permission: str) -> bool:
-        if viewer is None:
-            return True
-        return has_access(access_control, owner_id, viewer.user_id, viewer.group_ids, permission)
-
     def _require(self, principal: Principal, *keys: str) -> None:
         """Admins, or users holding any of the workspace permissions `keys` (else 401)."""
         if principal.is_admin:

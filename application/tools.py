@@ -19,10 +19,10 @@ from application.auth import Principal
 from application.commands import CommandRunner, Outcome
 from application.errors import BadRequest, NotFound, Unauthorized
 from application.messages import Detail
-from application.models import GroupMembership, Viewer, sharing_filter
+from application.models import AccessControlled, GroupMembership, Viewer, sharing_filter
 from application.permissions import allowed
 from application.ports import EventStorePort
-from domain.model import clean_json, has_access, normalize_access_control
+from domain.model import clean_json, normalize_access_control
 from domain.tool import Tool, ToolUserValves, tool_uuid, user_valves_uuid
 
 Row = dict[str, Any]
@@ -71,7 +71,7 @@ class ToolsReadModel(Protocol):
     def owners(self, user_ids: list[str]) -> dict[str, Row]: ...
 
 
-class ToolService:
+class ToolService(AccessControlled):
     def __init__(self, store: EventStorePort, runner: CommandRunner, tools: ToolsReadModel,
                  groups: GroupMembership, permissions: Callable[[], dict[str, Any]],
                  code: ToolCode):
@@ -83,17 +83,6 @@ class ToolService:
         self.code = code
 
     # -- who ------------------------------------------------------------------------------
-    def viewer(self, principal: Principal) -> Viewer | None:
-        if principal.is_admin:
-            return None
-        return Viewer(principal.id, tuple(self.groups.group_ids(principal.id)))
-
-    @staticmethod
-    def can(viewer: Viewer | None, owner_id: str, access_control: dict[str, Any] | None,
-            permission: str) -> bool:
-        return viewer is None or has_access(access_control, owner_id, viewer.user_id,
-                                            viewer.group_ids, permission)
-
     def _allowed(self, principal: Principal, *keys: str) -> bool:
         permissions = self.permissions()
         return principal.is_admin or any(allowed(permissions, k) for k in keys)
