@@ -6,10 +6,12 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
+from application.access_log import AccessLog
 from application.commands import CommandRunner
 from application.config import ConfigService, parse_duration
 from application.errors import BadRequest, Forbidden, Unauthorized
@@ -62,7 +64,8 @@ class AuthService:
     def __init__(self, store: EventStorePort, runner: CommandRunner, users: UsersReadModel,
                  passwords: PasswordHasher, tokens: TokenService, sessions: SessionStore,
                  config: ConfigService, signin_limit: int = 15, signin_window: int = 180,
-                 token_ttl: int | None = None):
+                 token_ttl: int | None = None,
+                 email_fingerprint: Callable[[str], str] = lambda email: ""):
         self.store = store
         self.runner = runner
         self.users = users
@@ -73,6 +76,7 @@ class AuthService:
         self.signin_limit = signin_limit
         self.signin_window = signin_window
         self.token_ttl = token_ttl
+        self.access = AccessLog(runner, email_fingerprint)
 
     # -- sign-up and sign-in ----------------------------------------------------------------
     def signup(self, name: str, email: str, password: str,
@@ -115,21 +119,28 @@ class AuthService:
         outcome = self.runner.run("auth.signup", decide)
         return self._session(outcome.value), outcome.position
 
-    def signin(self, email: str, password: str) -> tuple[Session, int]:
-        email = normalise_email(email)
-        if self.sessions.hit(f"signin:{email}", self.signin_window) > self.signin_limit:
-            raise RateLimited(Detail.RATE_LIMIT_EXCEEDED)
+    def signin(self, email: str, password: str,
+               client: dict[str, Any] | None = None) -> tuple[Session, int]:
+        email, client = normalise_email(email), client or {}
+        limited = self.sessions.hit(f"signin:{email}", self.signin_window) > self.signin_limit
         claim = self.store.get(claim_id(email))
         user = self.store.get(UUID(claim.user_id)) if claim is not None and claim.held else None
-        if user is None or user.deleted:
+        user_id = str(user.id) if user is not None and not user.deleted else None
+        if limited:
+            self.access.sign_in_failed(email, "rate_limited", user_id, client)
+            raise RateLimited(Detail.RATE_LIMIT_EXCEEDED)
+        if user is None or user_id is None:
             self.passwords.verify(password, _DUMMY_HASH)  # same cost as a real check
+            self.access.sign_in_failed(email, "unknown_user", None, client)
             raise BadRequest(Detail.INVALID_CRED)
         valid, upgraded = self.passwords.verify(password, user.password_hash)
         if not valid:
+            self.access.sign_in_failed(email, "wrong_password", str(user.id), client)
             raise BadRequest(Detail.INVALID_CRED)
         position = 0
         if upgraded:
             position = self._rehash(user.id, upgraded)
+        self.access.signed_in(str(user.id), email, client)
         return self._session(user), position
 
     def _rehash(self, user_id: UUID, new_hash: str) -> int:
@@ -209,12 +220,13 @@ class AuthService:
         self.sessions.put_auth_state(str(user.id), state)
         return state
 
-    def signout(self, principal: Principal) -> None:
+    def signout(self, principal: Principal, client: dict[str, Any] | None = None) -> None:
         if principal.jti:
             # A JWT without `exp` (JWT_EXPIRES_IN=-1) never expires: neither may its revocation.
             ttl = (principal.expires_at - int(time.time())) if principal.expires_at else \
                 NEVER_EXPIRES_TTL
             self.sessions.revoke(principal.jti, max(1, ttl))
+        self.access.signed_out(principal.id, client or {})
 
     # -- credentials ------------------------------------------------------------------------
     def update_password(self, principal: Principal, password: str,

@@ -16,7 +16,7 @@ from infrastructure.settings import Settings
 from interfaces.errors import install_error_handlers
 from interfaces.logs import configure_logging
 from interfaces.middleware import RequestContextMiddleware
-from interfaces.routers import auths, chats, folders, meta, models, system, tools, users, utils
+from interfaces.routers import audit, auths, chats, folders, meta, models, system, tools, users, utils
 from interfaces.routers import files as files_router
 from interfaces.routers import knowledge as knowledge_router
 from interfaces.routers import retrieval as retrieval_router
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(files_router.router, prefix="/api/v1/files", tags=["files"])
     app.include_router(knowledge_router.router, prefix="/api/v1/knowledge", tags=["knowledge"])
     app.include_router(retrieval_router.router, prefix="/api/v1/retrieval", tags=["retrieval"])
+    app.include_router(audit.router, prefix="/api/v1/audit", tags=["audit"])
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

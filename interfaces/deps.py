@@ -138,3 +138,9 @@ def consistent(*projections: str) -> Any:
 def _client_position(request: Request) -> int:
     raw = request.headers.get(MIN_POSITION_HEADER) or request.headers.get(POSITION_HEADER) or ""
     return int(raw) if raw.isdigit() else 0
+
+
+def client_info(request: Request) -> dict[str, str | None]:
+    """Where a request came from, for the sign-in audit stream."""
+    return {"ip": request.client.host if request.client else None,
+            "user_agent": request.headers.get("user-agent")}

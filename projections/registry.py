@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from projections.audit_log import AuditLogProjector
 from projections.chat_folders import FoldersProjector
 from projections.chats import ChatsProjector
 from projections.files import FilesProjector
@@ -15,6 +16,7 @@ from projections.users import UsersProjector
 
 PROJECTORS: list[type[Projector]] = [UsersProjector, ChatsProjector, FoldersProjector,
                                      ModelsProjector, ToolsProjector, FilesProjector,
-                                     KnowledgeProjector, RetrievalIndexProjector]
+                                     KnowledgeProjector, RetrievalIndexProjector,
+                                     AuditLogProjector]
 # Feeds follow the log like projectors but publish instead of writing tables (RealtimeHost).
 FEEDS: list[type[Projector]] = [RealtimeProjector]

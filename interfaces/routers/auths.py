@@ -18,6 +18,7 @@ from interfaces.deps import (
     ContainerDep,
     CurrentUser,
     VerifiedUser,
+    client_info,
     committed,
     credential,
 )
@@ -72,8 +73,9 @@ def signup(form: SignupForm, response: Response, container: ContainerDep) -> dic
 
 
 @router.post("/signin", response_model=SessionUserResponse)
-def signin(form: SigninForm, response: Response, container: ContainerDep) -> dict[str, Any]:
-    session, position = container.auth.signin(form.email, form.password)
+def signin(form: SigninForm, request: Request, response: Response,
+           container: ContainerDep) -> dict[str, Any]:
+    session, position = container.auth.signin(form.email, form.password, client_info(request))
     committed(response, container, None, position)
     return _session_response(response, container, session)
 
@@ -84,7 +86,7 @@ async def _signout(request: Request, response: Response, container: ContainerDep
     if token and not token.startswith("sk-"):
         try:
             principal = await anyio.to_thread.run_sync(container.auth.authenticate, token)
-            container.auth.signout(principal)
+            container.auth.signout(principal, client_info(request))
         except Exception:  # an invalid token needs no revoking
             pass
     for cookie in ("token", "oui-session", "oauth_id_token", "oauth_session_id"):

@@ -111,6 +111,21 @@ class ChatTitleIdResponse(BaseModel):
     pinned: bool | None = False
 
 
+class TrashedChatResponse(BaseModel):
+    """A chat in the trash (not in reference): restorable until purge_at (epoch seconds)."""
+
+    id: str
+    user_id: str
+    title: str
+    updated_at: int
+    created_at: int
+    deleted_at: int
+    purge_at: int
+    archived: bool = False
+    pinned: bool | None = False
+    folder_id: str | None = None
+
+
 class TagModel(BaseModel):
     id: str
     name: str
@@ -119,11 +134,11 @@ class TagModel(BaseModel):
 
 
 # -- converters -----------------------------------------------------------------------------
-def chat_response(chat: Chat, **overrides: Any) -> dict[str, Any]:
+def chat_response(chat: Chat, copy: bool = True, **overrides: Any) -> dict[str, Any]:
     """ChatResponse of an aggregate (plain data: streamed responses serialise it directly)."""
     return {
         "id": str(chat.id), "user_id": chat.owner_id, "title": chat.title,
-        "chat": chat.to_chat_json(), "updated_at": chat.updated_at,
+        "chat": chat.to_chat_json(copy), "updated_at": chat.updated_at,
         "created_at": chat.created_at, "share_id": chat.share_id, "archived": chat.archived,
         "pinned": chat.pinned, "meta": chat.response_meta(), "variables": {},
         "folder_id": chat.folder_id, "tasks": None, "summary": None,
@@ -144,6 +159,11 @@ def title_item(row: dict[str, Any]) -> dict[str, Any]:
             "created_at": row["created_at"], "last_read_at": None,
             "snippet": row.get("snippet"), "active": False, "archived": row["archived"],
             "folder_id": row["folder_id"], "pinned": row["pinned"]}
+
+
+def trash_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in ("id", "user_id", "title", "updated_at", "created_at",
+                                "deleted_at", "purge_at", "archived", "pinned", "folder_id")}
 
 
 def tag_models(user_id: str, tags: list[str]) -> list[dict[str, Any]]:
