@@ -3,12 +3,17 @@
 Single chats are always read from the aggregate (consistent); lists and search come from the
 `chats` read model. A user only ever reaches their own chats: someone else's chat is answered
 exactly like a chat that does not exist (404), except through its share id.
+
+Deleting a chat moves it to the trash: its owner (or an admin) can restore it, with everything
+it had, until the trash window has passed since the deletion; a purge (asked for, or by the
+retention policy once the window has passed) takes it out of every read model for good.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import time
 import uuid
@@ -29,6 +34,7 @@ from domain.user import User
 
 T = TypeVar("T")
 PAGE_SIZE = 60
+DAY = 86_400
 IMPORT_NAMESPACE = uuid.UUID("5d0c8a3e-7f5b-4e0a-9d7e-2b9f1c6a4e11")
 IMPORT_ATTEMPTS = 8
 MAX_SEARCH_TERMS = 8
@@ -76,6 +82,9 @@ class ChatsReadModel(Protocol):
     def ids(self, user_id: str, archived: bool | None = None) -> list[str]: ...
 
     def by_share_id(self, share_id: str) -> dict[str, Any] | None: ...
+
+    def trash(self, user_id: str | None, after: int, offset: int,
+              limit: int) -> list[dict[str, Any]]: ...
 
     def tags(self, user_id: str) -> list[str]: ...
 
@@ -189,12 +198,15 @@ def parse_search(text: str, folder_ids: Callable[[list[str]], list[str]]) -> Sea
 
 class ChatService:
     def __init__(self, store: EventStorePort, runner: CommandRunner, chats: ChatsReadModel,
-                 folders: FoldersReadModel, permissions: Callable[[], dict[str, Any]]):
+                 folders: FoldersReadModel, permissions: Callable[[], dict[str, Any]],
+                 trash_days: float = 30.0, clock: Callable[[], float] = time.time):
         self.store = store
         self.runner = runner
         self.chats = chats
         self.folders = folders
         self.permissions = permissions
+        self.trash_seconds = trash_days * DAY
+        self.clock = clock
 
     # -- loading ----------------------------------------------------------------------------
     def _load(self, chat_id: str, version: int | None = None) -> Chat | None:
@@ -341,6 +353,58 @@ class ChatService:
             return copy, [copy]
 
         return self.runner.run("chats.clone_shared", decide)
+
+    # -- the trash --------------------------------------------------------------------------
+    def _trashed(self, principal: Principal, chat_id: str) -> Chat:
+        """A chat `principal` may restore or purge: their own, or (admins) a live user's.
+        Purged chats, like anyone else's, are answered as unknown."""
+        chat = self._load(chat_id)
+        if chat is None or chat.purged or not (chat.owner_id == principal.id or (
+                principal.is_admin and self._owner_live(chat))):
+            raise NotFound(Detail.NOT_FOUND)
+        if not chat.deleted:
+            raise BadRequest(Detail.CHAT_NOT_IN_TRASH)
+        return chat
+
+    def restore(self, principal: Principal, chat_id: str) -> Outcome[Chat]:
+        def decide() -> tuple[Chat, list[Any]]:
+            chat = self._trashed(principal, chat_id)
+            purge_at = chat.purge_at(self.trash_seconds)
+            if purge_at is None or purge_at <= self.clock():
+                raise NotFound(Detail.NOT_FOUND)  # past the window: as good as purged
+            chat.restore()
+            if chat.folder_id is not None and not self._folder_live(chat):
+                chat.move_to_folder(None)  # its folder went meanwhile: back to the chat list
+            return chat, [chat]
+
+        return self.runner.run("chats.restore", decide)
+
+    def _folder_live(self, chat: Chat) -> bool:
+        parsed = parse_uuid(chat.folder_id or "")
+        folder = self.store.get(parsed) if parsed else None
+        return isinstance(folder, Folder) and not folder.deleted and (
+            folder.owner_id == chat.owner_id)
+
+    def purge(self, principal: Principal, chat_id: str) -> Outcome[bool]:
+        self._permit(principal, "chat.delete")
+
+        def decide() -> tuple[bool, list[Any]]:
+            chat = self._trashed(principal, chat_id)
+            chat.purge()
+            return True, [chat]
+
+        return self.runner.run("chats.purge", decide)
+
+    def trash(self, principal: Principal, page: int | None,
+              everyone: bool = False) -> list[dict[str, Any]]:
+        """Chats still restorable (own, or every user's for an admin), with their purge time."""
+        offset, limit = page_window(page)
+        after = math.floor(self.clock() - self.trash_seconds)
+        owner = None if everyone else principal.id
+        rows = self.chats.trash(owner, after, offset, limit or PAGE_SIZE)
+        for row in rows:
+            row["purge_at"] = math.ceil(row["deleted_at"] + self.trash_seconds)
+        return rows
 
     # -- commands on many chats -------------------------------------------------------------
     def _bulk(self, name: str, principal: Principal, ids: Iterable[str],

@@ -95,6 +95,7 @@ class Detail:
 
     NOT_FOUND = "We could not find what you're looking for :/"
     USER_NOT_FOUND = "We could not find what you're looking for :/"
+    CHAT_NOT_IN_TRASH = "This chat is not in the trash."  # not in reference (trash is ours)
 
     # --- API keys -------------------------------------------------------------------
     API_KEY_NOT_ALLOWED = "Use of API key is not enabled in the environment."

@@ -44,6 +44,10 @@ class ChatDeletedError(ChatError):
     """A command was sent to a deleted chat."""
 
 
+class ChatNotDeletedError(ChatError):
+    """Restore or purge was asked of a chat that is not in the trash."""
+
+
 def normalize_tag(name: str) -> str:
     """Open WebUI's tag id for a tag name: lower-case, spaces as underscores."""
     return name.replace("\x00", "").strip().replace(" ", "_").lower()
@@ -173,9 +177,14 @@ class Chat(Aggregate):
 
     Attributes: owner_id (alias user_id), title, fields, messages (id -> message,
     without childrenIds), current_id, tags, pinned, archived, share_id,
-    shared_version, folder_id, meta (without tags), origin, deleted, created_at,
+    shared_version, folder_id, meta (without tags), origin, deleted, deleted_at (epoch
+    seconds of the Deleted event: the trash window runs from it), purged, created_at,
     updated_at (epoch seconds).
     """
+
+    # Class defaults: snapshots taken before the trash existed lack these attributes.
+    deleted_at: int | None = None
+    purged: bool = False
 
     @staticmethod
     def create_id(chat_id: str | None = None) -> uuid.UUID:
@@ -215,6 +224,8 @@ class Chat(Aggregate):
         self.meta = deepcopy(meta)
         self.origin = deepcopy(origin)
         self.deleted = False
+        self.deleted_at = None
+        self.purged = False
         self.created_at = created_at if created_at is not None else _epoch(timestamp)
         self.updated_at = updated_at if updated_at is not None else self.created_at
 
@@ -306,8 +317,12 @@ class Chat(Aggregate):
         """`meta` as Open WebUI returns it (tags live in meta.tags there)."""
         return {**deepcopy(self.meta), "tags": list(self.tags)}
 
-    def to_chat_json(self) -> dict[str, Any]:
-        """The full client chat JSON; `messages` and `childrenIds` are derived."""
+    def to_chat_json(self, copy: bool = True) -> dict[str, Any]:
+        """The full client chat JSON; `messages` and `childrenIds` are derived.
+
+        copy=False shares sub-objects with this aggregate: only for a throwaway aggregate (one
+        loaded at a past version) whose JSON is serialised at once.
+        """
         history = with_children(self.messages)
         doc = {
             **self.fields,
@@ -319,7 +334,7 @@ class Chat(Aggregate):
             **(self.origin or {}),
         }
         # One deepcopy keeps callers from mutating state through shared sub-objects.
-        return deepcopy(doc)
+        return deepcopy(doc) if copy else doc
 
     # ---- commands ----------------------------------------------------------------
 
@@ -472,9 +487,30 @@ class Chat(Aggregate):
             self._change_meta(new_meta)
 
     def delete(self) -> None:
-        """Soft delete: the history stays in the log; later commands raise."""
+        """Move to the trash: the history stays in the log; later commands raise until restored."""
         if not self.deleted:
             self._delete()
+
+    def restore(self) -> None:
+        """Take the chat out of the trash, with everything it had. A purged chat is gone."""
+        if self.purged:
+            raise ChatDeletedError(f"chat {self.id} is purged")
+        if not self.deleted:
+            raise ChatNotDeletedError(f"chat {self.id} is not in the trash")
+        self._restore()
+
+    def purge(self) -> None:
+        """Empty the chat out of the trash for good (the log keeps it until erasure)."""
+        if not self.deleted:
+            raise ChatNotDeletedError(f"chat {self.id} is not in the trash")
+        if not self.purged:
+            self._purge()
+
+    def purge_at(self, trash_seconds: float) -> float | None:
+        """Epoch seconds when a trashed chat leaves the restore window (None: not restorable)."""
+        if not self.deleted or self.purged or self.deleted_at is None:
+            return None
+        return self.deleted_at + trash_seconds
 
     # ---- helpers -----------------------------------------------------------------
 
@@ -603,5 +639,17 @@ class Chat(Aggregate):
         self.meta = deepcopy(meta)
 
     @event("Deleted")
-    def _delete(self) -> None:
+    def _delete(self, timestamp: datetime | None = None) -> None:
         self.deleted = True
+        self.deleted_at = _epoch(timestamp)
+
+    # A restore counts as an update, or the retention policy would trash the chat again.
+    @event("Restored")
+    def _restore(self, timestamp: datetime | None = None) -> None:
+        self.deleted = False
+        self.deleted_at = None
+        self.updated_at = _epoch(timestamp)
+
+    @event("Purged")
+    def _purge(self) -> None:
+        self.purged = True

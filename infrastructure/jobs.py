@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -173,6 +174,36 @@ class DramatiqJobs:
         self.broker.close()
 
 
+class Schedule:
+    """Enqueues a job every `interval` seconds from a daemon thread, the first soon after start
+    (a process restarted more often than the interval still runs it). The process that runs the
+    projectors keeps the schedule; the job itself may run anywhere (Dramatiq workers)."""
+
+    FIRST_DELAY = 60.0
+
+    def __init__(self, jobs: Any, name: str, interval: float):
+        self.jobs, self.name, self.interval = jobs, name, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"schedule-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        delay = min(self.interval, self.FIRST_DELAY)
+        while not self._stop.wait(delay):
+            try:
+                self.jobs.enqueue(self.name)
+            except Exception:  # a broker outage must not end the schedule
+                log.exception("scheduling failed", extra={"job": self.name})
+            delay = self.interval
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
 # -- the worker process's container -------------------------------------------------------------
 _container: Any = None
 _container_lock = threading.Lock()
@@ -208,6 +239,12 @@ def collect_blobs(container: Any, digests: list[str], attempt: int = 0) -> None:
 def switch_embedding_model(container: Any, target: dict[str, Any], attempt: int = 0) -> None:
     outcome = container.retrieval.switch_model(target, attempt)
     log.info("embedding model switch", extra={"outcome": outcome, "attempt": attempt})
+
+
+@job("retention")
+def apply_retention(container: Any) -> None:
+    report = container.retention.run(time.time())
+    log.info("retention applied", extra={"trashed": report.trashed, "purged": report.purged})
 
 
 # `chronicle worker` imports this module: register the actor on the production broker.

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     LOG_FORMAT: str = "json"
     PG_POOL_SIZE: int = Field(default=4, ge=1)
     PG_POOL_MAX: int = Field(default=12, ge=1)
+    # Chat trash and retention (application/retention.py); days may be fractional.
+    CHAT_TRASH_RETENTION_DAYS: float = Field(default=30.0, ge=0, le=1e5, allow_inf_nan=False)
+    CHAT_RETENTION_DAYS: float = Field(default=0.0, ge=0, le=1e5, allow_inf_nan=False)  # 0: off
+    RETENTION_INTERVAL_SECONDS: float = Field(default=3600.0, ge=0, le=1e9,
+                                              allow_inf_nan=False)  # 0: not scheduled
 
     @field_validator("DEFAULT_USER_ROLE")
     @classmethod

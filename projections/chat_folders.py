@@ -6,6 +6,7 @@ import json
 from functools import singledispatchmethod
 from typing import Any
 
+from domain.erasure import Erasure
 from domain.folder import Folder
 from domain.user import User
 from infrastructure.sql import Database, Tx
@@ -88,6 +89,11 @@ class FoldersProjector(Projector):
     def _user_deleted(self, event: User.Deleted, tx: Tx) -> None:
         tx.execute(f"DELETE FROM {self.t['folders']} WHERE user_id = ?",
                    (str(event.originator_id),))
+
+    @handle.register
+    def _user_erased(self, event: Erasure.UserErased, tx: Tx) -> None:
+        """Belt and braces: the user's deletion already dropped their folders."""
+        tx.execute(f"DELETE FROM {self.t['folders']} WHERE user_id = ?", (event.user_id,))
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The chats read model: the chat list (no chat bodies), tags, shares and full-text search.
 
 Tables:
-  chat_list        one row per live chat: title, flags, placement, timestamps.
+  chat_list        one row per chat, live or in the trash: title, flags, placement, timestamps;
+                   deleted_at is set while the chat is in the trash, and every list, tag and
+                   search query leaves such rows out. Purging a chat drops all its rows.
   chat_tags        (chat, tag) pairs.
   chat_text        one row per message (kind 'm') plus one for the title (kind 't'): the text
                    that search matches and snippets quote.
@@ -23,6 +25,7 @@ from typing import Any
 
 from application.chats import ListFilter, SearchQuery
 from domain.chat import Chat
+from domain.erasure import Erasure
 from domain.user import User
 from infrastructure.sql import Database, Tx
 from projections.runtime import Projector, physical_names, read_state
@@ -84,7 +87,7 @@ POSTGRES_DDL = [
 
 class ChatsProjector(Projector):
     name = "chats"
-    version = 1
+    version = 2
     tables = ("chat_list", "chat_tags", "chat_text", "chat_fts", "chat_gone_users")
 
     def ddl(self) -> list[str]:
@@ -92,8 +95,10 @@ class ChatsProjector(Projector):
             "CREATE TABLE {chat_list} (id TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
             " title TEXT NOT NULL, title_lc TEXT NOT NULL, created_at BIGINT NOT NULL,"
             " updated_at BIGINT NOT NULL, pinned INTEGER NOT NULL, archived INTEGER NOT NULL,"
-            " folder_id TEXT, share_id TEXT, internal INTEGER NOT NULL)",
+            " folder_id TEXT, share_id TEXT, internal INTEGER NOT NULL, deleted_at BIGINT)",
             "CREATE INDEX {chat_list}_user ON {chat_list} (user_id, updated_at)",
+            # Retention: live chats by age (deleted_at IS NULL) and the trash by deletion time.
+            "CREATE INDEX {chat_list}_age ON {chat_list} (deleted_at, updated_at)",
             "CREATE INDEX {chat_list}_folder ON {chat_list} (user_id, folder_id)",
             "CREATE INDEX {chat_list}_share ON {chat_list} (share_id)",
             "CREATE TABLE {chat_tags} (chat_id TEXT NOT NULL, user_id TEXT NOT NULL,"
@@ -235,6 +240,14 @@ class ChatsProjector(Projector):
 
     @handle.register
     def _deleted(self, event: Chat.Deleted, tx: Tx) -> None:
+        self._set(tx, str(event.originator_id), deleted_at=_epoch(event))
+
+    @handle.register
+    def _restored(self, event: Chat.Restored, tx: Tx) -> None:
+        self._set(tx, str(event.originator_id), deleted_at=None, updated_at=_epoch(event))
+
+    @handle.register
+    def _purged(self, event: Chat.Purged, tx: Tx) -> None:
         self._drop(tx, "chat_id", str(event.originator_id))
 
     @handle.register
@@ -244,6 +257,13 @@ class ChatsProjector(Projector):
         tx.execute(f"INSERT INTO {self.t['chat_gone_users']} (user_id) VALUES (?)"
                    f" ON CONFLICT (user_id) DO NOTHING", (user_id,))
 
+    @handle.register
+    def _user_erased(self, event: Erasure.UserErased, tx: Tx) -> None:
+        """Belt and braces: the user's deletion already dropped their chats (docs/erasure.md)."""
+        self._drop(tx, "user_id", event.user_id)
+        tx.execute(f"INSERT INTO {self.t['chat_gone_users']} (user_id) VALUES (?)"
+                   f" ON CONFLICT (user_id) DO NOTHING", (event.user_id,))
+
 
 # ---- queries ------------------------------------------------------------------------------
 
@@ -251,6 +271,7 @@ LIST_COLUMNS = "c.id, c.user_id, c.title, c.created_at, c.updated_at, c.pinned, 
                " c.folder_id, c.share_id"
 ORDERABLE = {"updated_at": "c.updated_at", "created_at": "c.created_at", "title": "c.title_lc"}
 SNIPPET_CHARS = 200
+LIVE = "c.deleted_at IS NULL"  # every query but the trash's leaves trashed chats out
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:
@@ -285,7 +306,7 @@ class ChatsQueries:
 
     @staticmethod
     def _filter(user_id: str | None, flt: ListFilter) -> tuple[str, list[Any]]:
-        clauses, params = ["c.internal = 0"], list[Any]()
+        clauses, params = ["c.internal = 0", LIVE], list[Any]()
         if user_id is not None:
             clauses.append("c.user_id = ?")
             params.append(user_id)
@@ -303,7 +324,7 @@ class ChatsQueries:
 
     def pinned(self, user_id: str) -> list[dict[str, Any]]:
         rows = self.db.query(f"SELECT {LIST_COLUMNS} FROM chat_list c WHERE c.user_id = ? AND"
-                             f" c.pinned = 1 AND c.archived = 0 AND c.internal = 0"
+                             f" c.pinned = 1 AND c.archived = 0 AND c.internal = 0 AND {LIVE}"
                              f" ORDER BY c.updated_at DESC, c.id", (user_id,))
         return [_row(r) for r in rows]
 
@@ -314,7 +335,7 @@ class ChatsQueries:
         marks = ", ".join("?" for _ in folder_ids)
         rows = self.db.query(
             f"SELECT {LIST_COLUMNS} FROM chat_list c WHERE c.user_id = ? AND c.folder_id IN"
-            f" ({marks}) AND c.pinned = 0 AND c.archived = 0 AND c.internal = 0"
+            f" ({marks}) AND c.pinned = 0 AND c.archived = 0 AND c.internal = 0 AND {LIVE}"
             f" ORDER BY c.updated_at DESC, c.id", (user_id, *folder_ids))
         return [_row(r) for r in rows]
 
@@ -323,36 +344,65 @@ class ChatsQueries:
         if not folder_ids:
             return []
         marks = ", ".join("?" for _ in folder_ids)
-        rows = self.db.query(f"SELECT id FROM chat_list WHERE user_id = ? AND folder_id IN"
-                             f" ({marks}) ORDER BY id", (user_id, *folder_ids))
+        rows = self.db.query(f"SELECT c.id FROM chat_list c WHERE c.user_id = ? AND"
+                             f" c.folder_id IN ({marks}) AND {LIVE} ORDER BY c.id",
+                             (user_id, *folder_ids))
         return [r["id"] for r in rows]
 
     def ids(self, user_id: str, archived: bool | None = None) -> list[str]:
         """Every chat id of a user (internal ones too), for bulk commands."""
-        sql, params = "SELECT id FROM chat_list WHERE user_id = ?", list[Any]([user_id])
+        sql, params = f"SELECT c.id FROM chat_list c WHERE c.user_id = ? AND {LIVE}", \
+            list[Any]([user_id])
         if archived is not None:
-            sql += " AND archived = ?"
+            sql += " AND c.archived = ?"
             params.append(int(archived))
-        return [r["id"] for r in self.db.query(sql + " ORDER BY id", params)]
+        return [r["id"] for r in self.db.query(sql + " ORDER BY c.id", params)]
 
     def by_share_id(self, share_id: str) -> dict[str, Any] | None:
-        rows = self.db.query(f"SELECT {LIST_COLUMNS} FROM chat_list c WHERE c.share_id = ?",
-                             (share_id,))
+        rows = self.db.query(f"SELECT {LIST_COLUMNS} FROM chat_list c WHERE c.share_id = ?"
+                             f" AND {LIVE}", (share_id,))
         return _row(rows[0]) if rows else None
+
+    # -- trash and retention ----------------------------------------------------------------
+    def trash(self, user_id: str | None, after: int, offset: int,
+              limit: int) -> list[dict[str, Any]]:
+        """Chats of `user_id` (None: every user's) moved to the trash after `after`, most
+        recently deleted first."""
+        where, params = "c.deleted_at > ? AND c.internal = 0", list[Any]([after])
+        if user_id is not None:
+            where += " AND c.user_id = ?"
+            params.append(user_id)
+        rows = self.db.query(
+            f"SELECT {LIST_COLUMNS}, c.deleted_at FROM chat_list c WHERE {where}"
+            f" ORDER BY c.deleted_at DESC, c.id LIMIT {int(limit)} OFFSET {int(offset)}", params)
+        return [_row(r) for r in rows]
+
+    def last_updated_by(self, cutoff: int) -> list[str]:
+        """Ids of live chats (any user's) last updated at or before `cutoff`, oldest first."""
+        rows = self.db.query(f"SELECT c.id FROM chat_list c WHERE {LIVE} AND c.updated_at <= ?"
+                             f" ORDER BY c.updated_at, c.id", (cutoff,))
+        return [r["id"] for r in rows]
+
+    def trashed_by(self, cutoff: int) -> list[str]:
+        """Ids of chats (any user's) moved to the trash at or before `cutoff`, oldest first."""
+        rows = self.db.query("SELECT c.id FROM chat_list c WHERE c.deleted_at <= ?"
+                             " ORDER BY c.deleted_at, c.id", (cutoff,))
+        return [r["id"] for r in rows]
 
     # -- tags -------------------------------------------------------------------------------
     def tags(self, user_id: str) -> list[str]:
         """Tags of the user's unarchived chats (the reference drops tags no such chat has)."""
         rows = self.db.query(
-            "SELECT DISTINCT t.tag FROM chat_tags t JOIN chat_list c ON c.id = t.chat_id"
-            " WHERE t.user_id = ? AND c.archived = 0 AND c.internal = 0 ORDER BY t.tag",
+            f"SELECT DISTINCT t.tag FROM chat_tags t JOIN chat_list c ON c.id = t.chat_id"
+            f" WHERE t.user_id = ? AND c.archived = 0 AND c.internal = 0 AND {LIVE}"
+            f" ORDER BY t.tag",
             (user_id,))
         return [r["tag"] for r in rows]
 
     def by_tag(self, user_id: str, tag: str, offset: int, limit: int) -> list[dict[str, Any]]:
         rows = self.db.query(
             f"SELECT {LIST_COLUMNS} FROM chat_list c JOIN chat_tags t ON t.chat_id = c.id"
-            f" WHERE t.user_id = ? AND t.tag = ? AND c.internal = 0"
+            f" WHERE t.user_id = ? AND t.tag = ? AND c.internal = 0 AND {LIVE}"
             f" ORDER BY c.updated_at DESC, c.id LIMIT {int(limit)} OFFSET {int(offset)}",
             (user_id, key(tag)))
         return [_row(r) for r in rows]
@@ -387,7 +437,7 @@ class ChatsQueries:
 
     def _search_filter(self, names: dict[str, str], user_id: str,
                        query: SearchQuery) -> tuple[str, list[Any]]:
-        clauses, params = ["c.user_id = ?", "c.internal = 0"], list[Any]([user_id])
+        clauses, params = ["c.user_id = ?", "c.internal = 0", LIVE], list[Any]([user_id])
         archived = query.archived if query.archived is not None else False
         clauses.append("c.archived = ?")
         params.append(int(archived))

@@ -130,6 +130,8 @@ CHAT_TRANSLATIONS: dict[str, Translate] = {
     "Unshared": _listed("unshared"),
     "MovedToFolder": _listed("moved", "folder_id"),
     "Deleted": _listed("deleted"),
+    "Restored": _listed("restored"),  # back from the trash: the list gains it again
+    "Purged": _listed("purged"),  # gone from the trash for good
 }
 
 # Open WebUI disconnects a user's sockets when their role changes or they are deleted, so stale

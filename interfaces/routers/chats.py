@@ -28,10 +28,12 @@ from interfaces.schemas.chats import (
     TagFilterForm,
     TagForm,
     TagModel,
+    TrashedChatResponse,
     chat_response,
     shared_response,
     tag_models,
     title_item,
+    trash_item,
 )
 
 router = APIRouter()
@@ -42,6 +44,7 @@ NDJSON = "application/x-ndjson"
 Page = Annotated[int | None, Query(ge=1, le=1_000_000)]
 Text = Annotated[str | None, Query(max_length=1_000)]
 Titles = list[ChatTitleIdResponse]
+Trash = list[TrashedChatResponse]
 
 
 def _titles(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -120,6 +123,35 @@ def chats_by_tag(form: TagFilterForm, principal: VerifiedUser,
 @router.get("/all/tags", response_model=list[TagModel], dependencies=[CHATS])
 def all_tags(principal: VerifiedUser, container: ContainerDep) -> list[dict[str, Any]]:
     return tag_models(principal.id, container.chats.tags(principal))
+
+
+# -- the trash (not in reference): before `/{id}`, so "trash" is never taken for a chat id ----
+@router.get("/trash", response_model=Trash, dependencies=[CHATS])
+def trash_list(principal: VerifiedUser, container: ContainerDep,
+               page: Page = None) -> list[dict[str, Any]]:
+    return [trash_item(r) for r in container.chats.trash(principal, page)]
+
+
+@router.get("/trash/all", response_model=Trash, dependencies=[CHATS])
+def trash_all(principal: AdminUser, container: ContainerDep,
+              page: Page = None) -> list[dict[str, Any]]:
+    return [trash_item(r) for r in container.chats.trash(principal, page, everyone=True)]
+
+
+@router.delete("/trash/{id}", response_model=bool)
+def purge(id: str, principal: VerifiedUser, response: Response,
+          container: ContainerDep) -> bool:
+    outcome = container.chats.purge(principal, id)
+    committed(response, container, principal, outcome.position)
+    return True
+
+
+@router.post("/{id}/restore", response_model=ChatResponse | None)
+def restore(id: str, principal: VerifiedUser, response: Response,
+            container: ContainerDep) -> dict[str, Any]:
+    outcome = container.chats.restore(principal, id)
+    committed(response, container, principal, outcome.position)
+    return chat_response(outcome.value)
 
 
 # -- chat bodies in bulk (aggregates, streamed) ---------------------------------------------

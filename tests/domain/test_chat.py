@@ -7,7 +7,7 @@ from eventsourcing.application import Application
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.chat import Chat, ChatDeletedError, ChatError, normalize_tag
+from domain.chat import Chat, ChatDeletedError, ChatError, ChatNotDeletedError, normalize_tag
 
 USER = "user-1"
 ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -400,6 +400,66 @@ def test_deleted_chat_refuses_commands():
     ):
         with pytest.raises(ChatDeletedError):
             command()
+
+
+# ---- trash: restore and purge ---------------------------------------------------------
+
+
+def test_delete_keeps_its_time_and_restore_brings_everything_back():
+    chat = new_chat(folder_id="f1", meta={"tags": ["t"]}, pinned=True)
+    before = chat.to_chat_json()
+    chat.delete()
+    deleted = chat.collect_events()[0]
+    assert chat.deleted_at == int(deleted.timestamp.timestamp())
+    assert chat.purge_at(3600) == chat.deleted_at + 3600
+    chat.restore()
+    assert not chat.deleted and chat.deleted_at is None and chat.purge_at(3600) is None
+    assert (chat.to_chat_json(), chat.folder_id, chat.tags, chat.pinned) == (
+        before, "f1", ["t"], True)
+    assert event_names(chat) == ["Restored"]
+    chat.rename("usable again")
+
+
+def test_restore_and_purge_need_a_chat_in_the_trash():
+    chat = new_chat()
+    for command in (chat.restore, chat.purge):
+        with pytest.raises(ChatNotDeletedError):
+            command()
+    assert event_names(chat) == []
+
+
+def test_a_purged_chat_is_gone_for_good():
+    chat = new_chat()
+    chat.delete()
+    chat.purge()
+    chat.purge()  # idempotent: the retention policy may run twice
+    assert chat.purged and chat.purge_at(3600) is None
+    assert event_names(chat) == ["Deleted", "Purged"]
+    with pytest.raises(ChatDeletedError):
+        chat.restore()
+    with pytest.raises(ChatDeletedError):
+        chat.rename("x")
+
+
+@pytest.mark.parametrize("snapshot", [False, True])
+def test_trash_state_replays(snapshot):
+    trashed, purged = (Chat.create(USER, client_chat(two_turns())) for _ in range(2))
+    for chat in (trashed, purged):
+        chat.delete()
+        chat.restore()
+        chat.delete()
+    purged.purge()
+    loaded = replayed(trashed, snapshot=snapshot)
+    assert loaded == trashed and loaded.deleted_at == trashed.deleted_at is not None
+    assert replayed(purged, snapshot=snapshot).purged
+
+
+def test_snapshots_from_before_the_trash_still_load():
+    chat = new_chat()
+    del chat.__dict__["deleted_at"], chat.__dict__["purged"]  # as an old snapshot has it
+    assert chat.deleted_at is None and not chat.purged
+    chat.delete()
+    assert chat.purge_at(0) == chat.deleted_at
 
 
 # ---- clone ----------------------------------------------------------------------------
