@@ -1,4 +1,11 @@
-"""One aggregate per e-mail address: its deterministic id makes an address claimable only once."""
+"""One aggregate per e-mail address: its deterministic id makes an address claimable only once.
+
+A claim outlives its holder: it is released when the user is deleted and may be claimed again. Its
+events are encrypted with the key of the user holding it at the time, so after an erasure its
+early history replays as tombstones; the erasure snapshots a released claim first (under the
+system key), and the address stays claimable. For that snapshot to reveal nothing, the aggregate
+keeps only the holder's id: the address is in its id (hashed) and in the holder's User events.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +25,7 @@ class EmailClaim(Aggregate):
 
     @event("Claimed")
     def __init__(self, email: str, user_id: str):
-        self.email = email
-        self.user_id = user_id
+        self.user_id = user_id  # not the address: see the module docstring
 
     @property
     def owner_id(self) -> str:

@@ -451,6 +451,22 @@ class SQLiteEmbeddingCache:
         with self._lock, self._db:  # one transaction for the whole batch
             self._db.executemany("INSERT OR IGNORE INTO embedding_cache VALUES (?, ?, ?)", rows)
 
+    def forget(self, hashes: Iterable[str]) -> int:
+        """Drop the vectors of these texts under every model (an erasure), and leave no copy
+        in the file's free pages or WAL."""
+        removed = 0
+        with self._lock:
+            self._db.execute("PRAGMA secure_delete=ON")
+            with self._db:
+                for part in _chunks(list(hashes)):
+                    marks = ",".join("?" * len(part))
+                    removed += self._db.execute(
+                        f"DELETE FROM embedding_cache WHERE text_sha256 IN ({marks})",
+                        part).rowcount
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed
+
     def close(self) -> None:
         self._db.close()
 
@@ -493,3 +509,12 @@ class PostgresEmbeddingCache:
         with self._connect() as conn, conn.cursor() as cur:
             cur.executemany("INSERT INTO embedding_cache VALUES (%s, %s, %s) "
                             "ON CONFLICT DO NOTHING", rows)
+
+    def forget(self, hashes: Iterable[str]) -> int:
+        """Drop the vectors of these texts under every model (an erasure)."""
+        removed = 0
+        with self._connect() as conn:
+            for part in _chunks(list(hashes)):
+                removed += conn.execute("DELETE FROM embedding_cache WHERE text_sha256 = ANY(%s)",
+                                        (part,)).rowcount
+        return removed

@@ -7,21 +7,27 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Aggregate
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    LRUCache,
+    ProcessingEvent,
+)
+from eventsourcing.domain import Aggregate, CanInitAggregate, CanSnapshotAggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, Notification, Recording, Transcoder
 
 from application.commands import optimistic_reads
 from application.errors import ConcurrencyConflict
 from domain.chat import Chat
 from infrastructure.group_commit import GroupCommitter
-from infrastructure.keys import KeyStore
-from infrastructure.mapper import ChronicleMapper, read_header
+from infrastructure.keys import SYSTEM_OWNER, KeyStore
+from infrastructure.mapper import ChronicleMapper, Erased, read_header
 
 APP_NAME = "chronicle"
 CHAIN_ATTR = "_chain_head"  # kept on aggregates (and so in their snapshots)
@@ -71,6 +77,10 @@ class ChronicleStore(Application[UUID]):
         self.committer = GroupCommitter(self.recorder, max_events=max_batch_events,
                                         on_commit=on_commit, on_batch=on_batch)
 
+    @property
+    def keys(self) -> KeyStore:
+        return self._keys
+
     def construct_mapper(self) -> ChronicleMapper:  # type: ignore[override]
         transcoder: Transcoder = self.factory.transcoder()
         self.register_transcodings(transcoder)  # type: ignore[arg-type]
@@ -103,19 +113,49 @@ class ChronicleStore(Application[UUID]):
 
 
 def chained_projection(aggregate: Any, events: Any) -> Any:
-    """Fold events like the library does, remembering the last chain hash for the next save."""
+    """Fold events like the library does, remembering the last chain hash for the next save.
+
+    An erased event (a tombstone) ends the aggregate: what others recorded on it afterwards has
+    nothing to apply to, unless a snapshot taken before the erasure restarts it. A snapshot is
+    not in the chain: its state carries the head, its own header hash is not the head."""
     head = None
     for event in events:
-        aggregate = event.mutate(aggregate)
-        head = event.__dict__.get("_meta", {}).get("h", head)
+        aggregate = fold(aggregate, event)
+        if not isinstance(event, CanSnapshotAggregate):
+            head = event.__dict__.get("_meta", {}).get("h", head)
     if aggregate is not None and head is not None:
         setattr(aggregate, CHAIN_ATTR, head)
     return aggregate
 
 
+_STARTS = (CanInitAggregate, CanSnapshotAggregate, Erased)
+
+
+def fold(aggregate: Any, event: Any) -> Any:
+    """One step of a replay: after a tombstone the aggregate stays gone until it restarts."""
+    if aggregate is None and not isinstance(event, _STARTS):
+        return None
+    return event.mutate(aggregate)
+
+
 def _owner_of(aggregate: Any) -> str | None:
     owner = getattr(aggregate, "owner_id", None)
     return str(owner) if owner else None
+
+
+@dataclass
+class StreamInfo:
+    kind: str  # the aggregate's class name, e.g. "Chat"
+    last_owner: str
+    born_owner: str  # owner of its last creation (Created, or Recreated on a deleted id)
+
+
+_BIRTHS = (".Created", ".Recreated")
+
+
+def _class_of(topic: str) -> str:
+    """`domain.chat:Chat.Created` → `Chat`."""
+    return topic.rpartition(":")[2].split(".")[0]
 
 
 class CommandCache:
@@ -148,6 +188,10 @@ class CommandCache:
             for aggregate in aggregates:
                 self._items.pop(aggregate.id, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
 
 class EventStore:
     """The application layer's port onto the write model (see application.ports.EventStorePort)."""
@@ -157,6 +201,7 @@ class EventStore:
         self.command_cache = CommandCache()
 
     def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        self.app.keys.refresh()  # a key erased elsewhere empties the caches below first
         if version is None and optimistic_reads():
             cached = self.command_cache.get(aggregate_id)
             if cached is not None:
@@ -184,6 +229,59 @@ class EventStore:
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
+
+    # -- erasure (application/erasure.py) ---------------------------------------------------
+    def streams_of(self, owner: str, progress: Callable[[int, int], None] | None = None,
+                   page: int = 5000) -> dict[UUID, StreamInfo]:
+        """Every aggregate with an event `owner`'s key encrypts, found from the plain headers
+        (nothing is decrypted): its class and the owner of its latest event."""
+        found: dict[UUID, StreamInfo] = {}
+        position, head = 0, self.head()
+        while batch := self.select(position, page):
+            for n in batch:
+                event_owner = read_header(n.state)["o"]
+                agg_id = n.originator_id if isinstance(n.originator_id, UUID) else \
+                    UUID(str(n.originator_id))
+                info = found.get(agg_id)
+                if info is not None:
+                    info.last_owner = event_owner
+                    if n.topic.endswith(_BIRTHS):
+                        info.born_owner = event_owner
+                elif event_owner == owner:
+                    born = event_owner if n.topic.endswith(_BIRTHS) else ""
+                    found[agg_id] = StreamInfo(_class_of(n.topic), event_owner, born)
+            position = batch[-1].id
+            if progress:
+                progress(position, max(head, position))
+        return found
+
+    def snapshot(self, aggregate_id: UUID) -> None:
+        """Snapshot the aggregate as it is now, under its current owner's key, so that it
+        still loads once the key of an earlier owner is destroyed (see chained_projection)."""
+        aggregate = self.app.repository.get(aggregate_id, projector_func=chained_projection)
+        mapper: ChronicleMapper = self.app.mapper  # type: ignore[assignment]
+        snapshot = Snapshot.take(aggregate)
+        stored = mapper.encode(snapshot, _owner_of(aggregate) or SYSTEM_OWNER)
+        assert self.app.snapshots is not None  # IS_SNAPSHOTTING_ENABLED (store_env)
+        self.app.snapshots.recorder.insert_events([stored])
+
+    def forget_cached(self) -> None:
+        """Drop every decoded aggregate this process holds (after a key was destroyed)."""
+        repository = self.app.repository
+        if isinstance(repository.cache, LRUCache):
+            repository.cache = LRUCache(maxsize=repository.cache.maxsize)
+        self.command_cache.clear()
+
+    def history(self, aggregate_id: UUID, after: int = 0, upto: int | None = None,
+                limit: int | None = None) -> list[Any]:
+        """An aggregate's events (decoded; tombstones for an erased owner) in version order."""
+        stored = self.app.recorder.select_events(aggregate_id, gt=after or None, lte=upto,
+                                                 limit=limit)
+        return [self.app.mapper.to_domain_event(s) for s in stored]
+
+    def last_version(self, aggregate_id: UUID) -> int:
+        stored = self.app.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return stored[0].originator_version if stored else 0
 
     def select(self, after: int, limit: int) -> Sequence[Notification]:
         return self.app.recorder.select_notifications(

@@ -96,6 +96,22 @@ class LocalFileStorage:
                 parent.rmdir()  # only when empty
         return True
 
+    def shred(self, digest: str) -> bool:
+        """Overwrite the blob, then delete it (an erasure). Best effort below the file system:
+        a copy-on-write or journalling file system, or an SSD, may keep old blocks."""
+        path = self._path(digest)
+        try:
+            with path.open("r+b") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(0)
+                for _ in range(0, size, 1 << 20):
+                    handle.write(bytes(min(1 << 20, size - handle.tell())))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except FileNotFoundError:
+            return False
+        return self.delete(digest)
+
     def clear_temp(self, older_than: float = 3600.0) -> int:
         """Remove temp files a crash left behind."""
         removed = 0

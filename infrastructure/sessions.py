@@ -1,10 +1,13 @@
 """Session state that is not history: revoked tokens, auth cache, rate limits, presence, last write.
 
 In memory for the embedded default; in Redis when REDIS_URL is set, shared by every worker.
+Rate-limit keys are hashed: callers key sign-in limits by e-mail address, and no address may sit
+in Redis in the clear (an erasure could not find every one of them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import defaultdict, deque
@@ -13,6 +16,10 @@ from typing import Any
 
 AUTH_TTL = 300  # seconds an auth-state cache entry lives without a refresh
 SWEEP_EVERY = 1024  # memory sessions: drop expired entries every this many writes
+
+
+def rate_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class MemorySessions:
@@ -63,7 +70,7 @@ class MemorySessions:
         with self._lock:
             self._window = max(self._window, window)
             self._sweep(now)
-            hits = self._hits[key]
+            hits = self._hits[rate_key(key)]
             while hits and hits[0] <= now - window:
                 hits.popleft()
             hits.append(now)
@@ -82,6 +89,16 @@ class MemorySessions:
 
     def last_write(self, user_id: str) -> int:
         return self._writes.get(user_id, 0)
+
+    def forget_user(self, user_id: str, rate_keys: Sequence[str] = ()) -> None:
+        """Everything kept about a user (an erasure): auth state, presence, last write, and
+        the rate-limit windows of `rate_keys` (e.g. their sign-in address)."""
+        with self._lock:
+            self._auth.pop(user_id, None)
+            self._active.pop(user_id, None)
+            self._writes.pop(user_id, None)
+            for key in rate_keys:
+                self._hits.pop(rate_key(key), None)
 
     def ping(self) -> bool:
         return True
@@ -119,7 +136,7 @@ class RedisSessions:
     def hit(self, key: str, window: int) -> int:
         """Sliding window over a sorted set: exact, and shared by every worker."""
         now = time.time()
-        zkey = f"{self.p}:rate:{key}"
+        zkey = f"{self.p}:rate:{rate_key(key)}"
         pipe = self.redis.pipeline()
         pipe.zremrangebyscore(zkey, 0, now - window)
         pipe.zadd(zkey, {f"{now:.6f}-{id(pipe)}": now})
@@ -148,6 +165,13 @@ class RedisSessions:
     def last_write(self, user_id: str) -> int:
         value = self.redis.get(f"{self.p}:lastwrite:{user_id}")
         return int(value) if value else 0
+
+    def forget_user(self, user_id: str, rate_keys: Sequence[str] = ()) -> None:
+        pipe = self.redis.pipeline()
+        pipe.delete(f"{self.p}:auth:{user_id}", f"{self.p}:lastwrite:{user_id}",
+                    *(f"{self.p}:rate:{rate_key(k)}" for k in rate_keys))
+        pipe.hdel(f"{self.p}:active", user_id)
+        pipe.execute()
 
     def ping(self) -> bool:
         try:

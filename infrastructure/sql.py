@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import lru_cache
@@ -120,6 +121,12 @@ class Database:
         except Exception:
             return False
 
+    def scrub(self, full: bool = False) -> None:
+        """Leave no readable copy of deleted rows in the database's files (after an erasure).
+
+        `full` also rewrites PostgreSQL tables (VACUUM FULL locks each one while it runs)."""
+        raise NotImplementedError
+
 
 class SqliteDatabase(Database):
     dialect: Dialect = "sqlite"
@@ -131,6 +138,21 @@ class SqliteDatabase(Database):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._busy: dict[int, int] = {}  # id(connection) → statements running on it
+
+    @contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """A connection marked busy, so close() never frees it under a running statement (a
+        segmentation fault in the sqlite3 module)."""
+        conn = self._conn()
+        key = id(conn)
+        with self._lock:
+            self._busy[key] = self._busy.get(key, 0) + 1
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                self._busy[key] -= 1
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -140,6 +162,9 @@ class SqliteDatabase(Database):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows are zeroed, not left in free space: erasure must not be undone
+            # by reading the file (docs/erasure.md).
+            conn.execute("PRAGMA secure_delete=ON")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -147,23 +172,51 @@ class SqliteDatabase(Database):
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield SqliteTx(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._using() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return SqliteTx(self._conn()).execute(sql, params)
+        with self._using() as conn:
+            return SqliteTx(conn).execute(sql, params)
 
-    def close(self) -> None:
+    def scrub(self, full: bool = False) -> None:
+        """FTS5 indexes keep deleted terms in old segments until merged; VACUUM rewrites the
+        file without free pages (written before secure_delete, or by another process); the WAL
+        keeps old page images until a checkpoint truncates it."""
+        with self._using() as conn:
+            self._scrub(conn)
+
+    def _scrub(self, conn: sqlite3.Connection) -> None:
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND"
+                                    " sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%'").fetchall():
+            conn.execute(f'INSERT INTO "{name}" ("{name}") VALUES (\'optimize\')')
+        conn.execute("VACUUM")
+        for _ in range(20):  # readers of an older snapshot hold the WAL: retry briefly
+            if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"could not truncate the WAL of {self.path}: readers kept it busy")
+
+    def close(self, grace: float = 5.0) -> None:
+        """Close every connection once its statement ends; one still busy after `grace` seconds
+        (a thread that outlived its stop) is left to the garbage collector instead."""
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not any(self._busy.values()):
+                    break
+            time.sleep(0.01)
         with self._lock:
             for conn in self._all:
-                with suppress(sqlite3.ProgrammingError):
-                    conn.close()
+                if not self._busy.get(id(conn)):
+                    with suppress(sqlite3.ProgrammingError):
+                        conn.close()
             self._all.clear()
         self._local = threading.local()
 
@@ -210,6 +263,15 @@ class PostgresDatabase(Database):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.pool.connection() as conn:
             return PostgresTx(conn).execute(sql, params)
+
+    def scrub(self, full: bool = False) -> None:
+        """Dead row versions stay in the heap until VACUUM; FULL rewrites the table files.
+        (The server's WAL archive and backups are outside our reach: docs/erasure.md.)"""
+        with self.pool.connection() as conn:
+            tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s",
+                                  (self.schema,)).fetchall()
+            for (table,) in tables:
+                conn.execute(f'VACUUM {"FULL " if full else ""}"{self.schema}"."{table}"')
 
     def close(self) -> None:
         self.pool.close()

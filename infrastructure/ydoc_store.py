@@ -61,6 +61,18 @@ class YdocStore:
             tx.execute(f"INSERT INTO {TABLE} (document_id, update_data, created_at) "
                        f"VALUES (?, ?, ?)", (document_id, state, time.time()))
 
+    def delete_documents(self, document_ids: list[str]) -> int:
+        """Forget documents for good (an erasure): the rows, and their copies in the files."""
+        removed = 0
+        with self.db.transaction() as tx:
+            for start in range(0, len(document_ids), 500):
+                part = document_ids[start : start + 500]
+                marks = ", ".join("?" for _ in part)
+                removed += len(tx.execute(f"DELETE FROM {TABLE} WHERE document_id IN ({marks})"
+                                          f" RETURNING id", part))
+        self.db.scrub()
+        return removed
+
     def close(self) -> None:
         self.db.close()
 

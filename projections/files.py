@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
+from domain.erasure import erasure_segments
 from domain.file import File
 from infrastructure.sql import Database, Tx
 from projections.runtime import Event, RowProjector
@@ -61,6 +62,12 @@ class FilesProjector(RowProjector):
         ]
 
     def apply_page(self, events: Sequence[Event], tx: Tx) -> None:
+        for segment, erased in erasure_segments(events):
+            self._apply_segment(segment, tx)
+            if erased is not None:  # deleted before the erasure: belt and braces
+                tx.execute(f"DELETE FROM {self.t['files']} WHERE user_id = ?", (erased,))
+
+    def _apply_segment(self, events: Sequence[Event], tx: Tx) -> None:
         relevant = [(key, position, event) for position, event in events
                     if (key := self.row_key(event)) is not None]
         if not relevant:

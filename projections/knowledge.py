@@ -15,6 +15,7 @@ from functools import singledispatchmethod
 from typing import Any
 
 from application.models import Viewer
+from domain.erasure import erasure_segments
 from domain.knowledge import KnowledgeBase
 from domain.model import grants, normalize_access_control, principals
 from infrastructure.sql import Database, Tx
@@ -63,6 +64,21 @@ class KnowledgeProjector(RowProjector):
         ]
 
     def apply_page(self, events: Sequence[Event], tx: Tx) -> None:
+        for segment, erased in erasure_segments(events):
+            self._apply_segment(segment, tx)
+            if erased is not None:
+                self._erase(tx, erased)
+
+    def _erase(self, tx: Tx, user_id: str) -> None:
+        """An erased user's knowledge bases (deleted before the erasure: belt and braces)."""
+        knowledge = self.t["knowledge"]
+        tx.execute(f"DELETE FROM {self.t['knowledge_files']} WHERE kid IN (SELECT id FROM"
+                   f" {knowledge} WHERE user_id = ?)", (user_id,))
+        tx.execute(f"DELETE FROM {self.t['knowledge_access']} WHERE aid IN (SELECT aid FROM"
+                   f" {knowledge} WHERE user_id = ?)", (user_id,))
+        tx.execute(f"DELETE FROM {knowledge} WHERE user_id = ?", (user_id,))
+
+    def _apply_segment(self, events: Sequence[Event], tx: Tx) -> None:
         relevant = [(key, position, event) for position, event in events
                     if (key := self.row_key(event)) is not None]
         if not relevant:

@@ -25,6 +25,7 @@ from functools import singledispatchmethod
 from typing import Any
 
 from application.models import ModelFilter, Viewer
+from domain.erasure import erasure_segments
 from domain.model import Model, grants, principals
 from infrastructure.sql import Database, Tx
 from projections.runtime import Event, RowProjector
@@ -160,6 +161,12 @@ class ModelsProjector(RowProjector):
         return None
 
     def apply_page(self, events: Sequence[Event], tx: Tx) -> None:
+        for segment, erased in erasure_segments(events):
+            self._apply_segment(segment, tx)
+            if erased is not None:
+                self._erase(tx, erased)
+
+    def _apply_segment(self, events: Sequence[Event], tx: Tx) -> None:
         relevant = [(key, event) for _, event in events
                     if (key := self.row_key(event)) is not None]
         if not relevant:
@@ -169,6 +176,13 @@ class ModelsProjector(RowProjector):
             rows[key] = self.apply(event, rows.get(key))
         self._store(tx, rows)
         self._index(tx, rows)
+
+    def _erase(self, tx: Tx, user_id: str) -> None:
+        """An erased user's models (deleted before the erasure: belt and braces)."""
+        mine = f"SELECT aid FROM {self.t['models']} WHERE user_id = ?"
+        for table in ("model_access", "model_tags"):
+            tx.execute(f"DELETE FROM {self.t[table]} WHERE aid IN ({mine})", (user_id,))
+        tx.execute(f"DELETE FROM {self.t['models']} WHERE user_id = ?", (user_id,))
 
     def _index(self, tx: Tx, rows: dict[str, Row | None]) -> None:
         access, tags = self.t["model_access"], self.t["model_tags"]

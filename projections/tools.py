@@ -16,6 +16,7 @@ from functools import singledispatchmethod
 from typing import Any
 
 from application.models import Viewer
+from domain.erasure import erasure_segments
 from domain.model import grants, principals
 from domain.tool import Tool
 from infrastructure.sql import Database, Tx
@@ -106,6 +107,18 @@ class ToolsProjector(RowProjector):
         return None
 
     def apply_page(self, events: Sequence[Event], tx: Tx) -> None:
+        for segment, erased in erasure_segments(events):
+            self._apply_segment(segment, tx)
+            if erased is not None:
+                self._erase(tx, erased)
+
+    def _erase(self, tx: Tx, user_id: str) -> None:
+        """An erased user's tools (deleted before the erasure: belt and braces)."""
+        tx.execute(f"DELETE FROM {self.t['tool_access']} WHERE aid IN (SELECT aid FROM"
+                   f" {self.t['tools']} WHERE user_id = ?)", (user_id,))
+        tx.execute(f"DELETE FROM {self.t['tools']} WHERE user_id = ?", (user_id,))
+
+    def _apply_segment(self, events: Sequence[Event], tx: Tx) -> None:
         relevant = [(key, event) for _, event in events
                     if (key := self.row_key(event)) is not None]
         if not relevant:

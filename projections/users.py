@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
+from domain.erasure import erasure_segments
 from domain.user import User
-from infrastructure.sql import Database
-from projections.runtime import RowProjector
+from infrastructure.sql import Database, Tx
+from projections.runtime import Event, RowProjector
 
 Row = dict[str, Any]
 PUBLIC = ("id", "email", "name", "role", "profile_image_url", "bio", "gender", "date_of_birth",
@@ -51,6 +53,12 @@ class UsersProjector(RowProjector):
             "CREATE INDEX {users}_name ON {users} (name_lc)",
             "CREATE UNIQUE INDEX {users}_api_key ON {users} (api_key_hash)",
         ]
+
+    def apply_page(self, events: Sequence[Event], tx: Tx) -> None:
+        for segment, erased in erasure_segments(events):
+            super().apply_page(segment, tx)
+            if erased is not None:  # the user's row is gone with User.Deleted: belt and braces
+                tx.execute(f"DELETE FROM {self.t['users']} WHERE id = ?", (erased,))
 
     @singledispatchmethod
     def apply(self, event: Any, row: Row | None) -> Row | None:

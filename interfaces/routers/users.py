@@ -224,6 +224,16 @@ def delete_user(user_id: str, principal: AdminUser, response: Response,
     return True
 
 
+@router.delete("/{user_id}/erase")
+def erase_user(user_id: str, principal: AdminUser, response: Response,
+               container: ContainerDep) -> dict[str, Any]:
+    """Erase the user's personal data everywhere (docs/erasure.md); not in Open WebUI."""
+    report = container.erasure.erase_user(principal, user_id)
+    committed(response, container, principal, report.position)
+    return {"id": report.user_id, "erased": True, "already_erased": report.already_erased,
+            "complete": report.complete, "deleted": report.deleted}
+
+
 @router.get("/{user_id}/groups")
 def user_groups(user_id: str, principal: AdminUser, include_inherited: bool = False) -> list[Any]:
     return []

@@ -198,6 +198,8 @@ ROUTES = [
     Route("POST", "/api/v1/users/{uid}/update", (U, P, N, N, 200),
           body=lambda w, who: {"name": "Alice"}, detail=Detail.ACCESS_PROHIBITED),
     Route("DELETE", "/api/v1/users/{victim}", (U, P, N, N, 200), detail=Detail.ACCESS_PROHIBITED),
+    Route("DELETE", "/api/v1/users/{victim}/erase", (U, P, N, N, 200),
+          detail=Detail.ACCESS_PROHIBITED),
 ]
 
 
