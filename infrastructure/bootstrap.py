@@ -15,12 +15,13 @@ from application.commands import CommandRunner
 from application.config import ConfigService
 from application.folders import FolderService
 from application.models import ModelService, NoGroups
+from application.retention import RetentionPolicy
 from application.tools import ToolCode, ToolService
 from application.users import UserService
 from application.utils import Isolated, UtilsAdapters, UtilsService
 from infrastructure import chat_pdf, code_execute, code_format, gravatar, markdown_html, metrics, tool_source
 from infrastructure.event_store import ChronicleStore, EventStore, store_env
-from infrastructure.keys import KeyStore, derive_kek
+from infrastructure.keys import KeyStore, derive_kek, fingerprint
 from infrastructure.passwords import Passwords
 from infrastructure.sessions import MemorySessions, RedisSessions
 from infrastructure.settings import Settings
@@ -74,6 +75,10 @@ class Container:
     files: Any = None  # FileService (docs/retrieval.md)
     knowledge: Any = None  # KnowledgeService
     retrieval: Any = None  # RetrievalService; its FAISS mirror is `retrieval.index`
+    retention: RetentionPolicy | Any = None  # old chats to the trash, the trash emptied
+    audit: Any = None  # AuditService (docs/audit.md)
+    keys: KeyStore | Any = None  # per-owner data keys (infrastructure/keys.py)
+    erasure: Any = None  # ErasureService (docs/erasure.md)
 
     def close(self) -> None:
         self.host.stop()
@@ -141,6 +146,8 @@ def _build(settings: Settings, run_projectors: bool | None) -> Container:
     store = EventStore(app)
     reader = LogReader(store)
     reader_box.append(reader)
+    # A destroyed key (here or in another process) must not live on in decoded copies.
+    keys.on_erased(partial(_forget_decoded, store, reader))
     closers: list[Any] = [store.close, read_db.close, vault.close]
 
     lease = None
@@ -176,7 +183,8 @@ def _build(settings: Settings, run_projectors: bool | None) -> Container:
     auth = AuthService(store, runner, user_queries, passwords, tokens, sessions, config,
                        signin_limit=settings.SIGNIN_RATE_LIMIT,
                        signin_window=settings.SIGNIN_RATE_WINDOW,
-                       token_ttl=settings.jwt_expiry_seconds)
+                       token_ttl=settings.jwt_expiry_seconds,
+                       email_fingerprint=partial(fingerprint, derive_kek(secret, b"email")))
     users = UserService(store, runner, user_queries, auth, passwords)
     jobs = _jobs(settings)
     closers.append(jobs.close)
@@ -184,7 +192,8 @@ def _build(settings: Settings, run_projectors: bool | None) -> Container:
                                     pool_min=0, pool_max=4))
     closers.append(ydocs.close)
     chat_queries, folder_queries = ChatsQueries(read_db), FoldersQueries(read_db)
-    chats = ChatService(store, runner, chat_queries, folder_queries, config.default_permissions)
+    chats = ChatService(store, runner, chat_queries, folder_queries, config.default_permissions,
+                        trash_days=settings.CHAT_TRASH_RETENTION_DAYS)
     folders = FolderService(store, runner, folder_queries, chat_queries,
                             config.default_permissions)
     container = Container(settings=settings, vault=vault, read_db=read_db, store=store, runner=runner,
@@ -192,8 +201,51 @@ def _build(settings: Settings, run_projectors: bool | None) -> Container:
                      users=users, user_queries=user_queries, closers=closers, jobs=jobs, realtime=feed,
                      ydocs=ydocs, channel_directory=ChannelMembersQueries(read_db), chats=chats,
                      folders=folders, **_workspace(settings, store, runner, read_db, config, closers))
+    container.keys = keys
     _files_and_retrieval(container, run_projectors)
+    container.retention = RetentionPolicy(store, runner, chat_queries,
+                                          settings.CHAT_RETENTION_DAYS,
+                                          settings.CHAT_TRASH_RETENTION_DAYS)
+    if run_projectors:
+        schedule_retention(container)
+    container.audit = _audit(container)
     return container
+
+
+def _erasure(c: Container, storage: Any, embeddings: Any, chunks: Any, files: Any) -> Any:
+    """Erasing a user (docs/erasure.md); needs every service that deletes what users own."""
+    from application.erasure import ErasureService, Workspace
+    from infrastructure.erasure_stores import ErasureStores
+
+    stores = ErasureStores(c.host, [p.name for p in PROJECTORS], c.sessions, files, storage,
+                           chunks, embeddings, c.ydocs, lambda: getattr(c.retrieval, "index", None),
+                           [c.read_db, c.ydocs.db, c.vault])
+    workspace = Workspace(c.users, c.files, c.knowledge, c.models, c.tools)
+    return ErasureService(c.store, c.runner, workspace, c.keys, stores)
+
+
+def _forget_decoded(store: EventStore, reader: LogReader, _owners: set[str]) -> None:
+    store.forget_cached()
+    reader.forget()
+
+
+def _audit(c: Container) -> Any:
+    from application.audit import AuditService
+    from projections.audit_log import AuditQueries
+
+    return AuditService(c.store, AuditQueries(c.read_db), c.config)
+
+
+def schedule_retention(c: Container) -> None:
+    """The process that runs the projectors (embedded server, `chronicle projector`) enqueues
+    the retention policy every RETENTION_INTERVAL_SECONDS; it is idempotent, so several such
+    processes only repeat a no-op."""
+    from infrastructure.jobs import Schedule
+
+    if c.settings.RETENTION_INTERVAL_SECONDS > 0:
+        schedule = Schedule(c.jobs, "retention", c.settings.RETENTION_INTERVAL_SECONDS)
+        schedule.start()
+        c.closers.append(schedule.stop)  # closers run last first: before the jobs close
 
 
 def _realtime_publisher(settings: Settings) -> RedisPublisher | None:
@@ -281,6 +333,7 @@ def _files_and_retrieval(c: Container, run_projectors: bool) -> None:
                           retrieval.vectors_for)
     retrieval.index = mirror
     c.files, c.knowledge, c.retrieval = files, knowledge, retrieval
+    c.erasure = _erasure(c, storage, cache, RetrievalQueries(c.read_db), FilesQueries(c.read_db))
     c.jobs.bind(lambda: c)
     if run_projectors:
         mirror.start()  # load the saved index and follow; elsewhere it starts on the first query

@@ -35,7 +35,8 @@ from eventsourcing.utils import get_topic, resolve_topic
 from application.context import current_actor
 from infrastructure.keys import SYSTEM_OWNER, KeyErased, KeyStore
 
-FORMAT = 1
+FORMAT = 2  # 1: the chain hash covered the body only
+_COVERED = ("o", "a", "c", "t")
 _HEADER = struct.Struct(">BH")
 
 
@@ -54,9 +55,22 @@ class Erased:
 
 
 def chain_hash(key: bytes, previous: str, originator_id: Any, version: int, topic: str,
-               body: bytes) -> str:
-    message = f"{previous}|{originator_id}|{version}|{topic}|".encode() + body
+               body: bytes, header: dict[str, Any] | None = None) -> str:
+    """The event's link in its aggregate's chain. From format 2 on it also covers the readable
+    header (owner, actor, correlation id, time), which auditors trust as much as the body."""
+    covered = b"" if header is None else json.dumps(
+        [header.get(k) for k in _COVERED], separators=(",", ":")).encode() + b"|"
+    message = f"{previous}|{originator_id}|{version}|{topic}|".encode() + covered + body
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def stored_chain_hash(key: bytes, previous: str, originator_id: Any, version: int, topic: str,
+                      state: bytes) -> tuple[str, str]:
+    """(the `h` a stored event claims, the `h` its bytes give): they differ if it was altered."""
+    fmt, header, nonce, body = split_stored(state)
+    expected = chain_hash(key, previous, originator_id, version, topic, nonce + body,
+                          header if fmt >= 2 else None)
+    return str(header.get("h", "")), expected
 
 
 class ChronicleMapper(Mapper[UUID]):
@@ -84,12 +98,11 @@ class ChronicleMapper(Mapper[UUID]):
         nonce = os.urandom(12)
         body = nonce + self.keys.cipher(owner).encrypt(nonce, self.transcoder.encode(state), None)
         timestamp = state.get("timestamp")
-        header = json.dumps({
-            "o": owner, "a": meta.get("a"), "c": meta.get("c"),
-            "t": round(timestamp.timestamp(), 6) if timestamp is not None else None,
-            "h": chain_hash(self.chain_key, previous, originator_id, originator_version, topic,
-                            body),
-        }, separators=(",", ":")).encode()
+        fields = {"o": owner, "a": meta.get("a"), "c": meta.get("c"),
+                  "t": round(timestamp.timestamp(), 6) if timestamp is not None else None}
+        fields["h"] = chain_hash(self.chain_key, previous, originator_id, originator_version,
+                                 topic, body, fields)
+        header = json.dumps(fields, separators=(",", ":")).encode()
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,
@@ -136,14 +149,20 @@ class ChronicleMapper(Mapper[UUID]):
                       stored_event.topic, header.get("t"), header)
 
 
-def split_state(state: bytes) -> tuple[dict[str, Any], bytes, bytes]:
+def split_stored(state: bytes) -> tuple[int, dict[str, Any], bytes, bytes]:
+    """(format, header, nonce, ciphertext) of a stored event's state."""
     fmt, length = _HEADER.unpack_from(state)
-    if fmt != FORMAT:
+    if fmt not in (1, FORMAT):
         raise MapperDeserialisationError(f"unknown stored-event format {fmt}")
     start = _HEADER.size
     header = json.loads(state[start : start + length])
     rest = state[start + length :]
-    return header, rest[:12], rest[12:]
+    return fmt, header, rest[:12], rest[12:]
+
+
+def split_state(state: bytes) -> tuple[dict[str, Any], bytes, bytes]:
+    _, header, nonce, body = split_stored(state)
+    return header, nonce, body
 
 
 def read_header(state: bytes) -> dict[str, Any]:

@@ -27,13 +27,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     rebuild = commands.add_parser("rebuild", help="rebuild read models from the event log")
     rebuild.add_argument("name", nargs="?", help="projector name")
     rebuild.add_argument("--all", action="store_true", help="rebuild every projector")
+    rebuild.add_argument("--check-only", action="store_true",
+                         help="replay into scratch tables and compare with live; swap nothing")
 
     commands.add_parser("status", help="show each projector's position, lag and health")
 
+    verify = commands.add_parser("verify", help="check hash chains, aggregates and read models")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    export = commands.add_parser("export", help="export the event log as NDJSON")
+    export.add_argument("-o", "--output", help="file to write (default: stdout)")
+    import_ = commands.add_parser("import", help="import an NDJSON export (idempotent)")
+    import_.add_argument("file", help="the export file")
+
+    from scripts.audit import add_arguments as audit_arguments
+
+    audit_arguments(commands.add_parser("audit", help="history, time travel and log queries"))
+
+    commands.add_parser("retention", help="apply the chat retention policy once")
+
+    erase = commands.add_parser("erase-user", help="erase a user's personal data for good")
+    erase.add_argument("user_id", help="the user's id")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
     args = parser.parse_args(argv)
-    handler = {"serve": _serve, "projector": _projector, "worker": _worker,
-               "rebuild": _rebuild, "status": _status}[args.command]
+    handler = {"audit": _audit, "serve": _serve, "projector": _projector, "worker": _worker,
+               "rebuild": _rebuild, "status": _status, "retention": _retention,
+               "verify": _verify, "export": _export, "import": _import,
+               "erase-user": _erase_user}[args.command]
     return handler(args)
+
+
+def _erase_user(args: argparse.Namespace) -> int:
+    from scripts.erase_user import run
+
+    return run(args.user_id, yes=args.yes)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -45,12 +72,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _projector(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
+    from infrastructure.bootstrap import bootstrap, schedule_retention
     from interfaces.logs import configure_logging
 
     container = bootstrap(run_projectors=False)
     configure_logging(container.settings.LOG_LEVEL, container.settings.LOG_FORMAT)
     container.host.start(args.names or None)
+    schedule_retention(container)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -81,7 +109,37 @@ def _rebuild(args: argparse.Namespace) -> int:
     if not args.all and not args.name:
         print("name a projector or pass --all", file=sys.stderr)
         return 2
-    return run(None if args.all else args.name)
+    return run(None if args.all else args.name, check_only=args.check_only)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from scripts.verify import run
+
+    return run(as_json=args.json)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from scripts.export_events import run
+
+    return run(args.output)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from scripts.import_events import run
+
+    return run(args.file)
+
+
+def _retention(args: argparse.Namespace) -> int:
+    from scripts.retention import run
+
+    return run()
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from scripts.audit import run
+
+    return run(args)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -8,14 +8,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from infrastructure.sql import Database
+from projections.compare import Comparison
 from projections.runtime import (
     STATE_TABLE,
     Lease,
     LogReader,
     Projector,
     ProjectorRunner,
+    Rebuilt,
+    check_only,
     ensure_state_table,
     rebuild,
+    rebuild_many,
 )
 
 
@@ -106,3 +110,17 @@ class ProjectionHost:
 
     def rebuild(self, name: str, progress: Any = None) -> int:
         return rebuild(self.classes[name], self.db, self.reader, progress=progress)
+
+    def rebuild_many(self, names: Sequence[str], progress: Any = None,
+                     check: bool = True) -> list[Rebuilt]:
+        """Rebuild read models from one read of the log, each checked against live. A feed
+        (a projector without tables) has nothing to rebuild: it is reset the host's way."""
+        feeds = [n for n in names if not self.classes[n].tables]
+        done = [Rebuilt(n, self.rebuild(n), self.reader.head, None) for n in feeds]
+        return done + rebuild_many([self.classes[n] for n in names if n not in feeds], self.db,
+                                   self.reader, progress=progress, check=check)
+
+    def check_only(self, names: Sequence[str], progress: Any = None) -> list[Comparison]:
+        """Replay read models into scratch tables and compare them with live; swap nothing."""
+        return check_only([self.classes[n] for n in names], self.db, self.reader.source,
+                          progress=progress)

@@ -10,15 +10,19 @@ serving, then swaps the views in one transaction.
 from __future__ import annotations
 
 import bisect
+import inspect
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from functools import singledispatchmethod
 from typing import Any, ClassVar, Protocol
 
 from infrastructure.sql import Database, Tx
+from projections.compare import Comparison, compare_tables
 
 log = logging.getLogger("chronicle.projections")
 
@@ -47,6 +51,8 @@ class Projector:
     def __init__(self, names: dict[str, str], dialect: str):
         self.t = names
         self.dialect = dialect
+        for method in ("handle", "apply"):
+            _cache_dispatch(self, method)
 
     def ddl(self) -> list[str]:
         """CREATE statements using {table} placeholders for this generation's physical names."""
@@ -59,6 +65,27 @@ class Projector:
         """Apply a page of events in one transaction (override to batch the writes)."""
         for _, event in events:
             self.handle(event, tx)
+
+
+def _cache_dispatch(projector: Projector, method: str) -> None:
+    """Dispatch a `singledispatchmethod` by event class through a per-instance cache.
+
+    On Python 3.11 every access to such a method builds a new bound dispatcher: ~16 % of a
+    rebuild's time went there. The handler chosen for a class never changes, so look it up once.
+    """
+    declared = inspect.getattr_static(type(projector), method, None)
+    if not isinstance(declared, singledispatchmethod):
+        return
+    dispatch = declared.dispatcher.dispatch
+    chosen: dict[type, Callable[..., Any]] = {}
+
+    def call(event: Any, *args: Any, **kwargs: Any) -> Any:
+        handler = chosen.get(type(event))
+        if handler is None:
+            handler = chosen[type(event)] = dispatch(type(event))
+        return handler(projector, event, *args, **kwargs)
+
+    setattr(projector, method, call)
 
 
 class RowProjector(Projector):
@@ -138,6 +165,7 @@ class LogReader:
         self._head = source.head()
         self._stopped = threading.Event()
         self._poller: threading.Thread | None = None
+        self._stale = False  # set by forget(): drop the window before serving from it
 
     # -- wake-ups ---------------------------------------------------------------------------
     def start_polling(self) -> None:
@@ -180,6 +208,9 @@ class LogReader:
 
     def after(self, position: int, limit: int) -> list[Event]:
         with self._lock:
+            if self._stale:
+                self._stale = False
+                self._ids, self._events, self._lo, self._hi = [], [], 0, 0
             if self._lo <= position < self._hi:
                 i = bisect.bisect_right(self._ids, position)
                 return list(zip(self._ids[i : i + limit], self._events[i : i + limit],
@@ -196,6 +227,11 @@ class LogReader:
             if self._hi > self._head:
                 self._head = self._hi
             return page
+
+    def forget(self) -> None:
+        """Drop the decoded window (a key was destroyed: it may hold that owner's data).
+        Without the lock: it is called from decoding, which may run inside after()."""
+        self._stale = True
 
     def _trim(self) -> None:
         excess = len(self._ids) - self.window
@@ -250,10 +286,13 @@ def read_state(db: Database, name: str) -> dict[str, Any] | None:
 
 
 def create_generation(tx: Tx, cls: type[Projector], generation: int) -> Projector:
-    names = physical_names(cls, generation)
+    return create_tables(tx, cls, physical_names(cls, generation))
+
+
+def create_tables(tx: Tx, cls: type[Projector], names: dict[str, str]) -> Projector:
+    """A projector writing to fresh (emptied) tables of the given physical names."""
     projector = cls(names, tx.dialect)
-    for table in cls.tables:
-        tx.execute(f"DROP TABLE IF EXISTS {names[table]}")
+    drop_tables(tx, names)
     for statement in projector.ddl():
         tx.execute(statement.format(**names))
     return projector
@@ -267,7 +306,11 @@ def point_views(tx: Tx, cls: type[Projector], generation: int) -> None:
 
 
 def drop_generation(tx: Tx, cls: type[Projector], generation: int) -> None:
-    for name in physical_names(cls, generation).values():
+    drop_tables(tx, physical_names(cls, generation))
+
+
+def drop_tables(tx: Tx, names: dict[str, str]) -> None:
+    for name in names.values():
         tx.execute(f"DROP TABLE IF EXISTS {name}")
 
 
@@ -422,65 +465,359 @@ class ProjectorRunner:
             yield tx
 
 
+# -- reading the log in pages for replays ---------------------------------------------------------
+@dataclass
+class Page:
+    rows: Sequence[Any]  # the notifications as stored
+    events: list[Event]  # decoded, in log order
+    errors: list[tuple[Any, Exception]] = field(default_factory=list)  # rows that did not decode
+
+    @property
+    def last(self) -> int:
+        return int(self.rows[-1].id)
+
+
+def read_page(source: EventSource, after: int, size: int, upto: int | None = None,
+              tolerant: bool = False) -> Page | None:
+    """The next page after `after` (nothing beyond `upto`); None at the end. Tolerant, an event
+    that does not decode is reported in `errors` instead of raising."""
+    rows = [r for r in source.select(after, size) if upto is None or r.id <= upto]
+    if not rows:
+        return None
+    page = Page(rows, [])
+    for row in rows:
+        try:
+            page.events.append((row.id, source.decode(row)))
+        except Exception as error:
+            if not tolerant:
+                raise
+            page.errors.append((row, error))
+    return page
+
+
+def read_pages(source: EventSource, after: int, size: int = 2000, upto: int | None = None,
+               tolerant: bool = False) -> Generator[Page, None, None]:
+    """The log after `after`, page by page. The next page is read and decoded in a background
+    thread while the caller applies the current one: decoding is most of a replay's cost, and
+    applying spends much of its time in the database, outside the GIL. Close the iterator
+    (contextlib.closing) when leaving early."""
+    pages: queue.Queue[Page | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    thread = threading.Thread(target=_prefetch, name="log-prefetch", daemon=True,
+                              args=(source, after, size, upto, tolerant, pages, stop))
+    thread.start()
+    try:
+        while (item := pages.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def _prefetch(source: EventSource, after: int, size: int, upto: int | None, tolerant: bool,
+              pages: queue.Queue[Page | BaseException | None], stop: threading.Event) -> None:
+    last: Page | BaseException | None = None
+    try:
+        while not stop.is_set() and (page := read_page(source, after, size, upto, tolerant)):
+            _offer(pages, page, stop)
+            after = page.last
+    except BaseException as error:  # the consumer raises it in its own thread
+        last = error
+    _offer(pages, last, stop)
+
+
+def _offer(pages: queue.Queue[Page | BaseException | None], item: Page | BaseException | None,
+           stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            pages.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+# -- generations filled from the log: rebuild shadows and verify scratch copies --------------------
+@dataclass
+class Target:
+    """A generation being filled from the log beside the live one."""
+
+    cls: type[Projector]
+    names: dict[str, str]
+    projector: Projector
+    position: int = 0
+    upto: int | None = None  # apply nothing beyond (a scratch copy stops at the live position)
+    state_name: str | None = None  # a rebuild shadow keeps its position here, to resume
+    generation: int = 0
+    applied: int = 0
+    error: str | None = None  # a tolerant replay stops applying at the first failure
+
+    def pending(self, events: Sequence[Event]) -> list[Event]:
+        if self.error is not None:
+            return []
+        return [e for e in events if e[0] > self.position and
+                (self.upto is None or e[0] <= self.upto)]
+
+    def apply(self, tx: Tx, events: Sequence[Event], last: int) -> None:
+        """Apply what is pending of a page whose last position is `last`."""
+        part = self.pending(events)
+        if part:
+            self.projector.apply_page(part, tx)
+        position = last if self.upto is None else min(last, self.upto)
+        if self.state_name and position > self.position:
+            tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, updated_at = ? WHERE name = ?",
+                       (position, time.time(), self.state_name))
+        self.position = max(self.position, position)
+        self.applied += len(part)
+
+
+def apply_to(db: Database, targets: Sequence[Target], page: Page, tolerant: bool = False) -> None:
+    """One transaction per target per page; tolerant, a failing target is set aside."""
+    for target in targets:
+        if target.error is not None or target.position >= page.last or (
+                target.upto is not None and target.position >= target.upto):
+            continue
+        position, applied = target.position, target.applied
+        try:
+            with _page_tx(db) as tx:
+                target.apply(tx, page.events, page.last)
+        except Exception as error:
+            target.position, target.applied = position, applied  # rolled back with the page
+            if not tolerant:
+                raise
+            target.error = f"{type(error).__name__} applying events after {position}: {error}"
+
+
+def fill(db: Database, source: EventSource, targets: Sequence[Target], after: int,
+         upto: int | None, page: int = 2000, progress: Callable[[int, int], None] | None = None,
+         tolerant: bool = False, each: Callable[[Page], None] | None = None) -> int:
+    """Read the log once from `after` (to `upto`, or the head) and apply each page to every
+    target; `each` sees every page first. Returns how many events were read."""
+    read = 0
+    with closing(read_pages(source, after, page, upto, tolerant)) as pages:
+        for current in pages:
+            if each is not None:
+                each(current)
+            apply_to(db, targets, current, tolerant)
+            read += len(current.rows)
+            if progress:
+                progress(read, current.last)
+    return read
+
+
+def _catch_up(tx: Tx, source: EventSource, target: Target, upto: int | None) -> None:
+    """Inside `tx`: apply the log after the target's position, up to `upto` (or the head)."""
+    target.upto = upto
+    while page := read_page(source, target.position, 2000, upto):
+        target.apply(tx, page.events, page.last)
+
+
+# -- rebuild ----------------------------------------------------------------------------------------
+# Reading stops at the head seen when a round starts, so writes faster than the rebuild cannot
+# keep it from finishing; what arrives after the last round is applied in the swap transaction.
+CATCH_UP_ROUNDS = 3
+
+
+@dataclass
+class Rebuilt:
+    name: str
+    applied: int
+    position: int
+    comparison: Comparison | None
+
+
 def rebuild(cls: type[Projector], db: Database, reader: LogReader, page: int = 2000,
-            progress: Callable[[int, int], None] | None = None) -> int:
+            progress: Callable[[int, int], None] | None = None, check: bool = True) -> int:
     """Fill a fresh generation from position 0 (resuming an interrupted rebuild), then swap.
 
     Returns the number of events applied.
     """
-    shadow_name = f"{cls.name}@rebuild"
-    shadow = read_state(db, shadow_name)
-    live = read_state(db, cls.name)
-    if shadow is None:
+    return rebuild_many([cls], db, reader, page, progress, check)[0].applied
+
+
+def rebuild_many(classes: Sequence[type[Projector]], db: Database, reader: LogReader,
+                 page: int = 2000, progress: Callable[[int, int], None] | None = None,
+                 check: bool = True) -> list[Rebuilt]:
+    """Rebuild read models from one read of the log: each page is decoded once and applied to
+    every shadow generation. Each shadow keeps its own position, so an interrupted run resumes
+    where each one stopped. Then each is caught up, checked against live and swapped in."""
+    if not classes:
+        return []
+    shadows = [_shadow(db, cls) for cls in classes]
+    source = reader.source
+    read = 0
+    for _ in range(CATCH_UP_ROUNDS):  # to the head as it was; then what came meanwhile
+        after, head = min(s.position for s in shadows), source.head()
+        if head - after <= page and after > 0:
+            break  # little enough for the swap transaction
+        read += fill(db, source, shadows, after, head, page, _offset(progress, read))
+    return [_swap(db, source, shadow, check) for shadow in shadows]
+
+
+def _offset(progress: Callable[[int, int], None] | None, base: int
+            ) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda read, position: progress(base + read, position)
+
+
+def _shadow(db: Database, cls: type[Projector]) -> Target:
+    """The rebuild's generation: resumed where it stopped, or created beside the live one."""
+    name = f"{cls.name}@rebuild"
+    state = read_state(db, name)
+    if state is None or state["version"] != cls.version:  # none yet, or left by other code
+        live = read_state(db, cls.name)
         generation = (int(live["generation"]) + 1) if live else 1
         with db.transaction() as tx:
+            if state is not None:
+                drop_generation(tx, cls, int(state["generation"]))
             create_generation(tx, cls, generation)
             tx.execute(f"INSERT INTO {STATE_TABLE} (name, generation, position, version, status,"
-                       f" updated_at) VALUES (?, ?, 0, ?, 'rebuilding', ?)",
-                       (shadow_name, generation, cls.version, time.time()))
-        shadow = read_state(db, shadow_name)
-        assert shadow is not None
-    generation, position = int(shadow["generation"]), int(shadow["position"])
-    projector = cls(physical_names(cls, generation), db.dialect)
-    applied = 0
-    while True:
-        batch = reader.fetch(position, page)
-        if not batch:
-            break
-        with _page_tx(db) as tx:
-            projector.apply_page(batch, tx)
-            position = batch[-1][0]
-            tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, updated_at = ? WHERE name = ?",
-                       (position, time.time(), shadow_name))
-        applied += len(batch)
-        if progress:
-            progress(applied, position)
-    applied += _swap(cls, db, reader, projector, generation, position, live)
-    return applied
+                       f" updated_at) VALUES (?, ?, 0, ?, 'rebuilding', ?) ON CONFLICT (name) DO"
+                       f" UPDATE SET generation = excluded.generation, position = 0,"
+                       f" version = excluded.version", (name, generation, cls.version, time.time()))
+        state = {"generation": generation, "position": 0}
+    generation = int(state["generation"])
+    names = physical_names(cls, generation)
+    return Target(cls, names, cls(names, db.dialect), int(state["position"]), state_name=name,
+                  generation=generation)
 
 
-def _swap(cls: type[Projector], db: Database, reader: LogReader, projector: Projector,
-          generation: int, position: int, live: dict[str, Any] | None) -> int:
-    applied = 0
+def _swap(db: Database, source: EventSource, shadow: Target, check: bool) -> Rebuilt:
+    """In one transaction holding the live projector's row (its runner waits): apply what
+    arrived during the rebuild, compare with live at the same position, point the views at the
+    new tables and move the live projector there."""
+    cls = shadow.cls
     with db.transaction() as tx:
-        tx.execute(f"SELECT position FROM {STATE_TABLE} WHERE name = ? FOR UPDATE", (cls.name,))
-        while batch := reader.fetch(position, 2000):  # writes that landed during the rebuild
-            projector.apply_page(batch, tx)
-            position = batch[-1][0]
-            applied += len(batch)
-        point_views(tx, cls, generation)
+        live = _lock_live(tx, cls.name)
+        _catch_up(tx, source, shadow, None)
+        comparison = _check(tx, source, shadow, live) if check else None
+        point_views(tx, cls, shadow.generation)
         tx.execute(f"INSERT INTO {STATE_TABLE} (name, generation, position, version, status, "
                    f"updated_at) VALUES (?, ?, ?, ?, 'running', ?) ON CONFLICT (name) DO UPDATE "
                    f"SET generation = excluded.generation, position = excluded.position, "
                    f"version = excluded.version, status = 'running', failures = 0, "
                    f"last_error = NULL, updated_at = excluded.updated_at",
-                   (cls.name, generation, position, cls.version, time.time()))
-        tx.execute(f"DELETE FROM {STATE_TABLE} WHERE name = ?", (f"{cls.name}@rebuild",))
-        tx.notify(NOTIFY_CHANNEL, f"{cls.name}:{position}")
-    if live is not None and int(live["generation"]) != generation:
+                   (cls.name, shadow.generation, shadow.position, cls.version, time.time()))
+        tx.execute(f"DELETE FROM {STATE_TABLE} WHERE name = ?", (shadow.state_name,))
+        tx.notify(NOTIFY_CHANNEL, f"{cls.name}:{shadow.position}")
+    if live is not None and int(live["generation"]) != shadow.generation:
         with db.transaction() as tx:
             drop_generation(tx, cls, int(live["generation"]))
-    return applied
+    return Rebuilt(cls.name, shadow.applied, shadow.position, comparison)
+
+
+def _lock_live(tx: Tx, name: str) -> dict[str, Any] | None:
+    rows = tx.execute(f"SELECT generation, position, version, status FROM {STATE_TABLE} "
+                      f"WHERE name = ? FOR UPDATE", (name,))
+    return rows[0] if rows else None
+
+
+def _not_comparable(cls: type[Projector], live: dict[str, Any] | None) -> str | None:
+    if live is None:
+        return "no live read model yet"
+    if int(live["version"]) != cls.version:
+        return (f"the live tables were built by version {live['version']} of the projector, "
+                f"this code is version {cls.version}")
+    return None
+
+
+def _check(tx: Tx, source: EventSource, shadow: Target, live: dict[str, Any] | None
+           ) -> Comparison:
+    """Bring live to the shadow's position (inside the swap transaction: the live tables are
+    dropped right after), then compare them."""
+    cls = shadow.cls
+    reason = _not_comparable(cls, live)
+    if reason or live is None:
+        return Comparison(cls.name, shadow.position, skipped=reason)
+    names = physical_names(cls, int(live["generation"]))
+    current = Target(cls, names, cls(names, tx.dialect), int(live["position"]))
+    if current.position > shadow.position:
+        return Comparison(cls.name, shadow.position, skipped="live is ahead of the log head")
+    try:
+        with _savepoint(tx):
+            _catch_up(tx, source, current, shadow.position)
+    except Exception as error:
+        return Comparison(cls.name, shadow.position, error=f"live could not be brought to "
+                          f"position {shadow.position}: {type(error).__name__}: {error}")
+    return _compare(tx, cls, names, shadow.names, shadow.position)
+
+
+def _compare(tx: Tx, cls: type[Projector], live: dict[str, str], other: dict[str, str],
+             position: int) -> Comparison:
+    try:
+        with _savepoint(tx):
+            tables = [compare_tables(tx, t, live[t], other[t]) for t in cls.tables]
+    except Exception as error:
+        return Comparison(cls.name, position, error=f"comparison failed: {error}")
+    return Comparison(cls.name, position, tables)
+
+
+@contextmanager
+def _savepoint(tx: Tx, name: str = "chronicle_check") -> Iterator[None]:
+    tx.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        tx.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        raise
+    tx.execute(f"RELEASE SAVEPOINT {name}")
+
+
+# -- comparing live with a scratch replay (verify, rebuild --check-only) -----------------------------
+SCRATCH = "verify"
+
+
+def scratch_target(db: Database, cls: type[Projector]) -> Target:
+    """Empty scratch tables for `cls`, to fill up to the live position it has now."""
+    live = read_state(db, cls.name)
+    names = {t: f"{t}__{SCRATCH}" for t in cls.tables}
+    with db.transaction() as tx:
+        projector = create_tables(tx, cls, names)
+    return Target(cls, names, projector, 0, upto=int(live["position"]) if live else 0)
+
+
+def compare_scratch(db: Database, source: EventSource, target: Target) -> Comparison:
+    """Holding the live projector's row (its runner waits), bring the scratch copy to the live
+    position, which live may have passed since the replay began, and compare. Live is not
+    touched."""
+    cls = target.cls
+    with db.transaction() as tx:
+        live = _lock_live(tx, cls.name)
+        reason = _not_comparable(cls, live)
+        if reason or live is None:
+            return Comparison(cls.name, skipped=reason)
+        position = int(live["position"])
+        if target.error is not None:
+            return Comparison(cls.name, position, error=f"replay failed: {target.error}")
+        try:
+            with _savepoint(tx):
+                _catch_up(tx, source, target, position)
+        except Exception as error:
+            return Comparison(cls.name, position, error=f"replay failed after {target.position}: "
+                              f"{type(error).__name__}: {error}")
+        return _compare(tx, cls, physical_names(cls, int(live["generation"])), target.names,
+                        position)
+
+
+def drop_scratch(db: Database, target: Target) -> None:
+    with db.transaction() as tx:
+        drop_tables(tx, target.names)
+
+
+def check_only(classes: Sequence[type[Projector]], db: Database, source: EventSource,
+               page: int = 2000, progress: Callable[[int, int], None] | None = None
+               ) -> list[Comparison]:
+    """Replay into scratch tables and compare with live, changing nothing."""
+    targets = [scratch_target(db, cls) for cls in classes]
+    try:
+        upto = max((t.upto or 0 for t in targets), default=0)
+        fill(db, source, targets, 0, upto, page, progress, tolerant=True)
+        return [compare_scratch(db, source, t) for t in targets]
+    finally:
+        for target in targets:
+            drop_scratch(db, target)
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import struct
 import uuid
 
 import pytest
@@ -10,6 +12,7 @@ from domain.user import User
 from infrastructure.bootstrap import bootstrap
 from infrastructure.integrity import verify_chains
 from infrastructure.keys import derive_kek
+from infrastructure.mapper import FORMAT, split_state
 from tests.conftest import make_settings
 
 
@@ -74,3 +77,18 @@ def test_removed_event_is_detected(container):
         (oid, 3))
     found = problems(container)
     assert any(p.aggregate_id == str(victim) and "missing" in p.reason for p in found)
+
+
+def test_a_rewritten_actor_is_detected(container):
+    """The readable header is what auditors query by: rewriting who did it breaks the chain."""
+    history(container)
+    target = container.store.select(0, 100)[4]
+    header, nonce, body = split_state(target.state)
+    forged = json.dumps({**header, "a": "someone-else"}, separators=(",", ":")).encode()
+    state = struct.pack(">BH", FORMAT, len(forged)) + forged + nonce + body
+    oid = target.originator_id if container.settings.uses_postgres else target.originator_id.hex
+    sql(container, "UPDATE {t} SET state = ? WHERE originator_id = ? AND originator_version = ?",
+        (state, oid, target.originator_version))
+    found = problems(container)
+    assert [p.aggregate_id for p in found] == [str(target.originator_id)]
+    assert "hash chain broken" in found[0].reason

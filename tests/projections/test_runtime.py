@@ -131,3 +131,41 @@ def test_failing_projector_is_retried_reported_and_recovers(quiet):
     finally:
         Poisoned.cured = False
         host.stop()
+
+
+def test_pages_are_read_ahead_in_order_and_the_reader_stops_when_closed(quiet):
+    import threading
+    from contextlib import closing
+
+    from projections.runtime import read_pages
+
+    write_users(quiet.store, 10, 20)
+    expected = [n.id for n in quiet.store.select(0, 10_000)]
+    pages = list(read_pages(quiet.store, 0, 17))
+    assert [p for page in pages for p, _ in page.events] == expected
+    assert all(len(page.rows) <= 17 for page in pages)
+    assert [p for page in read_pages(quiet.store, expected[99], 50, upto=expected[149])
+            for p, _ in page.events] == expected[100:150]
+    with closing(read_pages(quiet.store, 0, 5)) as early:
+        next(early)
+    assert not [t for t in threading.enumerate() if t.name == "log-prefetch" and t.is_alive()]
+
+
+def test_an_event_that_does_not_decode_stops_a_replay_unless_tolerated(quiet):
+    from eventsourcing.persistence import MapperDeserialisationError
+
+    from projections.runtime import read_pages
+    from tests.operations.helpers import events_sql, stored_id
+
+    write_users(quiet.store, 3, 2)
+    target = quiet.store.select(0, 100)[4]
+    state = bytearray(target.state)
+    state[-1] ^= 0x01
+    events_sql(quiet, "UPDATE {t} SET state = ? WHERE originator_id = ? AND originator_version = ?",
+               (bytes(state), stored_id(quiet, target.originator_id), target.originator_version))
+    with pytest.raises(MapperDeserialisationError):
+        list(read_pages(quiet.store, 0, 3))
+    pages = list(read_pages(quiet.store, 0, 3, tolerant=True))
+    assert [row.id for page in pages for row, _ in page.errors] == [target.id]
+    assert target.id not in [p for page in pages for p, _ in page.events]
+    assert sum(len(page.events) for page in pages) == quiet.store.head() - 1
