@@ -13,6 +13,8 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from application.audit import MAX_PAGE, Kind
+from application.auth import Principal
+from infrastructure.bootstrap import Container
 from interfaces.deps import AdminUser, ContainerDep, CurrentUser, committed, consistent
 from interfaces.schemas.audit import (
     AuditDiff,
@@ -70,20 +72,23 @@ def auditors(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
     return {"auditors": container.audit.auditors()}
 
 
+def _set_auditor(user_id: str, principal: Principal, response: Response, container: Container,
+                 granted: bool) -> dict[str, Any]:
+    outcome = container.audit.set_auditor(principal, user_id, granted)
+    committed(response, container, principal, outcome.position)
+    return {"auditors": outcome.value}
+
+
 @router.post("/auditors/{user_id}", response_model=Auditors)
 def grant(user_id: str, principal: AdminUser, response: Response,
           container: ContainerDep) -> dict[str, Any]:
-    outcome = container.audit.set_auditor(principal, user_id, True)
-    committed(response, container, principal, outcome.position)
-    return {"auditors": outcome.value}
+    return _set_auditor(user_id, principal, response, container, True)
 
 
 @router.delete("/auditors/{user_id}", response_model=Auditors)
 def revoke(user_id: str, principal: AdminUser, response: Response,
            container: ContainerDep) -> dict[str, Any]:
-    outcome = container.audit.set_auditor(principal, user_id, False)
-    committed(response, container, principal, outcome.position)
-    return {"auditors": outcome.value}
+    return _set_auditor(user_id, principal, response, container, False)
 
 
 @router.get("/{kind}/{id}/events", response_model=AuditEventsPage)

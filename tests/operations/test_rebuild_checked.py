@@ -47,6 +47,7 @@ class Writer(threading.Thread):
         super().__init__(daemon=True)
         self.c = container
         self.stop = threading.Event()
+        self.done = threading.Event()
         self.chats: list[str] = []
         self.error: BaseException | None = None
         self.principal = self._user()
@@ -57,9 +58,11 @@ class Writer(threading.Thread):
                                password_hash="-", profile_image_url="", stamp="s"))
         return Principal(id=user_id, role="user", via="session")
 
+    LIMIT = 120  # chats: enough to keep the log growing under the rebuild, bounded in time
+
     def run(self) -> None:
         try:
-            while not self.stop.is_set():
+            while not self.stop.is_set() and len(self.chats) < self.LIMIT:
                 chat = self.c.chats.create(self.principal, chat_doc("w", "plum")).value
                 self.chats.append(str(chat.id))
                 self.c.chats.add_tag(self.principal, str(chat.id), "home")
@@ -68,9 +71,11 @@ class Writer(threading.Thread):
                     self._user()
         except BaseException as error:
             self.error = error
+        finally:
+            self.done.set()
 
     def wait_for(self, count: int) -> None:
-        while len(self.chats) < count and self.error is None:
+        while len(self.chats) < count and self.error is None and not self.done.is_set():
             self.stop.wait(0.01)
 
 
