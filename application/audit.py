@@ -15,6 +15,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from application.auth import Principal
 from application.commands import Outcome
 from application.config import ConfigService
@@ -89,6 +91,31 @@ class AsOf:
     aggregate: Any
 
 
+# Aggregate class → the kind auditors name it by (the REST resource it backs).
+KINDS = {
+    "Chat": "chat", "User": "user", "Model": "model", "KnowledgeBase": "knowledge",
+    "File": "file", "Tool": "tool", "ToolUserValves": "tool_valves", "Folder": "folder",
+    "SystemConfig": "config", "AccessRecord": "auth", "EmailClaim": "email_claim",
+}
+
+
+def describe(topic: str) -> tuple[str, str]:
+    """(kind, event type) of a topic such as ``domain.chat:Chat.MessageAdded``."""
+    qualname = topic.rpartition(":")[2]
+    owner, _, name = qualname.rpartition(".")
+    aggregate = owner.split(".")[0] if owner else qualname
+    return KINDS.get(aggregate, aggregate.lower()), name or qualname
+
+
+def topic_of(event: Any) -> str:
+    """An event's topic; a tombstone (an erased owner's event) carries the original's."""
+    return str(event.topic) if _is_tombstone(event) else get_topic(type(event))
+
+
+def _is_tombstone(event: Any) -> bool:
+    return type(event).__name__ == "Erased"
+
+
 def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): (REDACTED if _SECRET.search(str(k)) and v else jsonable(v))
@@ -106,7 +133,7 @@ def jsonable(value: Any) -> Any:
 
 def event_data(event: Any) -> dict[str, Any] | None:
     """What an event says, secrets redacted; None for an erased owner's event."""
-    if type(event).__name__ == "Erased":
+    if _is_tombstone(event):
         return None
     return jsonable({k: v for k, v in vars(event).items() if k not in _EVENT_FIELDS})
 
@@ -150,8 +177,6 @@ class AuditService:
     # -- one aggregate ----------------------------------------------------------------------
     def resolve(self, kind: Kind, external_id: str) -> UUID:
         """The aggregate behind a REST id, checked to be of that kind (else 404)."""
-        from projections.audit_log import describe, topic_of
-
         try:
             aggregate_id = RESOLVERS[kind](external_id)
         except (ValueError, TypeError, AttributeError):
@@ -174,8 +199,6 @@ class AuditService:
 
     @staticmethod
     def describe(event: Any, position: int | None = None) -> dict[str, Any]:
-        from projections.audit_log import describe, topic_of
-
         meta = getattr(event, "_meta", None) or {}
         data = event_data(event)
         return {"version": event.originator_version, "type": describe(topic_of(event))[1],

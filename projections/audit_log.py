@@ -9,34 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.utils import get_topic
-
-from infrastructure.mapper import Erased, event_meta
+from application.audit import describe, topic_of
+from infrastructure.mapper import event_meta
 from infrastructure.sql import Database, Tx
 from projections.runtime import Event, Projector
-
-# Aggregate class → the kind auditors name it by (the REST resource it backs).
-KINDS = {
-    "Chat": "chat", "User": "user", "Model": "model", "KnowledgeBase": "knowledge",
-    "File": "file", "Tool": "tool", "ToolUserValves": "tool_valves", "Folder": "folder",
-    "SystemConfig": "config", "AccessRecord": "auth", "EmailClaim": "email_claim",
-}
 
 COLUMNS = ("position", "aggregate_id", "kind", "version", "type", "actor_id", "correlation_id",
            "at")
 _PG_TYPES = ("bigint", "text", "text", "int", "text", "text", "text", "float8")
-
-
-def describe(topic: str) -> tuple[str, str]:
-    """(kind, event type) of a topic such as ``domain.chat:Chat.MessageAdded``."""
-    qualname = topic.rpartition(":")[2]
-    owner, _, name = qualname.rpartition(".")
-    aggregate = owner.split(".")[0] if owner else qualname
-    return KINDS.get(aggregate, aggregate.lower()), name or qualname
-
-
-def topic_of(event: Any) -> str:
-    return event.topic if isinstance(event, Erased) else get_topic(type(event))
 
 
 class AuditLogProjector(Projector):
