@@ -432,8 +432,12 @@ class FileService:
         return [file, *touched]
 
     def delete_all(self) -> Outcome[bool]:
-        """Every file (admin): in batches, each batch one atomic save."""
+        """Every file (admin): in batches, each batch one atomic save.
+
+        "All" means every file uploaded before this request, by anyone: the read model that
+        lists them is first brought up to the log's head (bounded, as read-your-writes)."""
         position, doomed = 0, []
+        self.waiter.wait(["files"], self.head(), 5.0)
         ids = self.files.ids()
         for start in range(0, len(ids), 100):
             batch = ids[start : start + 100]
