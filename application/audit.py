@@ -247,9 +247,11 @@ class AuditService:
 
     def _as_of(self, aggregate_id: UUID, version: int) -> AsOf:
         aggregate = self.store.get(aggregate_id, version=version)
+        if aggregate is not None:  # its last event's time is the aggregate's modified_on
+            return AsOf(aggregate_id, version, aggregate.modified_on.timestamp(), aggregate)
         events = self.store.history(aggregate_id, after=version - 1, upto=version)
         meta = (getattr(events[0], "_meta", None) or {}) if events else {}
-        return AsOf(aggregate_id, version, meta.get("t"), aggregate)
+        return AsOf(aggregate_id, version, meta.get("t"), aggregate)  # erased: header time
 
     # -- the whole log ----------------------------------------------------------------------
     def search(self, principal: Principal, **filters: Any) -> dict[str, Any]:
