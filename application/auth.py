@@ -140,8 +140,8 @@ class AuthService:
         position = 0
         if upgraded:
             position = self._rehash(user.id, upgraded)
-        self.access.signed_in(str(user.id), email, client)
-        return self._session(user), position
+        recorded = self.access.signed_in(str(user.id), email, client)
+        return self._session(user), max(position, recorded)
 
     def _rehash(self, user_id: UUID, new_hash: str) -> int:
         def decide() -> tuple[None, list[Any]]:
@@ -220,13 +220,14 @@ class AuthService:
         self.sessions.put_auth_state(str(user.id), state)
         return state
 
-    def signout(self, principal: Principal, client: dict[str, Any] | None = None) -> None:
+    def signout(self, principal: Principal, client: dict[str, Any] | None = None) -> int:
+        """Revoke the session's token; returns the log position of the sign-out record."""
         if principal.jti:
             # A JWT without `exp` (JWT_EXPIRES_IN=-1) never expires: neither may its revocation.
             ttl = (principal.expires_at - int(time.time())) if principal.expires_at else \
                 NEVER_EXPIRES_TTL
             self.sessions.revoke(principal.jti, max(1, ttl))
-        self.access.signed_out(principal.id, client or {})
+        return self.access.signed_out(principal.id, client or {})
 
     # -- credentials ------------------------------------------------------------------------
     def update_password(self, principal: Principal, password: str,

@@ -86,7 +86,8 @@ async def _signout(request: Request, response: Response, container: ContainerDep
     if token and not token.startswith("sk-"):
         try:
             principal = await anyio.to_thread.run_sync(container.auth.authenticate, token)
-            container.auth.signout(principal, client_info(request))
+            position = container.auth.signout(principal, client_info(request))
+            committed(response, container, principal, position)
         except Exception:  # an invalid token needs no revoking
             pass
     for cookie in ("token", "oui-session", "oauth_id_token", "oauth_session_id"):
