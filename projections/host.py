@@ -16,6 +16,7 @@ from projections.runtime import (
     Projector,
     ProjectorRunner,
     Rebuilt,
+    RunnerGroup,
     check_only,
     ensure_state_table,
     rebuild,
@@ -32,21 +33,26 @@ class ProjectionHost:
         self.lease = lease
         self.poll_interval = poll_interval
         self.runners: dict[str, ProjectorRunner] = {}
+        self.groups: list[RunnerGroup] = []
         self._positions: dict[str, int] = {}
         self._cond = threading.Condition()
         ensure_state_table(db)
 
     def start(self, names: Sequence[str] | None = None) -> None:
-        for name in names or list(self.classes):
-            runner = ProjectorRunner(self.classes[name], self.db, self.reader, self.advanced,
-                                     lease=self.lease)
-            self.runners[name] = runner
-            runner.start()
+        """Start the named projectors (all by default), driven by one thread."""
+        runners = [ProjectorRunner(self.classes[name], self.db, self.reader, self.advanced,
+                                   lease=self.lease) for name in names or list(self.classes)]
+        group = RunnerGroup(runners, self.reader, name=f"projectors-{len(self.groups)}")
+        self.runners.update((runner.name, runner) for runner in runners)
+        self.groups.append(group)
+        group.start()
 
     def stop(self) -> None:
         for runner in self.runners.values():
             runner._stop.set()
         self.reader.stop()
+        for group in self.groups:
+            group.stop()
         for runner in self.runners.values():
             runner.stop()
 

@@ -305,13 +305,18 @@ STORE_EVERY = 0.25  # seconds between position writes while the feed is busy
 
 
 class RealtimeRunner(ProjectorRunner):
+    """Per page: translate, publish, then (at most every STORE_EVERY) store the position.
+
+    A crash republishes what came after the stored position, and sockets drop repeats by position.
+    """
+
+    flush_every = STORE_EVERY
+
     def __init__(self, cls: type[Projector], db: Database, reader: LogReader,
                  on_advance: Callable[[str, int], None], feed: RealtimeFeed,
                  lease: Any = None):
         super().__init__(cls, db, reader, on_advance, lease=lease, page=200)
         self.feed = feed
-        self._stored = 0
-        self._stored_at = 0.0
 
     def ensure(self) -> None:
         """A feed has no history to rebuild: the first start (or a new version) begins at the head."""
@@ -324,11 +329,6 @@ class RealtimeRunner(ProjectorRunner):
             assert state is not None
         self._adopt(state)
 
-    def _adopt(self, state: dict[str, Any]) -> None:
-        super()._adopt(state)
-        self._stored = self.status.position
-        self._stored_at = time.monotonic()
-
     def step(self) -> int:
         batch = self.reader.after(self.status.position, 1 if self._single else self.page)
         if batch:
@@ -337,31 +337,10 @@ class RealtimeRunner(ProjectorRunner):
             self.status.processed += len(batch)
             self.status.extra["published"] = self.status.extra.get("published", 0) + published
             self._single = False
-        if self.status.position != self._stored and \
-                time.monotonic() - self._stored_at >= STORE_EVERY:
-            self._store()
+            self.on_advance(self.name, self.status.position)
+        self._flush()
         self._healthy()
         return len(batch)
-
-    def _store(self) -> None:
-        """Keep the position, at most every STORE_EVERY (idle, the runner's 1 s wait brings it
-        here): a restart republishes what came after, and sockets drop repeats by position.
-        A position moved by someone else is adopted."""
-        position = self.status.position
-        with self.db.transaction() as tx:
-            if tx.dialect == "postgres":  # a lost position only republishes: skip the fsync wait
-                tx.execute("SET LOCAL synchronous_commit TO OFF")
-            kept = tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', "
-                              f"failures = 0, last_error = NULL, updated_at = ? WHERE name = ? "
-                              f"AND position = ? RETURNING position",
-                              (position, time.time(), self.name, self._stored))
-        if not kept:  # a rebuild, or another runner while we had lost the lease
-            state = read_state(self.db, self.name)
-            assert state is not None
-            self._adopt(state)
-            return
-        self._stored, self._stored_at = position, time.monotonic()
-        self.on_advance(self.name, position)
 
 
 def start_at_head(db: Database, cls: type[Projector], head: int) -> None:

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
 from typing import Any, ClassVar, Protocol
@@ -314,8 +314,54 @@ def drop_tables(tx: Tx, names: dict[str, str]) -> None:
         tx.execute(f"DROP TABLE IF EXISTS {name}")
 
 
+class Moved(Exception):
+    """The runner's state row was moved by someone else (a rebuild's swap, another runner)."""
+
+    def __init__(self, state: dict[str, Any]):
+        super().__init__(f"projection state moved to {state}")
+        self.state = state
+
+
+class LazyPage:
+    """A Tx whose transaction begins with the first statement, after `on_begin` checked it."""
+
+    def __init__(self, db: Database, on_begin: Callable[[Tx], None]):
+        self.db = db
+        self.dialect = db.dialect
+        self.on_begin = on_begin
+        self.tx: Tx | None = None
+        self._stack = ExitStack()
+
+    def _begin(self) -> Tx:
+        if self.tx is None:
+            tx = self._stack.enter_context(_page_tx(self.db))
+            self.on_begin(tx)
+            self.tx = tx
+        return self.tx
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self._begin().execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._begin().executemany(sql, rows)
+
+    def notify(self, channel: str, payload: str) -> None:
+        self._begin().notify(channel, payload)
+
+    def __enter__(self) -> LazyPage:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._stack.__exit__(*exc)
+
+
 class ProjectorRunner:
     """Follows the log for one projector; supervised: failures are retried with backoff."""
+
+    # How long a position reached through pages the projector ignored may stay in memory only.
+    # Waiters in this process see it at once; other processes' read-your-writes waits see it
+    # this much later; a crash only makes the runner skip those pages again.
+    flush_every: ClassVar[float] = 0.02
 
     def __init__(self, cls: type[Projector], db: Database, reader: LogReader,
                  on_advance: Callable[[str, int], None], lease: Lease | None = None,
@@ -331,6 +377,9 @@ class ProjectorRunner:
         self.status = RunnerStatus(cls.name)
         self.projector: Projector | None = None
         self._single = False
+        self._stored = 0  # the position in the state table, as this runner last wrote or read it
+        self._paused_until = 0.0  # standing by for the lease, or backing off after a failure
+        self._stored_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -352,20 +401,37 @@ class ProjectorRunner:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            if not self.lease.acquire(self.name):
-                self.status.status = "standby"
-                self._stop.wait(2.0)
+            pause = self.turn()
+            if pause is None:
                 continue
-            try:
-                self.ensure()
-                processed = self.step()
-            except Exception as error:
-                self._failed(error)
-                continue
-            if processed == 0:
-                self.reader.wait_beyond(self.status.position, 1.0)
+            if self._paused_until:
+                self._stop.wait(pause)
+            else:
+                self.reader.wait_beyond(self.status.position, pause)
 
-    def _failed(self, error: Exception) -> None:
+    def turn(self) -> float | None:
+        """One step of the supervised loop. None: more is waiting, go on. Otherwise how long
+        this runner may sleep: until new events arrive (or a held position is due), or, standing
+        by or backing off after a failure (`_paused_until` set), before it tries again."""
+        now = time.monotonic()
+        if now < self._paused_until:
+            return self._paused_until - now
+        self._paused_until = 0.0
+        if not self.lease.acquire(self.name):
+            self.status.status = "standby"
+            self._paused_until = now + 2.0
+            return 2.0
+        try:
+            self.ensure()
+            processed = self.step()
+        except Exception as error:
+            backoff = self._failed(error)
+            self._paused_until = time.monotonic() + backoff
+            return backoff
+        return None if processed else self._idle_wait()
+
+    def _failed(self, error: Exception) -> float:
+        """Record a failure; returns the backoff before the next attempt."""
         status = self.status
         status.failures += 1
         status.status = "failed"
@@ -376,7 +442,7 @@ class ProjectorRunner:
                                              "position": status.position,
                                              "failures": status.failures}, exc_info=error)
         self._record_failure()
-        self._stop.wait(min(self.max_backoff, 0.2 * 2 ** min(status.failures, 10)))
+        return min(self.max_backoff, 0.2 * 2 ** min(status.failures, 10))
 
     def _record_failure(self) -> None:
         try:
@@ -415,29 +481,68 @@ class ProjectorRunner:
         self.projector = self.cls(physical_names(self.cls, generation), self.db.dialect)
         self.status.generation = generation
         self.status.position = int(state["position"])
+        self._stored, self._stored_at = self.status.position, time.monotonic()
         self.on_advance(self.name, self.status.position)
 
     def step(self) -> int:
-        """Apply one page of events; returns how many were applied."""
+        """Apply one page of events; returns how many were applied.
+
+        The page's transaction begins with the projector's first statement: a page the projector
+        ignores costs no transaction, only a position held in memory and stored a moment later
+        (`_flush`). A busy log therefore costs each read model in proportion to its own events.
+        """
         assert self.projector is not None
-        position = self.status.position
-        batch = self.reader.after(position, 1 if self._single else self.page)
+        batch = self.reader.after(self.status.position, 1 if self._single else self.page)
         if not batch:
             self._healthy()
+            self._flush()
             return 0
-        moved: dict[str, Any] | None = None
-        with self._transaction() as tx:
-            row = tx.execute(f"SELECT generation, position FROM {STATE_TABLE} WHERE name = ? "
-                             f"FOR UPDATE", (self.name,))[0]
-            if row["generation"] != self.status.generation or row["position"] != position:
-                moved = row  # a rebuild swapped, or another runner advanced: follow it
-            else:
-                self.projector.apply_page(batch, tx)
-                self._advance(tx, batch[-1][0])
-        if moved is not None:
-            self._adopt(moved)
+        page = LazyPage(self.db, self._check_unmoved)
+        try:
+            with page:
+                self.projector.apply_page(batch, page)
+                if page.tx is not None:
+                    self._advance(page.tx, batch[-1][0])
+        except Moved as moved:  # a rebuild swapped, or another runner advanced: follow it
+            self._adopt(moved.state)
             return 0
+        if page.tx is not None:
+            self._stored, self._stored_at = batch[-1][0], time.monotonic()
         return self._applied(batch)
+
+    def _check_unmoved(self, tx: Tx) -> None:
+        """Lock our state row; raise Moved when it is not where this runner left it."""
+        row = tx.execute(f"SELECT generation, position FROM {STATE_TABLE} WHERE name = ? "
+                         f"FOR UPDATE", (self.name,))[0]
+        if row["generation"] != self.status.generation or row["position"] != self._stored:
+            raise Moved(row)
+
+    def _idle_wait(self) -> float:
+        """How long to sleep for new events: not past the moment a held position is due."""
+        due = 1.0 if self.status.position == self._stored else \
+            self._stored_at + self.flush_every - time.monotonic()
+        return min(1.0, max(0.0, due))
+
+    def _flush(self) -> None:
+        """Store a position held in memory once it is `flush_every` old. Conditional on the
+        position this runner last stored: one moved by someone else (a rebuild) is adopted."""
+        position = self.status.position
+        if position == self._stored or time.monotonic() - self._stored_at < self.flush_every:
+            return
+        with _page_tx(self.db) as tx:
+            kept = tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', "
+                              f"failures = 0, last_error = NULL, updated_at = ? WHERE name = ? "
+                              f"AND generation = ? AND position = ? RETURNING position",
+                              (position, time.time(), self.name, self.status.generation,
+                               self._stored))
+            if kept:
+                tx.notify(NOTIFY_CHANNEL, f"{self.name}:{position}")
+        if not kept:
+            state = read_state(self.db, self.name)
+            assert state is not None
+            self._adopt(state)
+            return
+        self._stored, self._stored_at = position, time.monotonic()
 
     def _advance(self, tx: Tx, last: int) -> None:
         tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', "
@@ -459,10 +564,47 @@ class ProjectorRunner:
             self.status.status = "running"
             self.status.failures = 0
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Tx]:
-        with _page_tx(self.db) as tx:
-            yield tx
+
+class RunnerGroup:
+    """Drives several runners from one thread, in turn.
+
+    A runner per thread woke every runner on every commit, and on a busy log most of them found
+    nothing of theirs in the page: the wake-ups, not the projections, took most of a projector
+    process's CPU. One thread wakes once for all of them. Each runner keeps its own transaction,
+    position, lease, failure record and backoff: a failing projector holds back no other one.
+    The price: a slow page of one projector delays the others' (pages are bounded).
+    """
+
+    def __init__(self, runners: Sequence[ProjectorRunner], reader: LogReader, name: str):
+        self.runners = list(runners)
+        self.reader = reader
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        for runner in self.runners:  # one stop flag and one thread: `alive`, stop() still work
+            runner._stop = self._stop
+            runner._thread = self._thread
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)  # it notices within its wait (at most a second)
+        for runner in self.runners:
+            runner.lease.release(runner.name)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            pauses = [runner.turn() for runner in self.runners]
+            if any(pause is None for pause in pauses):
+                continue
+            waiting = [r.status.position for r, pause in zip(self.runners, pauses, strict=True)
+                       if not r._paused_until]
+            timeout = min(p for p in pauses if p is not None)
+            if waiting:
+                self.reader.wait_beyond(min(waiting), timeout)
+            else:
+                self._stop.wait(timeout)
 
 
 # -- reading the log in pages for replays ---------------------------------------------------------

@@ -169,3 +169,58 @@ def test_an_event_that_does_not_decode_stops_a_replay_unless_tolerated(quiet):
     assert [row.id for page in pages for row, _ in page.errors] == [target.id]
     assert target.id not in [p for page in pages for p, _ in page.events]
     assert sum(len(page.events) for page in pages) == quiet.store.head() - 1
+
+
+def _stored(container: Any, name: str) -> int:
+    return int(read_state(container.read_db, name)["position"])
+
+
+def test_pages_a_projector_ignores_are_held_in_memory_then_stored(quiet):
+    from domain.chat import Chat
+
+    write_users(quiet.store, 3, 0)
+    quiet.host.start(["users"])
+    runner = quiet.host.runners["users"]
+    wait_caught_up(quiet, "users")
+    before, rows = _stored(quiet, "users"), dump(quiet.read_db)
+    runner.flush_every = 3600.0  # hold positions reached through ignored pages
+    for _ in range(5):
+        quiet.store.save(Chat.create(str(uuid.uuid4()), {"title": "not a user event"}))
+    wait_caught_up(quiet, "users")  # this process sees the position at once...
+    assert runner.status.position == quiet.store.head() > before
+    assert _stored(quiet, "users") == before  # ...which no transaction has written yet
+    assert dump(quiet.read_db) == rows
+    # A page it does project stores the position, the held stretch included.
+    quiet.store.save(*write_users(quiet.store, 1, 0))
+    wait_caught_up(quiet, "users")
+    assert _stored(quiet, "users") == quiet.store.head()
+    quiet.store.save(Chat.create(str(uuid.uuid4()), {"title": "held again"}))
+    wait_caught_up(quiet, "users")
+    runner.flush_every = 0.0  # due now: the idle runner stores it
+    deadline = time.monotonic() + 10
+    while _stored(quiet, "users") != quiet.store.head():
+        assert time.monotonic() < deadline, "the held position was never stored"
+        time.sleep(0.05)
+
+
+def test_a_rebuild_while_a_position_is_held_is_adopted(quiet):
+    from domain.chat import Chat
+
+    write_users(quiet.store, 4, 1)
+    quiet.host.start(["users"])
+    runner = quiet.host.runners["users"]
+    wait_caught_up(quiet, "users")
+    runner.flush_every = 3600.0
+    quiet.store.save(Chat.create(str(uuid.uuid4()), {"title": "ignored"}))
+    wait_caught_up(quiet, "users")
+    generation = read_state(quiet.read_db, "users")["generation"]
+    rebuild(UsersProjector, quiet.read_db, quiet.reader)
+    assert read_state(quiet.read_db, "users")["generation"] == generation + 1
+    quiet.store.save(*write_users(quiet.store, 2, 0))  # the runner must follow the new tables
+    wait_caught_up(quiet, "users")
+    deadline = time.monotonic() + 10
+    while len(dump(quiet.read_db)) != 6:
+        assert time.monotonic() < deadline, dump(quiet.read_db)
+        time.sleep(0.05)
+    assert runner.status.generation == generation + 1
+    assert _stored(quiet, "users") == quiet.store.head()
