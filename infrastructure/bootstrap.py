@@ -159,7 +159,8 @@ def _build(settings: Settings, run_projectors: bool | None) -> Container:
     host = RealtimeHost(read_db, reader, PROJECTORS, FEEDS, feed, lease=lease)
     if url:
         listener = PgListener(url, {
-            "chronicle_events": lambda _: reader.notify_head(store.head()),
+            "chronicle_events": lambda head: reader.notify_head(
+                int(head) if head.isdigit() else store.head()),
             NOTIFY_CHANNEL: lambda payload: _advance(host, payload),
         })
         listener.start()

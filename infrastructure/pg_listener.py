@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import psycopg
@@ -54,13 +55,18 @@ class PgLease:
     """One active runner per projector across processes: a session advisory lock per name.
 
     All of a process's locks live on one connection; if it drops, every lock is gone, and the
-    runners find out at their next acquire() and stand by until they win again.
+    runners find out at a later acquire() and stand by until they win again. Runners call
+    acquire() before every page, so a held lock's connection is checked at most every
+    `recheck` seconds: a runner may go on for that long after losing it, which its state row's
+    position check makes harmless (a page is applied once whoever applies it).
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, recheck: float = 1.0):
         self.url = url
+        self.recheck = recheck
         self._conn: psycopg.Connection | None = None
         self._held: set[str] = set()
+        self._checked_at = 0.0
         self._lock = threading.Lock()
 
     def _connection(self) -> psycopg.Connection:
@@ -74,7 +80,9 @@ class PgLease:
             try:
                 conn = self._connection()
                 if name in self._held:
-                    conn.execute("SELECT 1")  # still connected, so still holding it
+                    if time.monotonic() - self._checked_at >= self.recheck:
+                        conn.execute("SELECT 1")  # still connected, so still holding it
+                        self._checked_at = time.monotonic()
                     return True
                 row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))",
                                    (f"chronicle:{name}",)).fetchone()
