@@ -86,6 +86,21 @@ class ChronicleStore(Application[UUID]):
         self.register_transcodings(transcoder)  # type: ignore[arg-type]
         return ChronicleMapper(transcoder, self._keys, self._chain_key)
 
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save without its two runtime Protocol checks per object (each tens of
+        microseconds on Python 3.11, a tenth of a command's CPU): only aggregates come here."""
+        if not all(hasattr(obj, "collect_events") for obj in objs if obj is not None):
+            return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in objs:
+            if aggregate is not None:
+                processing_event.events.extend(aggregate.collect_events())
+                processing_event.aggregates[aggregate.id] = aggregate
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        return recordings
+
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         aggregates = processing_event.aggregates
         mapper: ChronicleMapper = self.mapper  # type: ignore[assignment]
