@@ -190,9 +190,12 @@ async def latency_run(dep: Deployment, rate: int, duration: float, users: int) -
     assert await asyncio.to_thread(parent.recv) == "ready"
     await asyncio.sleep(1.0)
     latency = Latency()
+    cpu = CpuMeter({**{p.name: p.popen.pid for p in dep.procs if p.popen},
+                    "bench (writers)": os.getpid(), "receiver": process.pid or 0})
     started = time.monotonic()
     total = await asyncio.to_thread(write_at_rate, dep, chats, rate, duration, latency)
     elapsed = time.monotonic() - started
+    cpu_share = cpu.shares(elapsed)
     parent.send(2 * total)  # each event reaches its owner's socket on both workers
     arrivals, published = await asyncio.to_thread(parent.recv)
     arrivals = [a for a in arrivals if a[0] in latency.committed]
@@ -202,7 +205,42 @@ async def latency_run(dep: Deployment, rate: int, duration: float, users: int) -
     return {"rate": rate, "events": total, "achieved": total / elapsed,
             "deliveries": len(samples), "expected": 2 * total,
             "p50": pct(samples, 50), "p99": pct(samples, 99), "max": samples[-1] if samples else 0,
-            "publish_p50": pct(to_publish, 50), "publish_p99": pct(to_publish, 99)}
+            "publish_p50": pct(to_publish, 50), "publish_p99": pct(to_publish, 99),
+            "cpu_cores": cpu_share}
+
+
+class CpuMeter:
+    """CPU seconds each process (and all PostgreSQL and Redis server processes) used over a run,
+    as cores busy on average: where the machine's two cores went."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = pids
+        self.before = self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        used: dict[str, float] = {}
+        names = {pid: name for name, pid in self.pids.items()}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            seconds = (int(fields[11]) + int(fields[12])) / ticks
+            name = names.get(int(entry.name)) or ("postgres" if comm.startswith("postgres")
+                                                 else "redis" if comm.startswith("redis") else None)
+            if name is not None:
+                used[name] = used.get(name, 0.0) + seconds
+        return used
+
+    def shares(self, elapsed: float) -> dict[str, float]:
+        after = self._sample()
+        return {name: round((after[name] - self.before.get(name, 0.0)) / elapsed, 2)
+                for name in sorted(after, key=lambda n: self.before.get(n, 0.0) - after[n])}
 
 
 def pct(samples: list[float], p: float) -> float:
@@ -251,6 +289,7 @@ async def main(args: argparse.Namespace) -> None:
                       f"{r['deliveries']}/{r['expected']} deliveries, p50 {r['p50']:.1f} ms, "
                       f"p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms (commit to Redis publish: "
                       f"p50 {r['publish_p50']:.1f} ms, p99 {r['publish_p99']:.1f} ms)", flush=True)
+                print(f"  cores busy while writing: {r['cpu_cores']}", flush=True)
             if args.sockets:
                 r = await idle_run(dep, args.sockets, args.hold)
                 print(f"idle sockets: {r['alive_after_hold']}/{r['sockets']} alive after "
