@@ -261,9 +261,10 @@ def _advance(host: ProjectionHost, payload: str) -> None:
     if not payload:
         host.refresh_positions()
         return
-    name, _, position = payload.rpartition(":")
-    if name and position.isdigit():
-        host.advanced(name, int(position))
+    for item in payload.split(","):  # `name:position`, several when a runner group stores them
+        name, _, position = item.rpartition(":")
+        if name and position.isdigit():
+            host.advanced(name, int(position))
 
 
 def _jobs(settings: Settings) -> Any:

@@ -166,6 +166,7 @@ class LogReader:
         self._stopped = threading.Event()
         self._poller: threading.Thread | None = None
         self._stale = False  # set by forget(): drop the window before serving from it
+        self._queried_at = 0.0
 
     # -- wake-ups ---------------------------------------------------------------------------
     def start_polling(self) -> None:
@@ -207,6 +208,11 @@ class LogReader:
         return [(n.id, self.source.decode(n)) for n in rows]
 
     def after(self, position: int, limit: int) -> list[Event]:
+        # At the known head there is nothing to read: each idle runner's turn would otherwise
+        # cost a query. The head comes from commits (NOTIFY, this process, or the poller); a
+        # query at least every second covers a wake-up that never came.
+        if position >= self._head and time.monotonic() - self._queried_at < 1.0:
+            return []
         with self._lock:
             if self._stale:
                 self._stale = False
@@ -215,6 +221,7 @@ class LogReader:
                 i = bisect.bisect_right(self._ids, position)
                 return list(zip(self._ids[i : i + limit], self._events[i : i + limit],
                                 strict=True))
+            self._queried_at = time.monotonic()
             page = self.fetch(position, limit)
             if not page:
                 return page
@@ -334,8 +341,8 @@ class LazyPage:
 
     def _begin(self) -> Tx:
         if self.tx is None:
-            tx = self._stack.enter_context(_page_tx(self.db))
-            self.on_begin(tx)
+            tx = self._stack.enter_context(_page_tx(self.db, durable=True))
+            self.on_begin(tx)  # (which, on PostgreSQL, also skips the page's WAL flush wait)
             self.tx = tx
         return self.tx
 
@@ -409,7 +416,7 @@ class ProjectorRunner:
             else:
                 self.reader.wait_beyond(self.status.position, pause)
 
-    def turn(self) -> float | None:
+    def turn(self, flush: bool = True) -> float | None:
         """One step of the supervised loop. None: more is waiting, go on. Otherwise how long
         this runner may sleep: until new events arrive (or a held position is due), or, standing
         by or backing off after a failure (`_paused_until` set), before it tries again."""
@@ -424,6 +431,8 @@ class ProjectorRunner:
         try:
             self.ensure()
             processed = self.step()
+            if not processed and flush:
+                self._flush()
         except Exception as error:
             backoff = self._failed(error)
             self._paused_until = time.monotonic() + backoff
@@ -495,7 +504,6 @@ class ProjectorRunner:
         batch = self.reader.after(self.status.position, 1 if self._single else self.page)
         if not batch:
             self._healthy()
-            self._flush()
             return 0
         page = LazyPage(self.db, self._check_unmoved)
         try:
@@ -511,8 +519,12 @@ class ProjectorRunner:
         return self._applied(batch)
 
     def _check_unmoved(self, tx: Tx) -> None:
-        """Lock our state row; raise Moved when it is not where this runner left it."""
-        row = tx.execute(f"SELECT generation, position FROM {STATE_TABLE} WHERE name = ? "
+        """Lock our state row; raise Moved when it is not where this runner left it.
+
+        On PostgreSQL the same round trip tells the transaction not to wait for the WAL flush at
+        commit: a crash can only roll a page back together with its position."""
+        lazy = ", set_config('synchronous_commit', 'off', true)" if tx.dialect == "postgres" else ""
+        row = tx.execute(f"SELECT generation, position{lazy} FROM {STATE_TABLE} WHERE name = ? "
                          f"FOR UPDATE", (self.name,))[0]
         if row["generation"] != self.status.generation or row["position"] != self._stored:
             raise Moved(row)
@@ -523,32 +535,31 @@ class ProjectorRunner:
             self._stored_at + self.flush_every - time.monotonic()
         return min(1.0, max(0.0, due))
 
+    def flush_due(self) -> bool:
+        """A position reached through ignored pages that is `flush_every` old, not yet stored."""
+        return (self.projector is not None and not self._paused_until
+                and self.status.position != self._stored
+                and time.monotonic() - self._stored_at >= self.flush_every)
+
     def _flush(self) -> None:
-        """Store a position held in memory once it is `flush_every` old. Conditional on the
-        position this runner last stored: one moved by someone else (a rebuild) is adopted."""
-        position = self.status.position
-        if position == self._stored or time.monotonic() - self._stored_at < self.flush_every:
-            return
-        with _page_tx(self.db) as tx:
-            kept = tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', "
-                              f"failures = 0, last_error = NULL, updated_at = ? WHERE name = ? "
-                              f"AND generation = ? AND position = ? RETURNING position",
-                              (position, time.time(), self.name, self.status.generation,
-                               self._stored))
-            if kept:
-                tx.notify(NOTIFY_CHANNEL, f"{self.name}:{position}")
-        if not kept:
-            state = read_state(self.db, self.name)
-            assert state is not None
-            self._adopt(state)
-            return
+        if self.flush_due():
+            store_positions(self.db, [self])
+
+    def _stored_now(self, position: int) -> None:
         self._stored, self._stored_at = position, time.monotonic()
 
     def _advance(self, tx: Tx, last: int) -> None:
-        tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', "
-                   f"failures = 0, last_error = NULL, updated_at = ? WHERE name = ?",
-                   (last, time.time(), self.name))
-        tx.notify(NOTIFY_CHANNEL, f"{self.name}:{last}")
+        update = (f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', failures = 0, "
+                  f"last_error = NULL, updated_at = ? WHERE name = ?")
+        params: tuple[Any, ...] = (last, time.time(), self.name)
+        if tx.dialect != "postgres":
+            tx.execute(update, params)
+            return
+        # The update and the NOTIFY (sent at commit) in one statement; executemany does not wait
+        # for its result, so the page stays pipelined up to the commit.
+        tx.executemany(f"WITH moved AS ({update} RETURNING position) "
+                       f"SELECT pg_notify(?, ? || position) FROM moved",
+                       [params + (NOTIFY_CHANNEL, f"{self.name}:")])
 
     def _applied(self, batch: Sequence[Event]) -> int:
         last = batch[-1][0]
@@ -563,6 +574,41 @@ class ProjectorRunner:
         if self.status.status != "running":
             self.status.status = "running"
             self.status.failures = 0
+
+
+def store_positions(db: Database, runners: Sequence[ProjectorRunner]) -> None:
+    """Store the positions runners hold in memory, in one statement (and, on PostgreSQL, one
+    NOTIFY `name:position,…`, no WAL flush wait). Conditional on the position each runner last
+    stored: a runner whose state someone else moved (a rebuild) adopts it instead."""
+    rows = [(r.name, r.status.generation, r._stored, r.status.position) for r in runners]
+    if db.dialect == "postgres":
+        values = ", ".join("(?::text, ?::integer, ?::bigint, ?::bigint)" for _ in rows)
+        kept = db.query(
+            f"WITH v (name, generation, stored, position) AS (VALUES {values}), "
+            f"kept AS (UPDATE {STATE_TABLE} AS s SET position = v.position, status = 'running',"
+            f" failures = 0, last_error = NULL, updated_at = ? FROM v WHERE s.name = v.name"
+            f" AND s.generation = v.generation AND s.position = v.stored"
+            f" RETURNING s.name, s.position) "
+            f"SELECT name, position, pg_notify(?, (SELECT string_agg(name || ':' || position,"
+            f" ',') FROM kept)), set_config('synchronous_commit', 'off', true) FROM kept",
+            [x for row in rows for x in row] + [time.time(), NOTIFY_CHANNEL])
+        stored = {row["name"] for row in kept}
+    else:
+        stored = set()
+        with db.transaction() as tx:
+            for name, generation, before, position in rows:
+                if tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', "
+                              f"failures = 0, last_error = NULL, updated_at = ? WHERE name = ? "
+                              f"AND generation = ? AND position = ? RETURNING name",
+                              (position, time.time(), name, generation, before)):
+                    stored.add(name)
+    for runner, (name, _, _, position) in zip(runners, rows, strict=True):
+        if name in stored:
+            runner._stored_now(position)
+        else:
+            state = read_state(db, name)
+            assert state is not None
+            runner._adopt(state)
 
 
 class RunnerGroup:
@@ -587,6 +633,16 @@ class RunnerGroup:
     def start(self) -> None:
         self._thread.start()
 
+    def _flush(self) -> None:
+        """Store the held positions that are due, all in one statement."""
+        due = [runner for runner in self.runners if runner.flush_due()]
+        if not due:
+            return
+        try:
+            store_positions(due[0].db, due)
+        except Exception:  # the database may be away: the positions stay held, tried again
+            log.warning("could not store projection positions", exc_info=True)
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._thread.join(timeout)  # it notices within its wait (at most a second)
@@ -595,9 +651,10 @@ class RunnerGroup:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            pauses = [runner.turn() for runner in self.runners]
+            pauses = [runner.turn(flush=False) for runner in self.runners]
             if any(pause is None for pause in pauses):
                 continue
+            self._flush()
             waiting = [r.status.position for r, pause in zip(self.runners, pauses, strict=True)
                        if not r._paused_until]
             timeout = min(p for p in pauses if p is not None)
@@ -963,8 +1020,9 @@ def check_only(classes: Sequence[type[Projector]], db: Database, source: EventSo
 
 
 @contextmanager
-def _page_tx(db: Database) -> Iterator[Tx]:
-    """Read-model pages: pipelined and not waiting for the WAL flush where the database can."""
+def _page_tx(db: Database, durable: bool = False) -> Iterator[Tx]:
+    """Read-model pages: pipelined and (unless `durable`) not waiting for the WAL flush where
+    the database can."""
     pipelined = getattr(db, "pipelined", None)
-    with (pipelined(durable=False) if pipelined else db.transaction()) as tx:
+    with (pipelined(durable=durable) if pipelined else db.transaction()) as tx:
         yield tx

@@ -93,10 +93,10 @@ class Latency:
         self.committed: dict[int, float] = {}
         self.lock = threading.Lock()
 
-    def samples_ms(self, arrivals: list[tuple[int, float]]) -> list[float]:
+    def samples_ms(self, arrivals: list[tuple[Any, ...]]) -> list[float]:
         with self.lock:
             committed = dict(self.committed)
-        return [max(0.0, (t - committed[p]) * 1000) for p, t in arrivals if p in committed]
+        return [max(0.0, (a[1] - committed[a[0]]) * 1000) for a in arrivals if a[0] in committed]
 
 
 def receiver(targets: list[tuple[str, str]], channel: str, conn: Any) -> None:
@@ -121,12 +121,14 @@ def _listen(channel: str, published: dict[int, float]) -> None:
 
 
 async def _receive(targets: list[tuple[str, str]], conn: Any, published: dict[int, float]) -> None:
-    arrivals: list[tuple[int, float]] = []
+    arrivals: list[tuple[int, float, str]] = []
 
-    def arrived(payload: dict[str, Any]) -> None:
-        arrivals.append((payload["position"], time.time()))
+    def on(worker: str) -> Any:
+        def arrived(payload: dict[str, Any]) -> None:
+            arrivals.append((payload["position"], time.time(), worker))
+        return arrived
 
-    clients = [await connect(url, token, arrived) for url, token in targets]
+    clients = [await connect(url, token, on(url)) for url, token in targets]
     conn.send("ready")
     expected = await asyncio.to_thread(conn.recv)
     deadline = time.monotonic() + 15
@@ -173,7 +175,8 @@ async def connect(url: str, token: str, on_event: Any = None) -> socketio.AsyncC
     return client
 
 
-async def latency_run(dep: Deployment, rate: int, duration: float, users: int) -> dict[str, Any]:
+async def latency_run(dep: Deployment, rate: int, duration: float, users: int,
+                      dump: str | None = None) -> dict[str, Any]:
     from domain.chat import Chat
 
     people = [sign_up(dep.apis[0].url, f"Lat{rate}u{i}") for i in range(users)]
@@ -200,6 +203,11 @@ async def latency_run(dep: Deployment, rate: int, duration: float, users: int) -
     arrivals, published = await asyncio.to_thread(parent.recv)
     arrivals = [a for a in arrivals if a[0] in latency.committed]
     process.join(30)
+    if dump:  # raw samples, to see when and through which worker the slow deliveries came
+        import json
+
+        Path(dump).write_text(json.dumps({"arrivals": arrivals, "committed": latency.committed,
+                                          "published": published}))
     samples = sorted(latency.samples_ms(arrivals))
     to_publish = sorted(latency.samples_ms(list(published.items())))
     return {"rate": rate, "events": total, "achieved": total / elapsed,
@@ -284,7 +292,8 @@ async def main(args: argparse.Namespace) -> None:
         try:
             dep.start()
             for rate in (int(r) for r in args.rates.split(",")):
-                r = await latency_run(dep, rate, args.duration, args.users)
+                dump = args.dump.replace(".json", f"-{rate}.json") if args.dump else None
+                r = await latency_run(dep, rate, args.duration, args.users, dump)
                 print(f"latency @ {r['rate']} ev/s (achieved {r['achieved']:.0f}): "
                       f"{r['deliveries']}/{r['expected']} deliveries, p50 {r['p50']:.1f} ms, "
                       f"p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms (commit to Redis publish: "
@@ -313,6 +322,8 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--hold", type=float, default=30.0)
+    parser.add_argument("--dump", help="write each run's raw samples to this JSON file "
+                                       "(arrival: position, time, worker URL)")
     parser.add_argument("--feed-only", action="store_true",
                         help="run no table projectors (isolates the realtime path)")
     asyncio.run(main(parser.parse_args()))
