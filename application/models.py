@@ -150,12 +150,16 @@ def model_errors() -> Iterator[None]:
 
 class ModelService(AccessControlled):
     def __init__(self, store: EventStorePort, runner: CommandRunner, models: ModelsReadModel,
-                 groups: GroupMembership, permissions: Callable[[], dict[str, Any]]):
+                 groups: GroupMembership, permissions: Callable[[], dict[str, Any]],
+                 catch_up: Callable[[], object] = lambda: None):
         self.store = store
         self.runner = runner
         self.models = models
         self.groups = groups
         self.permissions = permissions
+        # Brings the models read model up to the log's head (bounded): "every model" in sync and
+        # delete-all means every model created before the request, whoever created it.
+        self.catch_up = catch_up
 
     # -- who ------------------------------------------------------------------------------
     def _require(self, principal: Principal, *keys: str) -> None:
@@ -328,6 +332,8 @@ class ModelService(AccessControlled):
         return self.runner.run("models.delete", decide)
 
     def delete_all(self) -> Outcome[bool]:
+        self.catch_up()
+
         def decide() -> tuple[bool, list[Any]]:
             doomed = [m for m in map(self._load, self.models.ids()) if m and not m.deleted]
             for model in doomed:
@@ -392,6 +398,7 @@ class ModelService(AccessControlled):
             self._check_id(item.id)
             if "name" not in item.sent:
                 raise BadRequest(Detail.REQUIRED_FIELD_EMPTY("name"))
+        self.catch_up()
 
         def decide() -> tuple[list[Model], list[Any]]:
             kept: dict[str, Model] = {}

@@ -201,7 +201,7 @@ def _build(settings: Settings, run_projectors: bool | None) -> Container:
                      reader=reader, host=host, sessions=sessions, config=config, auth=auth,
                      users=users, user_queries=user_queries, closers=closers, jobs=jobs, realtime=feed,
                      ydocs=ydocs, channel_directory=ChannelMembersQueries(read_db), chats=chats,
-                     folders=folders, **_workspace(settings, store, runner, read_db, config, closers))
+                     folders=folders, **_workspace(settings, store, runner, read_db, config, closers, host))
     container.keys = keys
     _files_and_retrieval(container, run_projectors)
     container.retention = RetentionPolicy(store, runner, chat_queries,
@@ -276,7 +276,7 @@ def _jobs(settings: Settings) -> Any:
 
 
 def _workspace(settings: Settings, store: EventStore, runner: CommandRunner, read_db: Database,
-               config: ConfigService, closers: list[Any]) -> dict[str, Any]:
+               config: ConfigService, closers: list[Any], host: Any) -> dict[str, Any]:
     """Models, tools and utils (docs/models-tools-utils.md)."""
     groups, permissions = NoGroups(), config.default_permissions
     code = ToolCode(tool_source.parse_frontmatter, tool_source.parse_tool_specs,
@@ -290,7 +290,12 @@ def _workspace(settings: Settings, store: EventStore, runner: CommandRunner, rea
     adapters = UtilsAdapters(gravatar=gravatar.gravatar_url, format_code=fmt, markdown=md, pdf=pdf,
                              jupyter=jupyter, execute=code_execute.execute_code)
     events_file = None if settings.uses_postgres else settings.DATA_DIR / "events.sqlite3"
-    return {"models": ModelService(store, runner, ModelsQueries(read_db), groups, permissions),
+
+    def models_caught_up() -> bool:
+        return bool(host.wait(["models"], store.head(), 5.0))
+
+    return {"models": ModelService(store, runner, ModelsQueries(read_db), groups, permissions,
+                                   models_caught_up),
             "tools": ToolService(store, runner, ToolsQueries(read_db), groups, permissions, code),
             "utils": UtilsService(adapters, events_file)}
 

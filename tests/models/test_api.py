@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -293,6 +294,29 @@ def test_sync_and_delete_all(client, people):
     assert client.delete(f"{API}/delete/all", headers=admin).json() is True
     assert listing(client, people.admin)["total"] == 0
     assert client.get(f"{API}/base", headers=admin).json() == []
+
+
+def test_delete_all_takes_a_model_created_a_moment_before(client, container, people,
+                                                           permissions):
+    """"All" is everything created before the request, by anyone, even what the read model has
+    not reached yet (the admin's own writes aside): delete-all first brings it up to the head."""
+    permissions(workspace={"models": True})
+    admin = people.admin.headers
+    runner = container.host.runners["models"]
+    step = runner.step
+
+    def lagging() -> int:
+        time.sleep(0.3)
+        return step()
+
+    runner.step = lagging
+    try:
+        late = create(client, people.user)["id"]
+        assert client.delete(f"{API}/delete/all", headers=admin).json() is True
+    finally:
+        runner.step = step
+    r = client.get(f"{API}/model", params={"id": late}, headers=seen(client, people.admin))
+    assert r.status_code == 404, r.text
 
 
 # ---- the log --------------------------------------------------------------------------------
