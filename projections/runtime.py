@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
@@ -965,13 +966,12 @@ def _savepoint(tx: Tx, name: str = "chronicle_check") -> Iterator[None]:
 
 
 # -- comparing live with a scratch replay (verify, rebuild --check-only) -----------------------------
-SCRATCH = "verify"
-
-
 def scratch_target(db: Database, cls: type[Projector]) -> Target:
-    """Empty scratch tables for `cls`, to fill up to the live position it has now."""
+    """Empty scratch tables for `cls`, to fill up to the live position it has now. Named for
+    this replay alone, so that two (a `verify` and a `rebuild --check-only`) may run at once."""
     live = read_state(db, cls.name)
-    names = {t: f"{t}__{SCRATCH}" for t in cls.tables}
+    token = uuid.uuid4().hex[:10]
+    names = {t: f"{t}__verify_{token}" for t in cls.tables}
     with db.transaction() as tx:
         projector = create_tables(tx, cls, names)
     return Target(cls, names, projector, 0, upto=int(live["position"]) if live else 0)

@@ -203,3 +203,24 @@ def test_comparison_copes_with_column_types_and_duplicates(w: World) -> None:
         with db.transaction() as tx:
             for name in (*left.values(), *right.values()):
                 tx.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def test_two_checks_may_run_at_once(w):
+    """verify and rebuild --check-only replay into scratch tables of their own."""
+    results: list[Any] = []
+
+    def check() -> None:
+        results.append(check_only(PROJECTORS, w.container.read_db, w.container.store))
+
+    threads = [threading.Thread(target=check) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(results) == 2
+    assert all(cmp.agrees for comparisons in results for cmp in comparisons), results
+    leftovers = [t for t in w.container.read_db.query(
+        "SELECT name FROM sqlite_master WHERE type = 'table'" if w.container.read_db.dialect ==
+        "sqlite" else "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'chronicle_read'")
+        if "__verify" in t["name"]]
+    assert leftovers == []
