@@ -425,11 +425,11 @@ class ProjectorRunner:
         if now < self._paused_until:
             return self._paused_until - now
         self._paused_until = 0.0
-        if not self.lease.acquire(self.name):
-            self.status.status = "standby"
-            self._paused_until = now + 2.0
-            return 2.0
-        try:
+        try:  # whatever goes wrong, the thread (shared by a group) lives on: back off, report
+            if not self.lease.acquire(self.name):
+                self.status.status = "standby"
+                self._paused_until = now + 2.0
+                return 2.0
             self.ensure()
             processed = self.step()
             if not processed and flush:

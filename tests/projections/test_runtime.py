@@ -224,3 +224,38 @@ def test_a_rebuild_while_a_position_is_held_is_adopted(quiet):
         time.sleep(0.05)
     assert runner.status.generation == generation + 1
     assert _stored(quiet, "users") == quiet.store.head()
+
+
+def test_a_runner_whose_lease_cannot_be_asked_backs_off_alone(quiet):
+    """One thread drives every runner of a process: a runner that raises, anywhere in its turn,
+    is reported and retried while the others keep going."""
+    from projections.host import ProjectionHost
+
+    class BrokenLease:
+        def acquire(self, name: str) -> bool:
+            if name == "poisoned":
+                raise RuntimeError("lease service unreachable")
+            return True
+
+        def release(self, name: str) -> None:
+            pass
+
+    host = ProjectionHost(quiet.read_db, quiet.reader, [UsersProjector, Poisoned],
+                          lease=BrokenLease())
+    host.start()
+    try:
+        write_users(quiet.store, 3, 0)
+        assert host.wait(["users"], quiet.store.head(), 20)
+        deadline = time.time() + 20
+        while {s["name"]: s for s in host.status()}["poisoned"]["failures"] < 2:
+            assert time.time() < deadline, host.status()
+            time.sleep(0.1)
+        status = {s["name"]: s for s in host.status()}
+        assert status["poisoned"]["status"] == "failed"
+        assert "lease service unreachable" in status["poisoned"]["last_error"]
+        assert status["users"]["status"] == "running"
+        write_users(quiet.store, 2, 0)  # the shared thread is still alive and projecting
+        assert host.wait(["users"], quiet.store.head(), 20)
+        assert len(dump(quiet.read_db)) == 5
+    finally:
+        host.stop()
