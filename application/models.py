@@ -20,7 +20,7 @@ from application.commands import CommandRunner, Outcome
 from application.errors import BadRequest, Conflict, NotFound, Unauthorized
 from application.messages import Detail
 from application.permissions import allowed
-from application.ports import EventStorePort
+from application.ports import EventStorePort, ProjectionWaiter
 from domain.model import (
     Model,
     ModelDeletedError,
@@ -151,15 +151,19 @@ def model_errors() -> Iterator[None]:
 class ModelService(AccessControlled):
     def __init__(self, store: EventStorePort, runner: CommandRunner, models: ModelsReadModel,
                  groups: GroupMembership, permissions: Callable[[], dict[str, Any]],
-                 catch_up: Callable[[], object] = lambda: None):
+                 waiter: ProjectionWaiter | None = None):
         self.store = store
         self.runner = runner
         self.models = models
         self.groups = groups
         self.permissions = permissions
-        # Brings the models read model up to the log's head (bounded): "every model" in sync and
-        # delete-all means every model created before the request, whoever created it.
-        self.catch_up = catch_up
+        self.waiter = waiter
+
+    def _catch_up(self) -> None:
+        """"Every model" in sync and delete-all means every model created before the request,
+        whoever created it: bring the read model the ids come from up to the log's head."""
+        if self.waiter is not None:
+            self.waiter.wait(["models"], self.store.head(), 5.0)
 
     # -- who ------------------------------------------------------------------------------
     def _require(self, principal: Principal, *keys: str) -> None:
@@ -332,7 +336,7 @@ class ModelService(AccessControlled):
         return self.runner.run("models.delete", decide)
 
     def delete_all(self) -> Outcome[bool]:
-        self.catch_up()
+        self._catch_up()
 
         def decide() -> tuple[bool, list[Any]]:
             doomed = [m for m in map(self._load, self.models.ids()) if m and not m.deleted]
@@ -398,7 +402,7 @@ class ModelService(AccessControlled):
             self._check_id(item.id)
             if "name" not in item.sent:
                 raise BadRequest(Detail.REQUIRED_FIELD_EMPTY("name"))
-        self.catch_up()
+        self._catch_up()
 
         def decide() -> tuple[list[Model], list[Any]]:
             kept: dict[str, Model] = {}

@@ -276,7 +276,7 @@ def _jobs(settings: Settings) -> Any:
 
 
 def _workspace(settings: Settings, store: EventStore, runner: CommandRunner, read_db: Database,
-               config: ConfigService, closers: list[Any], host: Any) -> dict[str, Any]:
+               config: ConfigService, closers: list[Any], host: ProjectionHost) -> dict[str, Any]:
     """Models, tools and utils (docs/models-tools-utils.md)."""
     groups, permissions = NoGroups(), config.default_permissions
     code = ToolCode(tool_source.parse_frontmatter, tool_source.parse_tool_specs,
@@ -290,12 +290,8 @@ def _workspace(settings: Settings, store: EventStore, runner: CommandRunner, rea
     adapters = UtilsAdapters(gravatar=gravatar.gravatar_url, format_code=fmt, markdown=md, pdf=pdf,
                              jupyter=jupyter, execute=code_execute.execute_code)
     events_file = None if settings.uses_postgres else settings.DATA_DIR / "events.sqlite3"
-
-    def models_caught_up() -> bool:
-        return bool(host.wait(["models"], store.head(), 5.0))
-
     return {"models": ModelService(store, runner, ModelsQueries(read_db), groups, permissions,
-                                   models_caught_up),
+                                   host),
             "tools": ToolService(store, runner, ToolsQueries(read_db), groups, permissions, code),
             "utils": UtilsService(adapters, events_file)}
 

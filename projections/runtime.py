@@ -491,7 +491,7 @@ class ProjectorRunner:
         self.projector = self.cls(physical_names(self.cls, generation), self.db.dialect)
         self.status.generation = generation
         self.status.position = int(state["position"])
-        self._stored, self._stored_at = self.status.position, time.monotonic()
+        self._stored_now(self.status.position)
         self.on_advance(self.name, self.status.position)
 
     def step(self) -> int:
@@ -516,7 +516,7 @@ class ProjectorRunner:
             self._adopt(moved.state)
             return 0
         if page.tx is not None:
-            self._stored, self._stored_at = batch[-1][0], time.monotonic()
+            self._stored_now(batch[-1][0])
         return self._applied(batch)
 
     def _check_unmoved(self, tx: Tx) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,3 +60,21 @@ def cast(client: Any) -> Cast:
     pending = signup(client, "Pat")
     assert pending.role == "pending"
     return Cast(admin, user, other, pending)
+
+
+@contextmanager
+def lagging(container: Any, projector: str, seconds: float = 0.3) -> Iterator[None]:
+    """While inside, the named projector waits `seconds` before each page: its read model lags
+    the log, as on a busy deployment."""
+    runner = container.host.runners[projector]
+    step = runner.step
+
+    def slow_step() -> int:
+        time.sleep(seconds)
+        return int(step())
+
+    runner.step = slow_step
+    try:
+        yield
+    finally:
+        runner.step = step

@@ -17,7 +17,7 @@ from domain.email_claim import EmailClaim
 from domain.user import User, new_stamp
 from interfaces.schemas.users import default_user_permissions
 from tests.api.test_authz_matrix import World, reset, shared_world
-from tests.helpers import signup
+from tests.helpers import lagging, signup
 
 U = "/api/v1/users"
 PASSWORD = "correct horse"
@@ -153,15 +153,7 @@ def test_all_and_search(world):
 def test_read_your_writes(world):
     """A write, then at once a list: the list waits (bounded) for the projection."""
     client, admin, people = world.client, world.people.admin, world.people
-    runner = world.container.host.runners["users"]
-    step = runner.step
-
-    def slow_step() -> int:
-        time.sleep(0.3)
-        return step()
-
-    runner.step = slow_step
-    try:
+    with lagging(world.container, "users"):
         time.sleep(0.35)
         name = f"Renamed {uuid.uuid4().hex[:6]}"
         r = client.post(f"{U}/{people.other.id}/update", json={"name": name},
@@ -184,8 +176,6 @@ def test_read_your_writes(world):
         assert r.status_code == 200
         r = client.get(f"{U}/search", params={"query": "alice again"}, headers=people.user.headers)
         assert [u["id"] for u in r.json()["users"]] == [people.user.id]
-    finally:
-        runner.step = step
 
 
 def test_commands_answer_their_log_position(world):

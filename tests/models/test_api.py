@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +10,7 @@ from domain.model import model_uuid
 from infrastructure.mapper import read_header
 from projections.models import ModelsProjector
 from projections.runtime import rebuild
+from tests.helpers import lagging
 from tests.models.conftest import uid
 from tests.models.helpers import (
     API,
@@ -302,19 +302,9 @@ def test_delete_all_takes_a_model_created_a_moment_before(client, container, peo
     not reached yet (the admin's own writes aside): delete-all first brings it up to the head."""
     permissions(workspace={"models": True})
     admin = people.admin.headers
-    runner = container.host.runners["models"]
-    step = runner.step
-
-    def lagging() -> int:
-        time.sleep(0.3)
-        return step()
-
-    runner.step = lagging
-    try:
+    with lagging(container, "models"):
         late = create(client, people.user)["id"]
         assert client.delete(f"{API}/delete/all", headers=admin).json() is True
-    finally:
-        runner.step = step
     r = client.get(f"{API}/model", params={"id": late}, headers=seen(client, people.admin))
     assert r.status_code == 404, r.text
 
