@@ -98,6 +98,22 @@ class PostgresTx:
             cur.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
 
+def insert_rows(tx: Tx, table: str, columns: Sequence[str], pg_types: Sequence[str],
+                rows: Sequence[Sequence[Any]], on_conflict: str = "") -> None:
+    """Insert many rows in one statement on PostgreSQL (one array per column through `unnest`;
+    psycopg's executemany sends a statement per row), with executemany on SQLite."""
+    if not rows:
+        return
+    insert = f"INSERT INTO {table} ({', '.join(columns)})"
+    if tx.dialect == "postgres":
+        arrays = ", ".join(f"?::{t}[]" for t in pg_types)
+        tx.execute(f"{insert} SELECT * FROM unnest({arrays}) {on_conflict}",
+                   [list(column) for column in zip(*rows, strict=True)])
+        return
+    marks = ", ".join("?" for _ in columns)
+    tx.executemany(f"{insert} VALUES ({marks}) {on_conflict}", rows)
+
+
 class Database:
     """A read-model database: a SQLite file, or a schema of a PostgreSQL database."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from application.audit import describe, topic_of
 from infrastructure.mapper import event_meta
-from infrastructure.sql import Database, Tx
+from infrastructure.sql import Database, Tx, insert_rows
 from projections.runtime import Event, Projector
 
 COLUMNS = ("position", "aggregate_id", "kind", "version", "type", "actor_id", "correlation_id",
@@ -38,19 +38,10 @@ class AuditLogProjector(Projector):
         ]
 
     def apply_page(self, events: Sequence[Event], tx: Tx) -> None:
-        rows = [self.row(position, event) for position, event in events]
-        if not rows:
-            return
-        insert = f"INSERT INTO {self.t['audit_events']} ({', '.join(COLUMNS)})"
-        if self.dialect == "postgres":
-            # One statement per page (psycopg sends executemany row by row): a rebuild writes
-            # a row for every event of the log.
-            arrays = ", ".join(f"?::{t}[]" for t in _PG_TYPES)
-            tx.execute(f"{insert} SELECT * FROM unnest({arrays}) ON CONFLICT (position) DO "
-                       f"NOTHING", [list(column) for column in zip(*rows, strict=True)])
-            return
-        marks = ", ".join("?" for _ in COLUMNS)
-        tx.executemany(f"{insert} VALUES ({marks}) ON CONFLICT (position) DO NOTHING", rows)
+        # One statement per page on PostgreSQL: a rebuild writes a row for every event.
+        insert_rows(tx, self.t["audit_events"], COLUMNS, _PG_TYPES,
+                    [self.row(position, event) for position, event in events],
+                    "ON CONFLICT (position) DO NOTHING")
 
     @staticmethod
     def row(position: int, event: Any) -> tuple[Any, ...]:

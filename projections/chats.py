@@ -17,9 +17,9 @@ Tables:
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
+from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
@@ -28,17 +28,10 @@ from domain.chat import Chat
 from domain.erasure import Erasure
 from domain.user import User
 from infrastructure.sql import Database, Tx
-from projections.runtime import Projector, physical_names, read_state
+from projections.chat_page import ChatPage, key
+from projections.runtime import Event, Projector, physical_names, read_state
 
-KEY_LIMIT = 200  # longer message ids / tags are hashed: btree keys have a size limit
 TSV_LIMIT = 100_000  # characters of one message that PostgreSQL indexes (tsvector is capped)
-
-
-def key(value: str) -> str:
-    """A bounded index key for a client-chosen string (message id, tag)."""
-    if len(value) <= KEY_LIMIT:
-        return value
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -109,142 +102,147 @@ class ChatsProjector(Projector):
         text = POSTGRES_DDL if self.dialect == "postgres" else SQLITE_DDL
         return common + text + ["CREATE INDEX {chat_text}_user ON {chat_text} (user_id)"]
 
-    # -- helpers ----------------------------------------------------------------------------
-    def _set(self, tx: Tx, chat_id: str, **values: Any) -> None:
-        assignments = ", ".join(f"{k} = ?" for k in values)
-        tx.execute(f"UPDATE {self.t['chat_list']} SET {assignments} WHERE id = ?",
-                   (*values.values(), chat_id))
+    # -- the runtime's entry point ----------------------------------------------------------
+    def apply_page(self, events: Sequence[Event], tx: Tx) -> None:
+        """Fold runs of single-chat events in memory (ChatPage); the events that drop rows
+        of many chats end a run and go to SQL directly."""
+        run: list[Any] = []
+        for _, event in events:
+            if isinstance(event, DROPS):
+                self._fold(run, tx)
+                run = []
+                self.handle(event, tx)
+            elif isinstance(event, Chat.Event):
+                run.append(event)
+        self._fold(run, tx)
 
-    def _put_text(self, tx: Tx, chat_id: str, kind: str, message_id: str, body: str) -> None:
-        """Insert or replace one text row, only while the chat is listed (live, owner live)."""
-        tx.execute(
-            f"INSERT INTO {self.t['chat_text']} (chat_id, kind, message_id, user_id, body, body_lc)"
-            f" SELECT id, ?, ?, user_id, ?, ? FROM {self.t['chat_list']} WHERE id = ?"
-            f" ON CONFLICT (chat_id, kind, message_id) DO UPDATE SET body = excluded.body,"
-            f" body_lc = excluded.body_lc",
-            (kind, key(message_id), body, body.lower(), chat_id))
+    def _fold(self, events: list[Any], tx: Tx) -> None:
+        if not events:
+            return
+        page = ChatPage(self.t, tx)
+        page.load((str(e.originator_id) for e in events),
+                  (e.owner_id for e in events if isinstance(e, CREATED)),
+                  (str(e.originator_id) for e in events if isinstance(e, TAGGING)))
+        for event in events:
+            self.fold(event, page)
+        page.flush()
 
-    def _put_tags(self, tx: Tx, chat_id: str, tags: list[str]) -> None:
-        tx.execute(f"DELETE FROM {self.t['chat_tags']} WHERE chat_id = ?", (chat_id,))
-        for tag in tags:
-            self._add_tag_row(tx, chat_id, tag)
+    # -- single-chat events, folded over a ChatPage -----------------------------------------
+    @singledispatchmethod
+    def fold(self, event: Any, page: ChatPage) -> None:
+        pass
 
-    def _add_tag_row(self, tx: Tx, chat_id: str, tag: str) -> None:
-        tx.execute(f"INSERT INTO {self.t['chat_tags']} (chat_id, user_id, tag)"
-                   f" SELECT id, user_id, ? FROM {self.t['chat_list']} WHERE id = ?"
-                   f" ON CONFLICT (chat_id, tag) DO NOTHING", (key(tag), chat_id))
+    @fold.register(Chat.Created)  # explicit: the decorator-made class is opaque to typing
+    def _created(self, event: Any, page: ChatPage) -> None:
+        if event.owner_id in page.gone:
+            return  # written in a race with the owner's deletion
+        chat_id, ts = str(event.originator_id), _epoch(event)
+        created = event.created_at if event.created_at is not None else ts
+        updated = event.updated_at if event.updated_at is not None else created
+        page.create({"id": chat_id, "user_id": event.owner_id, "title": event.title,
+                     "title_lc": event.title.lower(), "created_at": created,
+                     "updated_at": updated, "pinned": int(event.pinned),
+                     "archived": int(event.archived), "folder_id": event.folder_id,
+                     "share_id": None, "internal": _internal(event.meta), "deleted_at": None})
+        page.put_text(chat_id, "t", "", event.title)
+        for message_id, message in event.messages.items():
+            page.put_text(chat_id, "m", message_id, message_text(message))
+        page.set_tags(chat_id, event.tags)
 
+    @fold.register
+    def _retitled(self, event: Chat.TitleChanged, page: ChatPage) -> None:
+        chat_id = str(event.originator_id)
+        page.set(chat_id, title=event.title, title_lc=event.title.lower())
+        page.put_text(chat_id, "t", "", event.title)
+
+    @fold.register
+    def _message_added(self, event: Chat.MessageAdded, page: ChatPage) -> None:
+        chat_id = str(event.originator_id)
+        page.set(chat_id, updated_at=_epoch(event))
+        page.put_text(chat_id, "m", event.message["id"], message_text(event.message))
+
+    @fold.register
+    def _message_edited(self, event: Chat.MessageEdited, page: ChatPage) -> None:
+        chat_id = str(event.originator_id)
+        page.set(chat_id, updated_at=_epoch(event))
+        if "content" in event.changes:
+            page.put_text(chat_id, "m", event.message_id, message_text(event.changes))
+
+    @fold.register
+    def _current_moved(self, event: Chat.CurrentMessageMoved, page: ChatPage) -> None:
+        page.set(str(event.originator_id), updated_at=_epoch(event))
+
+    @fold.register
+    def _tags_changed(self, event: Chat.TagsChanged, page: ChatPage) -> None:
+        page.set_tags(str(event.originator_id), event.tags)
+
+    @fold.register
+    def _tag_added(self, event: Chat.TagAdded, page: ChatPage) -> None:
+        page.add_tag(str(event.originator_id), event.tag)
+
+    @fold.register
+    def _tag_removed(self, event: Chat.TagRemoved, page: ChatPage) -> None:
+        page.remove_tag(str(event.originator_id), event.tag)
+
+    @fold.register
+    def _tags_cleared(self, event: Chat.TagsCleared, page: ChatPage) -> None:
+        page.set_tags(str(event.originator_id), [])
+
+    @fold.register
+    def _pinned(self, event: Chat.Pinned, page: ChatPage) -> None:
+        page.set(str(event.originator_id), pinned=1, updated_at=_epoch(event))
+
+    @fold.register
+    def _unpinned(self, event: Chat.Unpinned, page: ChatPage) -> None:
+        page.set(str(event.originator_id), pinned=0, updated_at=_epoch(event))
+
+    @fold.register
+    def _archived(self, event: Chat.Archived, page: ChatPage) -> None:
+        page.set(str(event.originator_id), archived=1, folder_id=None, updated_at=_epoch(event))
+
+    @fold.register
+    def _unarchived(self, event: Chat.Unarchived, page: ChatPage) -> None:
+        page.set(str(event.originator_id), archived=0, folder_id=None, updated_at=_epoch(event))
+
+    @fold.register
+    def _shared(self, event: Chat.Shared, page: ChatPage) -> None:
+        page.set(str(event.originator_id), share_id=event.share_id)
+
+    @fold.register
+    def _unshared(self, event: Chat.Unshared, page: ChatPage) -> None:
+        page.set(str(event.originator_id), share_id=None)
+
+    @fold.register
+    def _moved(self, event: Chat.MovedToFolder, page: ChatPage) -> None:
+        page.set(str(event.originator_id), folder_id=event.folder_id, pinned=0,
+                 updated_at=_epoch(event))
+
+    @fold.register
+    def _meta(self, event: Chat.MetaChanged, page: ChatPage) -> None:
+        page.set(str(event.originator_id), internal=_internal(event.meta))
+
+    @fold.register
+    def _deleted(self, event: Chat.Deleted, page: ChatPage) -> None:
+        page.set(str(event.originator_id), deleted_at=_epoch(event))
+
+    @fold.register
+    def _restored(self, event: Chat.Restored, page: ChatPage) -> None:
+        page.set(str(event.originator_id), deleted_at=None, updated_at=_epoch(event))
+
+    # -- events that drop rows of many chats: straight to SQL --------------------------------
     def _drop(self, tx: Tx, column: str, value: str) -> None:
         for table, col in (("chat_text", column), ("chat_tags", column),
                            ("chat_list", "id" if column == "chat_id" else column)):
             tx.execute(f"DELETE FROM {self.t[table]} WHERE {col} = ?", (value,))
 
-    # -- handlers ---------------------------------------------------------------------------
+    def _owner_gone(self, tx: Tx, user_id: str) -> None:
+        self._drop(tx, "user_id", user_id)
+        tx.execute(f"INSERT INTO {self.t['chat_gone_users']} (user_id) VALUES (?)"
+                   f" ON CONFLICT (user_id) DO NOTHING", (user_id,))
+
     @singledispatchmethod
     def handle(self, event: Any, tx: Tx) -> None:
         pass
-
-    @handle.register(Chat.Created)  # explicit: the decorator-made class is opaque to typing
-    def _created(self, event: Any, tx: Tx) -> None:
-        if tx.execute(f"SELECT 1 AS gone FROM {self.t['chat_gone_users']} WHERE user_id = ?",
-                      (event.owner_id,)):
-            return  # written in a race with the owner's deletion
-        chat_id, ts = str(event.originator_id), _epoch(event)
-        created = event.created_at if event.created_at is not None else ts
-        updated = event.updated_at if event.updated_at is not None else created
-        tx.execute(
-            f"INSERT INTO {self.t['chat_list']} (id, user_id, title, title_lc, created_at,"
-            f" updated_at, pinned, archived, folder_id, share_id, internal)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (id) DO NOTHING",
-            (chat_id, event.owner_id, event.title, event.title.lower(), created, updated,
-             int(event.pinned), int(event.archived), event.folder_id, _internal(event.meta)))
-        self._put_text(tx, chat_id, "t", "", event.title)
-        for message_id, message in event.messages.items():
-            self._put_text(tx, chat_id, "m", message_id, message_text(message))
-        self._put_tags(tx, chat_id, event.tags)
-
-    @handle.register
-    def _retitled(self, event: Chat.TitleChanged, tx: Tx) -> None:
-        chat_id = str(event.originator_id)
-        self._set(tx, chat_id, title=event.title, title_lc=event.title.lower())
-        self._put_text(tx, chat_id, "t", "", event.title)
-
-    @handle.register
-    def _message_added(self, event: Chat.MessageAdded, tx: Tx) -> None:
-        chat_id = str(event.originator_id)
-        self._set(tx, chat_id, updated_at=_epoch(event))
-        self._put_text(tx, chat_id, "m", event.message["id"], message_text(event.message))
-
-    @handle.register
-    def _message_edited(self, event: Chat.MessageEdited, tx: Tx) -> None:
-        chat_id = str(event.originator_id)
-        self._set(tx, chat_id, updated_at=_epoch(event))
-        if "content" in event.changes:
-            self._put_text(tx, chat_id, "m", event.message_id, message_text(event.changes))
-
-    @handle.register
-    def _current_moved(self, event: Chat.CurrentMessageMoved, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), updated_at=_epoch(event))
-
-    @handle.register
-    def _tags_changed(self, event: Chat.TagsChanged, tx: Tx) -> None:
-        self._put_tags(tx, str(event.originator_id), event.tags)
-
-    @handle.register
-    def _tag_added(self, event: Chat.TagAdded, tx: Tx) -> None:
-        self._add_tag_row(tx, str(event.originator_id), event.tag)
-
-    @handle.register
-    def _tag_removed(self, event: Chat.TagRemoved, tx: Tx) -> None:
-        tx.execute(f"DELETE FROM {self.t['chat_tags']} WHERE chat_id = ? AND tag = ?",
-                   (str(event.originator_id), key(event.tag)))
-
-    @handle.register
-    def _tags_cleared(self, event: Chat.TagsCleared, tx: Tx) -> None:
-        self._put_tags(tx, str(event.originator_id), [])
-
-    @handle.register
-    def _pinned(self, event: Chat.Pinned, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), pinned=1, updated_at=_epoch(event))
-
-    @handle.register
-    def _unpinned(self, event: Chat.Unpinned, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), pinned=0, updated_at=_epoch(event))
-
-    @handle.register
-    def _archived(self, event: Chat.Archived, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), archived=1, folder_id=None,
-                  updated_at=_epoch(event))
-
-    @handle.register
-    def _unarchived(self, event: Chat.Unarchived, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), archived=0, folder_id=None,
-                  updated_at=_epoch(event))
-
-    @handle.register
-    def _shared(self, event: Chat.Shared, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), share_id=event.share_id)
-
-    @handle.register
-    def _unshared(self, event: Chat.Unshared, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), share_id=None)
-
-    @handle.register
-    def _moved(self, event: Chat.MovedToFolder, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), folder_id=event.folder_id, pinned=0,
-                  updated_at=_epoch(event))
-
-    @handle.register
-    def _meta(self, event: Chat.MetaChanged, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), internal=_internal(event.meta))
-
-    @handle.register
-    def _deleted(self, event: Chat.Deleted, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), deleted_at=_epoch(event))
-
-    @handle.register
-    def _restored(self, event: Chat.Restored, tx: Tx) -> None:
-        self._set(tx, str(event.originator_id), deleted_at=None, updated_at=_epoch(event))
 
     @handle.register
     def _purged(self, event: Chat.Purged, tx: Tx) -> None:
@@ -252,17 +250,19 @@ class ChatsProjector(Projector):
 
     @handle.register
     def _user_deleted(self, event: User.Deleted, tx: Tx) -> None:
-        user_id = str(event.originator_id)
-        self._drop(tx, "user_id", user_id)
-        tx.execute(f"INSERT INTO {self.t['chat_gone_users']} (user_id) VALUES (?)"
-                   f" ON CONFLICT (user_id) DO NOTHING", (user_id,))
+        self._owner_gone(tx, str(event.originator_id))
 
     @handle.register
     def _user_erased(self, event: Erasure.UserErased, tx: Tx) -> None:
         """Belt and braces: the user's deletion already dropped their chats (docs/erasure.md)."""
-        self._drop(tx, "user_id", event.user_id)
-        tx.execute(f"INSERT INTO {self.t['chat_gone_users']} (user_id) VALUES (?)"
-                   f" ON CONFLICT (user_id) DO NOTHING", (event.user_id,))
+        self._owner_gone(tx, event.user_id)
+
+
+# Looked up by name: the decorator-made event classes are opaque to typing.
+DROPS = (*(getattr(c, n) for c, n in ((Chat, "Purged"), (User, "Deleted"))), Erasure.UserErased)
+CREATED, *_TAG_EVENTS = (getattr(Chat, name) for name in
+                         ("Created", "TagsChanged", "TagAdded", "TagRemoved", "TagsCleared"))
+TAGGING = (CREATED, *_TAG_EVENTS)
 
 
 # ---- queries ------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ class Projector:
     def __init__(self, names: dict[str, str], dialect: str):
         self.t = names
         self.dialect = dialect
-        for method in ("handle", "apply"):
+        for method in ("handle", "apply", "fold"):
             _cache_dispatch(self, method)
 
     def ddl(self) -> list[str]:
