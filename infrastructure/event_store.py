@@ -20,7 +20,7 @@ from eventsourcing.application import (
     ProcessingEvent,
 )
 from eventsourcing.domain import Aggregate, CanInitAggregate, CanSnapshotAggregate, Snapshot
-from eventsourcing.persistence import IntegrityError, Notification, Recording, Transcoder
+from eventsourcing.persistence import IntegrityError, Notification, Recording
 
 from application.commands import optimistic_reads
 from application.errors import ConcurrencyConflict
@@ -28,6 +28,7 @@ from domain.chat import Chat
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keys import SYSTEM_OWNER, KeyStore
 from infrastructure.mapper import ChronicleMapper, Erased, read_header
+from infrastructure.transcoder import FastJSONTranscoder
 
 APP_NAME = "chronicle"
 CHAIN_ATTR = "_chain_head"  # kept on aggregates (and so in their snapshots)
@@ -82,8 +83,8 @@ class ChronicleStore(Application[UUID]):
         return self._keys
 
     def construct_mapper(self) -> ChronicleMapper:  # type: ignore[override]
-        transcoder: Transcoder = self.factory.transcoder()
-        self.register_transcodings(transcoder)  # type: ignore[arg-type]
+        transcoder = FastJSONTranscoder()
+        self.register_transcodings(transcoder)
         return ChronicleMapper(transcoder, self._keys, self._chain_key)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     Mapper,
@@ -155,7 +156,7 @@ def split_stored(state: bytes) -> tuple[int, dict[str, Any], bytes, bytes]:
     if fmt not in (1, FORMAT):
         raise MapperDeserialisationError(f"unknown stored-event format {fmt}")
     start = _HEADER.size
-    header = json.loads(state[start : start + length])
+    header = orjson.loads(state[start : start + length])
     rest = state[start + length :]
     return fmt, header, rest[:12], rest[12:]
 
