@@ -347,8 +347,9 @@ class LazyPage:
             self.tx = tx
         return self.tx
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return self._begin().execute(sql, params)
+    def execute(self, sql: str, params: Sequence[Any] = (), binary: bool = False
+                ) -> list[dict[str, Any]]:
+        return self._begin().execute(sql, params, binary)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._begin().executemany(sql, rows)
