@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import pickle
 import threading
 import time
 from collections import OrderedDict
@@ -175,12 +175,15 @@ def _class_of(topic: str) -> str:
 
 
 class CommandCache:
-    """Aggregates as this process last saved them, for a command's optimistic first attempt."""
+    """Aggregates as this process last saved them, for a command's optimistic first attempt.
+
+    Kept pickled: taken at save time (later changes to the saved object cannot leak in), and
+    unpickling is a fresh copy at a fraction of `copy.deepcopy`'s cost (2.5x for a chat)."""
 
     def __init__(self, size: int = 5000, ttl: float = 10.0):
         self.size = size
         self.ttl = ttl
-        self._items: OrderedDict[UUID, tuple[float, Any]] = OrderedDict()
+        self._items: OrderedDict[UUID, tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, aggregate_id: UUID) -> Any:
@@ -188,14 +191,20 @@ class CommandCache:
             item = self._items.get(aggregate_id)
         if item is None or item[0] < time.monotonic():
             return None
-        return copy.deepcopy(item[1])
+        return pickle.loads(item[1])
 
     def put(self, aggregates: Sequence[Any]) -> None:
         expires = time.monotonic() + self.ttl
+        frozen = []
+        for aggregate in aggregates:
+            try:
+                frozen.append((aggregate.id, pickle.dumps(aggregate, pickle.HIGHEST_PROTOCOL)))
+            except Exception:  # not cacheable: its next command loads it from the store
+                self.evict([aggregate])
         with self._lock:
-            for aggregate in aggregates:
-                self._items[aggregate.id] = (expires, aggregate)
-                self._items.move_to_end(aggregate.id)
+            for aggregate_id, data in frozen:
+                self._items[aggregate_id] = (expires, data)
+                self._items.move_to_end(aggregate_id)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
