@@ -39,6 +39,7 @@ from infrastructure.keys import SYSTEM_OWNER, KeyErased, KeyStore
 FORMAT = 2  # 1: the chain hash covered the body only
 _COVERED = ("o", "a", "c", "t")
 _HEADER = struct.Struct(">BH")
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # what json.dumps(..., separators) writes
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,10 @@ def chain_hash(key: bytes, previous: str, originator_id: Any, version: int, topi
                body: bytes, header: dict[str, Any] | None = None) -> str:
     """The event's link in its aggregate's chain. From format 2 on it also covers the readable
     header (owner, actor, correlation id, time), which auditors trust as much as the body."""
-    covered = b"" if header is None else json.dumps(
-        [header.get(k) for k in _COVERED], separators=(",", ":")).encode() + b"|"
+    covered = b"" if header is None else _COMPACT.encode(
+        [header.get(k) for k in _COVERED]).encode() + b"|"
     message = f"{previous}|{originator_id}|{version}|{topic}|".encode() + covered + body
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+    return hmac.digest(key, message, hashlib.sha256).hex()[:32]
 
 
 def stored_chain_hash(key: bytes, previous: str, originator_id: Any, version: int, topic: str,
@@ -103,7 +104,7 @@ class ChronicleMapper(Mapper[UUID]):
                   "t": round(timestamp.timestamp(), 6) if timestamp is not None else None}
         fields["h"] = chain_hash(self.chain_key, previous, originator_id, originator_version,
                                  topic, body, fields)
-        header = json.dumps(fields, separators=(",", ":")).encode()
+        header = _COMPACT.encode(fields).encode()
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,
