@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 import socketio
 
+from scripts.bench.common import CpuMeter
 from tests.realtime.processes import PATH, Proc, api, projector, server_env, sign_up
 
 PG_ADMIN = os.environ.get("CHRONICLE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -215,40 +216,6 @@ async def latency_run(dep: Deployment, rate: int, duration: float, users: int,
             "p50": pct(samples, 50), "p99": pct(samples, 99), "max": samples[-1] if samples else 0,
             "publish_p50": pct(to_publish, 50), "publish_p99": pct(to_publish, 99),
             "cpu_cores": cpu_share}
-
-
-class CpuMeter:
-    """CPU seconds each process (and all PostgreSQL and Redis server processes) used over a run,
-    as cores busy on average: where the machine's two cores went."""
-
-    def __init__(self, pids: dict[str, int]):
-        self.pids = pids
-        self.before = self._sample()
-
-    def _sample(self) -> dict[str, float]:
-        ticks = os.sysconf("SC_CLK_TCK")
-        used: dict[str, float] = {}
-        names = {pid: name for name, pid in self.pids.items()}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                comm = (entry / "comm").read_text().strip()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            seconds = (int(fields[11]) + int(fields[12])) / ticks
-            name = names.get(int(entry.name)) or ("postgres" if comm.startswith("postgres")
-                                                 else "redis" if comm.startswith("redis") else None)
-            if name is not None:
-                used[name] = used.get(name, 0.0) + seconds
-        return used
-
-    def shares(self, elapsed: float) -> dict[str, float]:
-        after = self._sample()
-        return {name: round((after[name] - self.before.get(name, 0.0)) / elapsed, 2)
-                for name in sorted(after, key=lambda n: self.before.get(n, 0.0) - after[n])}
 
 
 def pct(samples: list[float], p: float) -> float:
