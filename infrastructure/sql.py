@@ -120,11 +120,16 @@ def insert_rows(tx: Tx, table: str, columns: Sequence[str], pg_types: Sequence[s
     tx.executemany(f"{insert} VALUES ({marks}) {on_conflict}", rows)
 
 
+_NUMBERS = {"float8": float, "int": int, "bigint": int}
+
+
 def _array(values: Sequence[Any], pg_type: str) -> list[Any]:
-    """A binary array holds one Python type: whole numbers in a float column become floats."""
-    if pg_type == "float8":
-        return [None if v is None else float(v) for v in values]
-    return list(values)
+    """A binary array holds one Python type: a float column's whole numbers become floats, an
+    integer column's booleans integers."""
+    number = _NUMBERS.get(pg_type)
+    if number is None:
+        return list(values)
+    return [None if v is None else number(v) for v in values]
 
 
 class Database:
