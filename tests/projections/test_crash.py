@@ -26,7 +26,8 @@ def start_projector(env: dict[str, str]) -> subprocess.Popen[bytes]:
 def test_sigkill_mid_batch_then_restart_equals_rebuild(settings_env):
     container = bootstrap(make_settings(settings_env), run_projectors=False)
     try:
-        write_users(container.store, 40, 150)  # 6,040 events: many pages of work
+        # 16,040 events: many pages of work, more than three short-lived runs get through
+        write_users(container.store, 40, 400)
         head = container.store.head()
         positions = []
         for delay in (1.2, 0.6, 0.9):
