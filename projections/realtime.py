@@ -25,6 +25,7 @@ from infrastructure.mapper import event_meta, read_header
 from infrastructure.sql import Database
 from projections.host import ProjectionHost
 from projections.runtime import (
+    RUNNING,
     STATE_TABLE,
     Event,
     LogReader,
@@ -347,8 +348,7 @@ def start_at_head(db: Database, cls: type[Projector], head: int) -> None:
     with db.transaction() as tx:
         tx.execute(f"INSERT INTO {STATE_TABLE} (name, generation, position, version, status, "
                    f"updated_at) VALUES (?, 1, ?, ?, 'running', ?) ON CONFLICT (name) DO UPDATE "
-                   f"SET position = excluded.position, version = excluded.version, "
-                   f"status = 'running', failures = 0, last_error = NULL, "
+                   f"SET position = excluded.position, version = excluded.version, {RUNNING}, "
                    f"updated_at = excluded.updated_at",
                    (cls.name, head, cls.version, time.time()))
 

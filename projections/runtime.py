@@ -29,6 +29,7 @@ log = logging.getLogger("chronicle.projections")
 
 STATE_TABLE = "projection_state"
 NOTIFY_CHANNEL = "chronicle_projection"
+RUNNING = "status = 'running', failures = 0, last_error = NULL"  # a state row's healthy columns
 
 
 class EventSource(Protocol):
@@ -52,7 +53,7 @@ class Projector:
     def __init__(self, names: dict[str, str], dialect: str):
         self.t = names
         self.dialect = dialect
-        for method in ("handle", "apply", "fold"):
+        for method in _dispatched(type(self)):
             _cache_dispatch(self, method)
 
     def ddl(self) -> list[str]:
@@ -66,6 +67,18 @@ class Projector:
         """Apply a page of events in one transaction (override to batch the writes)."""
         for _, event in events:
             self.handle(event, tx)
+
+
+_DISPATCHED: dict[type, tuple[str, ...]] = {}
+
+
+def _dispatched(cls: type) -> tuple[str, ...]:
+    """The names of the `singledispatchmethod`s a projector class declares or inherits."""
+    if cls not in _DISPATCHED:
+        _DISPATCHED[cls] = tuple(
+            name for name in dir(cls)
+            if isinstance(inspect.getattr_static(cls, name, None), singledispatchmethod))
+    return _DISPATCHED[cls]
 
 
 def _cache_dispatch(projector: Projector, method: str) -> None:
@@ -551,8 +564,7 @@ class ProjectorRunner:
         self._stored, self._stored_at = position, time.monotonic()
 
     def _advance(self, tx: Tx, last: int) -> None:
-        update = (f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', failures = 0, "
-                  f"last_error = NULL, updated_at = ? WHERE name = ?")
+        update = f"UPDATE {STATE_TABLE} SET position = ?, {RUNNING}, updated_at = ? WHERE name = ?"
         params: tuple[Any, ...] = (last, time.time(), self.name)
         if tx.dialect != "postgres":
             tx.execute(update, params)
@@ -587,8 +599,8 @@ def store_positions(db: Database, runners: Sequence[ProjectorRunner]) -> None:
         values = ", ".join("(?::text, ?::integer, ?::bigint, ?::bigint)" for _ in rows)
         kept = db.query(
             f"WITH v (name, generation, stored, position) AS (VALUES {values}), "
-            f"kept AS (UPDATE {STATE_TABLE} AS s SET position = v.position, status = 'running',"
-            f" failures = 0, last_error = NULL, updated_at = ? FROM v WHERE s.name = v.name"
+            f"kept AS (UPDATE {STATE_TABLE} AS s SET position = v.position, {RUNNING},"
+            f" updated_at = ? FROM v WHERE s.name = v.name"
             f" AND s.generation = v.generation AND s.position = v.stored"
             f" RETURNING s.name, s.position) "
             f"SELECT name, position, pg_notify(?, (SELECT string_agg(name || ':' || position,"
@@ -599,9 +611,8 @@ def store_positions(db: Database, runners: Sequence[ProjectorRunner]) -> None:
         stored = set()
         with db.transaction() as tx:
             for name, generation, before, position in rows:
-                if tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, status = 'running', "
-                              f"failures = 0, last_error = NULL, updated_at = ? WHERE name = ? "
-                              f"AND generation = ? AND position = ? RETURNING name",
+                if tx.execute(f"UPDATE {STATE_TABLE} SET position = ?, {RUNNING}, updated_at = ? "
+                              f"WHERE name = ? AND generation = ? AND position = ? RETURNING name",
                               (position, time.time(), name, generation, before)):
                     stored.add(name)
     for runner, (name, _, _, position) in zip(runners, rows, strict=True):
@@ -898,8 +909,7 @@ def _swap(db: Database, source: EventSource, shadow: Target, check: bool) -> Reb
         tx.execute(f"INSERT INTO {STATE_TABLE} (name, generation, position, version, status, "
                    f"updated_at) VALUES (?, ?, ?, ?, 'running', ?) ON CONFLICT (name) DO UPDATE "
                    f"SET generation = excluded.generation, position = excluded.position, "
-                   f"version = excluded.version, status = 'running', failures = 0, "
-                   f"last_error = NULL, updated_at = excluded.updated_at",
+                   f"version = excluded.version, {RUNNING}, updated_at = excluded.updated_at",
                    (cls.name, shadow.generation, shadow.position, cls.version, time.time()))
         tx.execute(f"DELETE FROM {STATE_TABLE} WHERE name = ?", (shadow.state_name,))
         tx.notify(NOTIFY_CHANNEL, f"{cls.name}:{shadow.position}")
