@@ -14,11 +14,13 @@ the database breaks the chain that `verify` recomputes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import os
 import struct
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -38,6 +40,7 @@ from infrastructure.keys import SYSTEM_OWNER, KeyErased, KeyStore
 
 FORMAT = 2  # 1: the chain hash covered the body only
 _COVERED = ("o", "a", "c", "t")
+_HEADER_KEYS = (*_COVERED, "h")
 _HEADER = struct.Struct(">BH")
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # what json.dumps(..., separators) writes
 
@@ -63,7 +66,52 @@ def chain_hash(key: bytes, previous: str, originator_id: Any, version: int, topi
     covered = b"" if header is None else _COMPACT.encode(
         [header.get(k) for k in _COVERED]).encode() + b"|"
     message = f"{previous}|{originator_id}|{version}|{topic}|".encode() + covered + body
-    return hmac.digest(key, message, hashlib.sha256).hex()[:32]
+    return _keyed(key).hash(message)
+
+
+class _ChainKey:
+    """HMAC-SHA256 under one key, its key schedule computed once. Messages under 2 KiB are
+    hashed without releasing the GIL: `hmac.digest` always releases it, and under many
+    command threads each release costs a wait to take it back."""
+
+    def __init__(self, key: bytes):
+        self._base = hmac.new(key, digestmod=hashlib.sha256)
+
+    def hash(self, message: bytes) -> str:
+        mac = self._base.copy()
+        mac.update(message)
+        return mac.hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed(key: bytes) -> _ChainKey:
+    return _ChainKey(key)
+
+
+class _Nonces:
+    """96-bit AES-GCM nonces cut from one read of the OS's CSPRNG per 4 KiB (a read per event
+    was a system call and a GIL release on every write). No lock: `deque.popleft` is atomic,
+    and a thread preempted while holding a lock here stalled every other writer. A forked
+    child starts empty: sharing the parent's nonces would reuse them under the same keys."""
+
+    SIZE = 12
+
+    def __init__(self, chunk: int = 4096):
+        self._chunk = chunk - chunk % self.SIZE
+        self._ready: deque[bytes] = deque()
+        os.register_at_fork(after_in_child=self._ready.clear)
+
+    def take(self) -> bytes:
+        while True:
+            try:
+                return self._ready.popleft()
+            except IndexError:
+                block = os.urandom(self._chunk)
+                self._ready.extend(block[i : i + self.SIZE]
+                                   for i in range(0, self._chunk, self.SIZE))
+
+
+NONCES = _Nonces()
 
 
 def stored_chain_hash(key: bytes, previous: str, originator_id: Any, version: int, topic: str,
@@ -80,9 +128,15 @@ class ChronicleMapper(Mapper[UUID]):
         super().__init__(transcoder=transcoder)
         self.keys = keys
         self.chain_key = chain_key
+        self._chain = _keyed(chain_key)
 
     def encode(self, domain_event: DomainEventProtocol[UUID], owner: str | None,
                previous: str = "") -> StoredEvent:
+        return self.encode_chained(domain_event, owner, previous)[0]
+
+    def encode_chained(self, domain_event: DomainEventProtocol[UUID], owner: str | None,
+                       previous: str = "") -> tuple[StoredEvent, str]:
+        """The stored event and its chain hash `h` (the next event's `previous`)."""
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
@@ -97,20 +151,20 @@ class ChronicleMapper(Mapper[UUID]):
         if class_version > 1:
             state["class_version"] = class_version
         topic = get_topic(type(domain_event))
-        nonce = os.urandom(12)
+        nonce = NONCES.take()
         body = nonce + self.keys.cipher(owner).encrypt(nonce, self.transcoder.encode(state), None)
         timestamp = state.get("timestamp")
-        fields = {"o": owner, "a": meta.get("a"), "c": meta.get("c"),
-                  "t": round(timestamp.timestamp(), 6) if timestamp is not None else None}
-        fields["h"] = chain_hash(self.chain_key, previous, originator_id, originator_version,
-                                 topic, body, fields)
-        header = _COMPACT.encode(fields).encode()
+        covered = [owner, meta.get("a"), meta.get("c"),
+                   round(timestamp.timestamp(), 6) if timestamp is not None else None]
+        h = self._chain.hash(f"{previous}|{originator_id}|{originator_version}|{topic}|"
+                             f"{_COMPACT.encode(covered)}|".encode() + body)
+        header = _COMPACT.encode(dict(zip(_HEADER_KEYS, (*covered, h), strict=True))).encode()
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,
             topic=topic,
             state=_HEADER.pack(FORMAT, len(header)) + header + body,
-        )
+        ), h
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         return self.encode(domain_event, None)

@@ -25,9 +25,18 @@ READ_WAIT_TIMEOUTS = Counter("chronicle_read_your_writes_timeouts_total",
                              "Queries answered before projections caught up", registry=REGISTRY)
 
 
+_command_series: dict[tuple[str, bool], tuple[Any, Any]] = {}
+
+
 def observe_command(name: str, seconds: float, ok: bool) -> None:
-    COMMANDS.labels(name, "ok" if ok else "conflict").inc()
-    COMMAND_LATENCY.labels(name).observe(seconds)
+    # labels() takes a lock and builds a key on every call; a command's two series are looked up
+    # once per name (a fixed set: the names are literals in the application layer)
+    series = _command_series.get((name, ok))
+    if series is None:
+        series = _command_series.setdefault((name, ok), (
+            COMMANDS.labels(name, "ok" if ok else "conflict"), COMMAND_LATENCY.labels(name)))
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def observe_batch(commands: int, events: int, seconds: float) -> None:

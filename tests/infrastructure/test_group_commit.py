@@ -78,3 +78,28 @@ def test_positions_are_returned_in_commit_order(store):
     second = store.save(new_user(), new_user())
     assert 0 < first < second
     assert [n.id for n in store.select(0, 10)][-3:][0] == first
+
+
+def test_busy_writers_are_gathered_into_large_batches(store):
+    """16 threads saving in a loop: the committer waits for about half of them, so batches are
+    not the two or three commands that happen to be queued when the previous one returns."""
+    users = [new_user() for _ in range(16)]
+    store.save(*users)
+    batches: list[int] = []
+    committer = store.app.committer
+    original = committer.on_batch
+    committer.on_batch = lambda commands, events, seconds: batches.append(commands)
+
+    def writer(user: User) -> None:
+        for n in range(15):
+            user.update_settings({"n": n})
+            store.save(user)
+
+    threads = [threading.Thread(target=writer, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    committer.on_batch = original
+    assert sum(batches) == 16 * 15
+    assert sum(batches) / len(batches) >= 9, batches  # about 7 without the wait
