@@ -75,23 +75,30 @@ class CommandRunner:
         again; other processes are still kept out by the version check alone.
         """
         started = time.perf_counter()
+        try:
+            outcome = self._attempt(decide, optimistic=True)
+        except ConcurrencyConflict as conflict:
+            outcome = self._retry(name, decide, conflict)
+        self._observe(name, started, outcome is not None)
+        if outcome is None:
+            raise Conflict(CONFLICT_DETAIL)
+        return outcome
+
+    def _retry(self, name: str, decide: Callable[[], tuple[T, list[Any]]],
+               conflict: ConcurrencyConflict) -> Outcome[T] | None:
         with ExitStack() as held:
             locked: set[Hashable] = set()
-            for attempt in range(self.retries + 1):
+            for failed in range(self.retries):
+                log.info("command conflict, retrying", extra={"command": name, "attempt": failed})
+                for key in sorted(set(conflict.aggregate_ids) - locked, key=str):
+                    held.enter_context(self.locks.hold(key))
+                    locked.add(key)
+                time.sleep(random.uniform(0, 0.002 * 2**failed))
                 try:
-                    outcome = self._attempt(decide, optimistic=attempt == 0)
-                except ConcurrencyConflict as conflict:
-                    log.info("command conflict, retrying",
-                             extra={"command": name, "attempt": attempt})
-                    for key in sorted(set(conflict.aggregate_ids) - locked, key=str):
-                        held.enter_context(self.locks.hold(key))
-                        locked.add(key)
-                    time.sleep(random.uniform(0, 0.002 * 2**attempt))
-                    continue
-                self._observe(name, started, True)
-                return outcome
-        self._observe(name, started, False)
-        raise Conflict(CONFLICT_DETAIL)
+                    return self._attempt(decide, optimistic=False)
+                except ConcurrencyConflict as again:
+                    conflict = again
+        return None
 
     def _attempt(self, decide: Callable[[], tuple[T, list[Any]]], optimistic: bool) -> Outcome[T]:
         token = _optimistic.set(optimistic)

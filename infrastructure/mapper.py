@@ -18,10 +18,12 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import os
 import struct
 from collections import deque
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 from uuid import UUID
 
@@ -40,7 +42,6 @@ from infrastructure.keys import SYSTEM_OWNER, KeyErased, KeyStore
 
 FORMAT = 2  # 1: the chain hash covered the body only
 _COVERED = ("o", "a", "c", "t")
-_HEADER_KEYS = (*_COVERED, "h")
 _HEADER = struct.Struct(">BH")
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # what json.dumps(..., separators) writes
 
@@ -57,6 +58,20 @@ class Erased:
 
     def mutate(self, aggregate: Any) -> None:
         return None  # an aggregate with erased history no longer exists
+
+
+def json_scalar(value: Any) -> str:
+    """`value` as `_COMPACT` writes it. The header and the chain's covered list are spelled out
+    from these instead of encoding a dict and a list per event; the bytes are the same
+    (tests/infrastructure/test_mapper_header.py)."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring_ascii(value)
+    if value is None:
+        return "null"
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    return _COMPACT.encode(value)
 
 
 def chain_hash(key: bytes, previous: str, originator_id: Any, version: int, topic: str,
@@ -154,11 +169,12 @@ class ChronicleMapper(Mapper[UUID]):
         nonce = NONCES.take()
         body = nonce + self.keys.cipher(owner).encrypt(nonce, self.transcoder.encode(state), None)
         timestamp = state.get("timestamp")
-        covered = [owner, meta.get("a"), meta.get("c"),
-                   round(timestamp.timestamp(), 6) if timestamp is not None else None]
+        o, a, c, t = (json_scalar(v) for v in (
+            owner, meta.get("a"), meta.get("c"),
+            round(timestamp.timestamp(), 6) if timestamp is not None else None))
         h = self._chain.hash(f"{previous}|{originator_id}|{originator_version}|{topic}|"
-                             f"{_COMPACT.encode(covered)}|".encode() + body)
-        header = _COMPACT.encode(dict(zip(_HEADER_KEYS, (*covered, h), strict=True))).encode()
+                             f"[{o},{a},{c},{t}]|".encode() + body)
+        header = f'{{"o":{o},"a":{a},"c":{c},"t":{t},"h":"{h}"}}'.encode()
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,
