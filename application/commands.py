@@ -75,6 +75,7 @@ class CommandRunner:
         again; other processes are still kept out by the version check alone.
         """
         started = time.perf_counter()
+        outcome: Outcome[T] | None
         try:
             outcome = self._attempt(decide, optimistic=True)
         except ConcurrencyConflict as conflict:
