@@ -1,7 +1,9 @@
 """Foundation benchmark on PostgreSQL, in one run:
 
 (a) raw single-row INSERT ceiling (pgbench, 1/16/64 clients)
-(b) the command append path with 1, 16 and 64 concurrent commands (group commit)
+(b) the command append path with 1, 16 and 64 concurrent commands (group commit): in one
+    process, and spread over two processes as the two API workers of the production shape
+    (docker-compose.yml) run them, both committing to the same event table
 (c) HTTP sign-in, then an authenticated GET: throughput and p50/p99
 (d) projection lag p50/p99 at a steady 200 commands/s
 (e) rebuild rate of the users read model
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -28,7 +31,14 @@ from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings
 from projections.runtime import rebuild
 from projections.users import UsersProjector
-from scripts.bench.common import drop_database, emit, fresh_database, percentiles, temp_dir
+from scripts.bench.common import (
+    CpuMeter,
+    drop_database,
+    emit,
+    fresh_database,
+    percentiles,
+    temp_dir,
+)
 
 
 def raw_insert_ceiling(url: str, seconds: int) -> dict[str, float]:
@@ -62,10 +72,20 @@ def make_users(container: Any, count: int) -> list[UUID]:
 
 def append_path(container: Any, concurrency: int, seconds: float) -> dict[str, float]:
     """Each command loads its user's aggregate, changes its settings and saves (group commit)."""
+    done, latencies, elapsed = _run_commands(container, concurrency, seconds)
+    lat = percentiles(latencies)
+    return {"commands_per_s": done / elapsed, "p50_ms": lat["p50"] * 1000,
+            "p99_ms": lat["p99"] * 1000}
+
+
+def _run_commands(container: Any, concurrency: int, seconds: float,
+                  start_at: float | None = None) -> tuple[int, list[float], float]:
     ids = make_users(container, concurrency)
     runner = container.runner
     done = [0] * concurrency
     latencies: list[float] = []
+    if start_at is not None:
+        time.sleep(max(0.0, start_at - time.time()))
     stop = time.perf_counter() + seconds
 
     def worker(slot: int) -> None:
@@ -86,10 +106,41 @@ def append_path(container: Any, concurrency: int, seconds: float) -> dict[str, f
     began = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(worker, range(concurrency)))
-    elapsed = time.perf_counter() - began
-    lat = percentiles(latencies)
-    return {"commands_per_s": sum(done) / elapsed, "p50_ms": lat["p50"] * 1000,
-            "p99_ms": lat["p99"] * 1000}
+    return sum(done), latencies, time.perf_counter() - began
+
+
+def _worker_process(url: str, concurrency: int, seconds: float, start_at: float,
+                    results: Any) -> None:
+    settings = Settings(DATABASE_URL=url, DATA_DIR=temp_dir(), WEBUI_SECRET_KEY="bench",
+                        LOG_LEVEL="WARNING")
+    container = bootstrap(settings, run_projectors=False)
+    try:
+        results.put(_run_commands(container, concurrency, seconds, start_at))
+    finally:
+        container.close()
+
+
+def append_path_processes(url: str, concurrency: int, seconds: float,
+                          processes: int = 2) -> dict[str, Any]:
+    """The same commands from `processes` processes at once (concurrency split between them)."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    start_at = time.time() + 8  # every process imported, connected and set up by then
+    children = [context.Process(target=_worker_process,
+                                args=(url, concurrency // processes, seconds, start_at, results))
+                for _ in range(processes)]
+    for child in children:
+        child.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    meter = CpuMeter({f"process_{i}": child.pid or 0 for i, child in enumerate(children)})
+    outcomes = [results.get(timeout=seconds + 120) for _ in children]
+    cores = meter.shares(max(elapsed for _, _, elapsed in outcomes))
+    for child in children:
+        child.join(timeout=30)
+    lat = percentiles([x for _, latencies, _ in outcomes for x in latencies])
+    return {"processes": processes,
+            "commands_per_s": sum(done / elapsed for done, _, elapsed in outcomes),
+            "p50_ms": lat["p50"] * 1000, "p99_ms": lat["p99"] * 1000, "cores": cores}
 
 
 def projection_lag(container: Any, rate: int, seconds: float) -> dict[str, float]:
@@ -257,6 +308,8 @@ def main() -> None:
         try:
             result["b_append_path"] = {f"concurrency_{c}": append_path(container, c, seconds)
                                        for c in (1, 16, 64)}
+            result["b_append_path_two_processes"] = {
+                f"concurrency_{c}": append_path_processes(url, c, seconds) for c in (16, 64)}
             container.host.start(["users"])
             result["d_projection_lag"] = projection_lag(container, 200, seconds)
             container.host.stop()
@@ -264,8 +317,9 @@ def main() -> None:
         finally:
             container.close()
         ceiling = result["a_raw_insert_tps"]["ceiling"]
-        at64 = result["b_append_path"]["concurrency_64"]["commands_per_s"]
-        result["b_vs_a_at_64"] = at64 / ceiling
+        one = result["b_append_path"]["concurrency_64"]["commands_per_s"]
+        two = result["b_append_path_two_processes"]["concurrency_64"]["commands_per_s"]
+        result["b_vs_a_at_64"] = {"one_process": one / ceiling, "two_processes": two / ceiling}
         emit(result)  # the write-side half, in case the HTTP half fails
     finally:
         drop_database(url)
