@@ -169,9 +169,8 @@ class ChronicleMapper(Mapper[UUID]):
         nonce = NONCES.take()
         body = nonce + self.keys.cipher(owner).encrypt(nonce, self.transcoder.encode(state), None)
         timestamp = state.get("timestamp")
-        o, a, c, t = (json_scalar(v) for v in (
-            owner, meta.get("a"), meta.get("c"),
-            round(timestamp.timestamp(), 6) if timestamp is not None else None))
+        o, a, c = json_scalar(owner), json_scalar(meta.get("a")), json_scalar(meta.get("c"))
+        t = json_scalar(round(timestamp.timestamp(), 6)) if timestamp is not None else "null"
         h = self._chain.hash(f"{previous}|{originator_id}|{originator_version}|{topic}|"
                              f"[{o},{a},{c},{t}]|".encode() + body)
         header = f'{{"o":{o},"a":{a},"c":{c},"t":{t},"h":"{h}"}}'.encode()
