@@ -57,7 +57,7 @@ class GroupCommitter:
     def __init__(self, recorder: ApplicationRecorder, max_events: int = 1000,
                  on_commit: Callable[[int], None] | None = None,
                  on_batch: Callable[[int, int, float], None] | None = None,
-                 gather: float = 0.006):
+                 gather: float = 0.003):
         self.recorder = recorder
         self.max_events = max_events
         self.on_commit = on_commit
