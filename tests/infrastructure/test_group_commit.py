@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -20,6 +22,26 @@ def store(settings_env):
     container.close()
 
 
+@contextmanager
+def batch_sizes(store) -> Iterator[list[int]]:
+    """The number of commands in each batch committed inside the block."""
+    batches: list[int] = []
+    committer = store.app.committer
+    original = committer.on_batch
+    committer.on_batch = lambda commands, events, seconds: batches.append(commands)
+    try:
+        yield batches
+    finally:
+        committer.on_batch = original
+
+
+def run_threads(threads: list[threading.Thread]) -> None:
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def new_user(name: str = "u") -> User:
     return User(user_id=str(uuid.uuid4()), email=f"{uuid.uuid4().hex[:8]}@x.org", name=name,
                 role="user", password_hash="-", profile_image_url="", stamp="s")
@@ -28,10 +50,6 @@ def new_user(name: str = "u") -> User:
 def test_concurrent_commands_share_commits_and_conflicts_stay_local(store):
     users = [new_user() for _ in range(8)]
     store.save(*users)
-    batches: list[int] = []
-    committer = store.app.committer
-    original = committer.on_batch
-    committer.on_batch = lambda commands, events, seconds: batches.append(commands)
     stale = store.get(users[0].id)  # loaded now, saved after a newer version exists
     fresh = store.get(users[0].id)
     fresh.update_profile(name="fresh")
@@ -59,16 +77,14 @@ def test_concurrent_commands_share_commits_and_conflicts_stay_local(store):
 
     threads = [threading.Thread(target=good, args=(i,)) for i in range(16)]
     threads.append(threading.Thread(target=bad))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    committer.on_batch = original
+    with batch_sizes(store) as batches:
+        run_threads(threads)
 
     assert isinstance(results["bad"], ConcurrencyConflict)
     fresh_names = [k for k in range(7, 16)]
     for i in fresh_names:  # new aggregates never conflict: all must have landed
-        assert isinstance(results[f"good-{i}"], int) and results[f"good-{i}"] > 0
+        landed = results[f"good-{i}"]
+        assert isinstance(landed, int) and landed > 0
     assert store.get(users[0].id).name == "fresh"  # the stale writer lost nothing and won nothing
     assert max(batches) > 1, f"commands that arrived together were not committed together: {batches}"
 
@@ -85,21 +101,13 @@ def test_busy_writers_are_gathered_into_large_batches(store):
     not the two or three commands that happen to be queued when the previous one returns."""
     users = [new_user() for _ in range(16)]
     store.save(*users)
-    batches: list[int] = []
-    committer = store.app.committer
-    original = committer.on_batch
-    committer.on_batch = lambda commands, events, seconds: batches.append(commands)
 
     def writer(user: User) -> None:
         for n in range(15):
             user.update_settings({"n": n})
             store.save(user)
 
-    threads = [threading.Thread(target=writer, args=(u,)) for u in users]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    committer.on_batch = original
+    with batch_sizes(store) as batches:
+        run_threads([threading.Thread(target=writer, args=(u,)) for u in users])
     assert sum(batches) == 16 * 15
     assert sum(batches) / len(batches) >= 9, batches  # about 7 without the wait
