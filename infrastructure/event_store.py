@@ -119,23 +119,12 @@ class ChronicleStore(Application[UUID]):
         ids = self.committer.commit(stored)
         for agg_id, aggregate in by_id.items():  # only once the write is durable
             setattr(aggregate, CHAIN_ATTR, heads[agg_id])
-        if self.snapshotting_intervals:
-            self._snapshot_if_due(events, by_id)
+        if self.snapshotting_intervals:  # the library's rule, over this commit's events
+            processing: ProcessingEvent[UUID] = ProcessingEvent()
+            processing.events.extend(events)
+            processing.aggregates.update(by_id)
+            self._take_snapshots(processing)
         return events, stored, ids
-
-    def _snapshot_if_due(self, events: list[Any], by_id: dict[UUID, Any]) -> None:
-        """The library's rule (an event whose version is a multiple of its aggregate class's
-        interval), checked before building what the library's snapshot step takes."""
-        intervals = self.snapshotting_intervals
-        for event in events:
-            aggregate = by_id.get(event.originator_id)
-            interval = intervals.get(type(aggregate), 0) if aggregate is not None else 0
-            if interval and event.originator_version % interval == 0:
-                processing: ProcessingEvent[UUID] = ProcessingEvent()
-                processing.events.extend(events)
-                processing.aggregates.update(by_id)
-                self._take_snapshots(processing)
-                return
 
     def close(self) -> None:
         self.committer.close()

@@ -87,19 +87,20 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
                     for row in range(result.ntuples)]
 
     def _execute(self, conn: Any, params: list[bytes]) -> Any:
-        pgconn = conn.pgconn
-        for attempt in (1, 2):
-            if conn not in self._prepared:
-                self._prepare(conn)
-            result = pgconn.exec_prepared(_STATEMENT, params, _BINARY_PARAMS, 1)
-            if result.status == ExecStatus.TUPLES_OK:
-                return result
-            error = error_from_result(result, conn.info.encoding)
-            if isinstance(error, InvalidSqlStatementName) and attempt == 1:
-                self._prepared.discard(conn)  # the session lost it (a reset): prepare again
-                continue
-            raise error
-        raise AssertionError("unreachable")
+        if conn not in self._prepared:
+            self._prepare(conn)
+        try:
+            return self._call(conn, params)
+        except InvalidSqlStatementName:  # the session lost it (a reset): prepare again
+            self._prepare(conn)
+            return self._call(conn, params)
+
+    @staticmethod
+    def _call(conn: Any, params: list[bytes]) -> Any:
+        result = conn.pgconn.exec_prepared(_STATEMENT, params, _BINARY_PARAMS, 1)
+        if result.status != ExecStatus.TUPLES_OK:
+            raise error_from_result(result, conn.info.encoding)
+        return result
 
     def _prepare(self, conn: Any) -> None:
         text = self.insert_call.as_string(conn).encode()

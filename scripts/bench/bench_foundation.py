@@ -109,11 +109,14 @@ def _run_commands(container: Any, concurrency: int, seconds: float,
     return sum(done), latencies, time.perf_counter() - began
 
 
+def _settings(url: str) -> Settings:
+    return Settings(DATABASE_URL=url, DATA_DIR=temp_dir(), WEBUI_SECRET_KEY="bench",
+                    LOG_LEVEL="WARNING")
+
+
 def _worker_process(url: str, concurrency: int, seconds: float, start_at: float,
                     results: Any) -> None:
-    settings = Settings(DATABASE_URL=url, DATA_DIR=temp_dir(), WEBUI_SECRET_KEY="bench",
-                        LOG_LEVEL="WARNING")
-    container = bootstrap(settings, run_projectors=False)
+    container = bootstrap(_settings(url), run_projectors=False)
     try:
         results.put(_run_commands(container, concurrency, seconds, start_at))
     finally:
@@ -302,9 +305,7 @@ def main() -> None:
     result: dict[str, Any] = {"database": "postgresql", "seconds_per_step": seconds}
     try:
         result["a_raw_insert_tps"] = raw_insert_ceiling(url, seconds)
-        settings = Settings(DATABASE_URL=url, DATA_DIR=temp_dir(), WEBUI_SECRET_KEY="bench",
-                            LOG_LEVEL="WARNING")
-        container = bootstrap(settings, run_projectors=False)
+        container = bootstrap(_settings(url), run_projectors=False)
         try:
             result["b_append_path"] = {f"concurrency_{c}": append_path(container, c, seconds)
                                        for c in (1, 16, 64)}
