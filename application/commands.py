@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -58,6 +58,11 @@ class KeyedLocks:
                 else:
                     self._locks[key] = (lock, users - 1)
 
+    def contested(self, keys: Iterable[Hashable]) -> bool:
+        """Whether a retry of this process holds or waits for any of these keys."""
+        locks = self._locks
+        return any(key in locks for key in keys)
+
 
 class CommandRunner:
     def __init__(self, store: EventStorePort, retries: int = 5,
@@ -71,8 +76,10 @@ class CommandRunner:
         """`decide` loads what it needs, calls aggregate methods and returns (result, aggregates).
 
         Once a command has lost a race, its retries hold this process's locks on the contested
-        aggregates, so commands of one process on one aggregate take turns instead of colliding
-        again; other processes are still kept out by the version check alone.
+        aggregates, and first attempts on a locked aggregate join that queue instead of racing it:
+        commands of one process on one aggregate take turns instead of colliding again (a retry
+        that kept losing to newcomers would run out of attempts). Other processes are still kept
+        out by the version check alone.
         """
         started = time.perf_counter()
         outcome: Outcome[T] | None
@@ -107,8 +114,11 @@ class CommandRunner:
             value, aggregates = decide()
         finally:
             _optimistic.reset(token)
-        position = self.store.save(*aggregates) if aggregates else 0
-        return Outcome(value, position)
+        if not aggregates:
+            return Outcome(value, 0)
+        if optimistic and self.locks.contested(a.id for a in aggregates):
+            raise ConcurrencyConflict("queued behind a retry", tuple(a.id for a in aggregates))
+        return Outcome(value, self.store.save(*aggregates))
 
     def _observe(self, name: str, started: float, ok: bool) -> None:
         if self.on_command:
