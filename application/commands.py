@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from anyio import to_thread
+
 from application.errors import ConcurrencyConflict, Conflict
 from application.ports import EventStorePort
 
@@ -27,6 +29,23 @@ _optimistic: ContextVar[bool] = ContextVar("chronicle_optimistic_reads", default
 
 def optimistic_reads() -> bool:
     return _optimistic.get()
+
+
+# A command run on the event loop (`run_async`) must not wait on I/O: the loop serves every
+# other request meanwhile. Whatever would (a store read that misses the cache, a read-model or
+# key-vault query) raises `WouldBlock` instead, and the command starts over on a worker thread.
+_inline: ContextVar[bool] = ContextVar("chronicle_inline_command", default=False)
+
+
+class WouldBlock(BaseException):
+    """Raised where a command on the event loop would wait on I/O. A BaseException, so that no
+    `except Exception` on the way (a best-effort cache refresh, say) takes it for a failure."""
+
+
+def forbid_blocking() -> None:
+    """Called by adapters before they wait on I/O."""
+    if _inline.get():
+        raise WouldBlock
 
 
 @dataclass
@@ -91,6 +110,42 @@ class CommandRunner:
         if outcome is None:
             raise Conflict(CONFLICT_DETAIL)
         return outcome
+
+    async def run_async(self, name: str, decide: Callable[[], tuple[T, list[Any]]]) -> Outcome[T]:
+        """`run` for a caller on an event loop. The first attempt decides on the loop itself and
+        awaits its commit: no thread hand-offs, which under load cost more CPU than the command
+        (docs/benchmarks.md). A command that would wait on I/O, or finds its aggregate held by a
+        retry, runs as `run` does on a worker thread; one that loses a race retries there."""
+        started = time.perf_counter()
+        try:
+            outcome = await self._attempt_inline(decide)
+        except ConcurrencyConflict as conflict:
+            outcome = await to_thread.run_sync(self._retry, name, decide, conflict)
+            self._observe(name, started, outcome is not None)
+            if outcome is None:
+                raise Conflict(CONFLICT_DETAIL) from None
+            return outcome
+        if outcome is None:
+            return await to_thread.run_sync(self.run, name, decide)
+        self._observe(name, started, True)
+        return outcome
+
+    async def _attempt_inline(self, decide: Callable[[], tuple[T, list[Any]]]
+                              ) -> Outcome[T] | None:
+        """The outcome, or None when the command has to go to a thread."""
+        inline, optimistic = _inline.set(True), _optimistic.set(True)
+        try:
+            value, aggregates = decide()
+            if not aggregates:
+                return Outcome(value, 0)
+            if self.locks.contested(a.id for a in aggregates):
+                return None
+            return Outcome(value, await self.store.save_async(*aggregates))
+        except WouldBlock:
+            return None
+        finally:
+            _inline.reset(inline)
+            _optimistic.reset(optimistic)
 
     def _retry(self, name: str, decide: Callable[[], tuple[T, list[Any]]],
                conflict: ConcurrencyConflict) -> Outcome[T] | None:

@@ -16,6 +16,10 @@ class EventStorePort(Protocol):
         """Save pending events atomically; return the highest log position written (0 if none)."""
         ...
 
+    async def save_async(self, *aggregates: Any) -> int:
+        """`save` awaited on an event loop; encoding may raise `WouldBlock` before any write."""
+        ...
+
     def head(self) -> int: ...
 
 

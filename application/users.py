@@ -67,17 +67,28 @@ class UserService:
         return self._change("users.update_profile", principal.id,
                             lambda u: u.update_profile(**fields))
 
-    def update_settings(self, principal: Principal, settings: dict[str, Any]) -> Outcome[User]:
-        if not principal.is_admin:
-            permissions = self.auth.config.default_permissions()
-            if not allowed(permissions, "settings.interface"):
-                raise Forbidden(Detail.ACCESS_PROHIBITED)
-            ui = settings.get("ui")
-            if isinstance(ui, dict) and "toolServers" in ui and \
-                    not allowed(permissions, "features.direct_tool_servers"):
-                settings = {**settings, "ui": {k: v for k, v in ui.items() if k != "toolServers"}}
-        return self._change("users.update_settings", principal.id,
-                            lambda u: u.update_settings(settings))
+    async def update_settings(self, principal: Principal, settings: dict[str, Any]
+                              ) -> Outcome[User]:
+        """On the event loop: the busiest command a client sends (every preference change)."""
+        def decide() -> tuple[User, list[Any]]:
+            user = self._target(principal.id)
+            user.update_settings(self._permitted_settings(principal, settings))
+            return user, [user]
+
+        return await self.runner.run_async("users.update_settings", decide)
+
+    def _permitted_settings(self, principal: Principal, settings: dict[str, Any]
+                            ) -> dict[str, Any]:
+        if principal.is_admin:
+            return settings
+        permissions = self.auth.config.default_permissions()
+        if not allowed(permissions, "settings.interface"):
+            raise Forbidden(Detail.ACCESS_PROHIBITED)
+        ui = settings.get("ui")
+        if isinstance(ui, dict) and "toolServers" in ui and \
+                not allowed(permissions, "features.direct_tool_servers"):
+            return {**settings, "ui": {k: v for k, v in ui.items() if k != "toolServers"}}
+        return settings
 
     def update_info(self, principal: Principal, info: dict[str, Any]) -> Outcome[User]:
         def merge(user: User) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
+from anyio import to_thread
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
@@ -18,7 +19,7 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate, CanInitAggregate, CanSnapshotAggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, Notification, Recording, StoredEvent
 
-from application.commands import optimistic_reads
+from application.commands import WouldBlock, forbid_blocking, optimistic_reads
 from application.errors import ConcurrencyConflict
 from domain.chat import Chat
 from infrastructure.command_cache import CommandCache
@@ -104,31 +105,62 @@ class ChronicleStore(Application[UUID]):
         ids = self._commit([a for a in aggregates if a is not None])[2]
         return max(ids) if ids else 0
 
+    async def commit_async(self, *aggregates: Any) -> int:
+        """`commit` awaited on an event loop: encoding runs on the loop (it may raise
+        `WouldBlock` for a key not yet loaded, before anything is written), the write on the
+        committer's thread; a snapshot, a write of its own, on a worker thread."""
+        batch = _Batch(self, [a for a in aggregates if a is not None])
+        ids = await self.committer.commit_async(batch.stored)
+        batch.committed()
+        if batch.snapshot_candidates():
+            await to_thread.run_sync(self._snapshot, batch)
+        return max(ids) if ids else 0
+
     def _commit(self, aggregates: Sequence[Any]) -> tuple[list[Any], list[StoredEvent],
                                                           list[int]]:
-        by_id = {aggregate.id: aggregate for aggregate in aggregates}
-        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
-        mapper: ChronicleMapper = self.mapper  # type: ignore[assignment]
-        heads = {agg_id: getattr(agg, CHAIN_ATTR, "") for agg_id, agg in by_id.items()}
-        stored = []
-        for event in events:
-            agg_id = event.originator_id
-            item, heads[agg_id] = mapper.encode_chained(event, _owner_of(by_id.get(agg_id)),
-                                                        heads.get(agg_id, ""))
-            stored.append(item)
-        ids = self.committer.commit(stored)
-        for agg_id, aggregate in by_id.items():  # only once the write is durable
-            setattr(aggregate, CHAIN_ATTR, heads[agg_id])
-        if self.snapshotting_intervals:  # the library's rule, over this commit's events
-            processing: ProcessingEvent[UUID] = ProcessingEvent()
-            processing.events.extend(events)
-            processing.aggregates.update(by_id)
-            self._take_snapshots(processing)
-        return events, stored, ids
+        batch = _Batch(self, aggregates)
+        ids = self.committer.commit(batch.stored)
+        batch.committed()
+        if batch.snapshot_candidates():
+            self._snapshot(batch)
+        return batch.events, batch.stored, ids
+
+    def _snapshot(self, batch: _Batch) -> None:
+        """The library's snapshot rule, over one commit's events."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events.extend(batch.events)
+        processing.aggregates.update(batch.by_id)
+        self._take_snapshots(processing)
 
     def close(self) -> None:
         self.committer.close()
         super().close()
+
+
+class _Batch:
+    """One commit's aggregates, their pending events and those events encoded and chained."""
+
+    def __init__(self, store: ChronicleStore, aggregates: Sequence[Any]):
+        self.store = store
+        self.by_id = {aggregate.id: aggregate for aggregate in aggregates}
+        self.events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        mapper: ChronicleMapper = store.mapper  # type: ignore[assignment]
+        self.heads = {agg_id: getattr(agg, CHAIN_ATTR, "") for agg_id, agg in self.by_id.items()}
+        self.stored: list[StoredEvent] = []
+        for event in self.events:
+            agg_id = event.originator_id
+            item, self.heads[agg_id] = mapper.encode_chained(
+                event, _owner_of(self.by_id.get(agg_id)), self.heads.get(agg_id, ""))
+            self.stored.append(item)
+
+    def committed(self) -> None:
+        """Only once the write is durable do the aggregates move their chain heads on."""
+        for agg_id, aggregate in self.by_id.items():
+            setattr(aggregate, CHAIN_ATTR, self.heads[agg_id])
+
+    def snapshot_candidates(self) -> bool:
+        intervals = self.store.snapshotting_intervals
+        return bool(intervals) and any(type(a) in intervals for a in self.by_id.values())
 
 
 def chained_projection(aggregate: Any, events: Any) -> Any:
@@ -190,6 +222,7 @@ class EventStore:
             cached = self.command_cache.get(aggregate_id)
             if cached is not None:
                 return cached
+        forbid_blocking()
         try:
             return self.app.repository.get(aggregate_id, version=version,
                                            projector_func=chained_projection)
@@ -197,6 +230,7 @@ class EventStore:
             return None
 
     def exists(self, aggregate_id: UUID) -> bool:
+        forbid_blocking()
         return aggregate_id in self.app.repository
 
     def save(self, *aggregates: Aggregate) -> int:
@@ -211,7 +245,22 @@ class EventStore:
         self.command_cache.put(aggregates)
         return position
 
+    async def save_async(self, *aggregates: Aggregate) -> int:
+        try:
+            position = await self.app.commit_async(*aggregates)
+        except (IntegrityError, ConcurrencyConflict) as e:
+            self.command_cache.evict(aggregates)
+            raise ConcurrencyConflict(str(e), tuple(a.id for a in aggregates)) from e
+        except WouldBlock:  # nothing written; a thread takes the command over
+            raise
+        except BaseException:  # cancelled too: the write may have landed all the same
+            self.command_cache.evict(aggregates)
+            raise
+        self.command_cache.put(aggregates)
+        return position
+
     def head(self) -> int:
+        forbid_blocking()
         return self.app.recorder.max_notification_id() or 0
 
     # -- erasure (application/erasure.py) ---------------------------------------------------

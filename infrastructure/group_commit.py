@@ -10,6 +10,7 @@ that only the guilty command fails.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -55,6 +56,39 @@ class _Pending:
         return self.ids
 
 
+class _AsyncPending(_Pending):
+    """A command awaiting its commit on an event loop. The committer settles all of a batch's
+    commands of one loop with a single call into that loop, instead of a wake-up each."""
+
+    __slots__ = ("loop", "future")
+
+    def __init__(self, events: Sequence[StoredEvent], loop: asyncio.AbstractEventLoop):
+        self.events = events
+        self.ids = []
+        self.error = None
+        self.loop = loop
+        self.future: asyncio.Future[list[int]] = loop.create_future()
+
+    def resolve(self, ids: list[int]) -> None:
+        self.ids = ids
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+
+    def settle(self) -> None:
+        if self.future.done():  # its caller went away (cancelled); the commit stands
+            return
+        if self.error is not None:
+            self.future.set_exception(self.error)
+        else:
+            self.future.set_result(self.ids)
+
+
+def _settle_all(pendings: list[_AsyncPending]) -> None:
+    for pending in pendings:
+        pending.settle()
+
+
 class GroupCommitter:
     def __init__(self, recorder: ApplicationRecorder, max_events: int = 1000,
                  on_commit: Callable[[int], None] | None = None,
@@ -65,7 +99,7 @@ class GroupCommitter:
         self.on_commit = on_commit
         self.on_batch = on_batch
         self.gather = gather
-        self._writers: dict[int, float] = {}  # thread → when it last committed
+        self._writers: dict[int, float] = {}  # thread or task → when it last committed
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._closed = False
@@ -81,6 +115,16 @@ class GroupCommitter:
         self._queue.put(pending)
         return pending.wait(timeout)
 
+    async def commit_async(self, events: Sequence[StoredEvent]) -> list[int]:
+        if not events:
+            return []
+        if self._closed:
+            raise RuntimeError("committer is closed")
+        pending = _AsyncPending(events, asyncio.get_running_loop())
+        self._writers[id(asyncio.current_task())] = time.monotonic()  # a writer per task
+        self._queue.put(pending)
+        return await pending.future
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
@@ -94,6 +138,7 @@ class GroupCommitter:
                 return
             batch, stop = self._drain(first)
             self._write(batch)
+            self._settle(batch)
             if stop:
                 return
 
@@ -124,7 +169,7 @@ class GroupCommitter:
         return batch, False
 
     def _active_writers(self) -> int:
-        """Threads that committed within the last `WRITER_WINDOW` seconds."""
+        """Threads and tasks that committed within the last `WRITER_WINDOW` seconds."""
         since = time.monotonic() - WRITER_WINDOW
         writers = self._writers
         for ident, seen in list(writers.items()):
@@ -153,6 +198,19 @@ class GroupCommitter:
             self.on_batch(len(batch), len(events), time.perf_counter() - started)
         if self.on_commit and ids:
             self.on_commit(max(ids))
+
+    @staticmethod
+    def _settle(batch: list[_Pending]) -> None:
+        """Hand each event loop its commands' answers (the threads have theirs already)."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_AsyncPending]] = {}
+        for pending in batch:
+            if isinstance(pending, _AsyncPending):
+                by_loop.setdefault(pending.loop, []).append(pending)
+        for loop, pendings in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle_all, pendings)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                log.warning("commit answered to a closed event loop")
 
     def _insert(self, events: list[StoredEvent]) -> list[int]:
         ids = self.recorder.insert_events(events)

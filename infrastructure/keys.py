@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from application.commands import forbid_blocking
 from infrastructure.sql import Database
 
 SYSTEM_OWNER = "system"
@@ -71,6 +72,7 @@ class KeyStore:
         now = time.monotonic()
         if now < self._next_check:
             return
+        forbid_blocking()  # a command on the event loop leaves the check to a thread
         self._next_check = now + self.refresh_interval
         try:
             count = int(self.db.query("SELECT COUNT(*) AS n FROM erased_owners")[0]["n"])

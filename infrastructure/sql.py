@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from application.commands import forbid_blocking
+
 Dialect = Literal["sqlite", "postgres"]
 
 
@@ -178,6 +180,7 @@ class SqliteDatabase(Database):
     def _using(self) -> Iterator[sqlite3.Connection]:
         """A connection marked busy, so close() never frees it under a running statement (a
         segmentation fault in the sqlite3 module)."""
+        forbid_blocking()
         conn = self._conn()
         key = id(conn)
         with self._lock:
@@ -278,6 +281,7 @@ class PostgresDatabase(Database):
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
+        forbid_blocking()
         with self.pool.connection() as conn, conn.transaction():
             yield PostgresTx(conn)
 
@@ -288,6 +292,7 @@ class PostgresDatabase(Database):
         `durable=False` skips waiting for the WAL flush: right for read models, which a server
         crash can only roll back together with their position, to be re-applied from the log.
         """
+        forbid_blocking()
         with self.pool.connection() as conn, conn.transaction(), conn.pipeline() as pipeline:
             tx = PostgresTx(conn, pipeline)
             if not durable:
@@ -295,6 +300,7 @@ class PostgresDatabase(Database):
             yield tx
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        forbid_blocking()
         with self.pool.connection() as conn:
             return PostgresTx(conn).execute(sql, params)
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import RedirectResponse
 
@@ -125,10 +126,11 @@ def get_settings(principal: VerifiedUser, container: ContainerDep, raw: bool = F
 
 
 @router.post("/user/settings/update", response_model=UserSettings)
-def update_settings(form: UserSettings, principal: VerifiedUser, response: Response,
-                    container: ContainerDep) -> Any:
-    outcome = container.users.update_settings(principal, form.model_dump(exclude_unset=False))
-    committed(response, container, principal, outcome.position)
+async def update_settings(form: UserSettings, principal: VerifiedUser, response: Response,
+                          container: ContainerDep) -> Any:
+    outcome = await container.users.update_settings(principal,
+                                                    form.model_dump(exclude_unset=False))
+    await anyio.to_thread.run_sync(committed, response, container, principal, outcome.position)
     return outcome.value.settings
 
 

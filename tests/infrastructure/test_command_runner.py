@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -54,3 +55,97 @@ def test_many_writers_on_one_aggregate_all_land_with_one_retry(container: Any) -
         positions = list(pool.map(rename, range(64)))
     assert len(set(positions)) == 64 and min(positions) > head
     assert container.store.get(chat.id).version == 65  # created + 64 renames, none lost
+
+
+# -- commands on an event loop (run_async) ----------------------------------------------------
+
+def _tracked_rename(container: Any, chat_id: uuid.UUID, title: str,
+                    threads: list[int]) -> Any:
+    def decide() -> tuple[str, list[Any]]:
+        threads.append(threading.get_ident())
+        chat = container.store.get(chat_id)
+        chat.rename(title)
+        return title, [chat]
+
+    return decide
+
+
+def test_a_cached_aggregate_is_decided_and_committed_on_the_loop(container: Any) -> None:
+    chat = _saved_chat(container)  # saving it put it in the command cache
+    threads: list[int] = []
+
+    async def main() -> tuple[Outcome[str], int]:
+        outcome = await container.runner.run_async(
+            "t.rename", _tracked_rename(container, chat.id, "inline", threads))
+        return outcome, threading.get_ident()
+
+    outcome, loop_thread = asyncio.run(main())
+    assert threads == [loop_thread]  # one attempt, on the loop's own thread
+    assert outcome.position == container.store.head()
+    assert container.store.get(chat.id).title == "inline"
+
+
+def test_a_command_that_would_wait_on_io_moves_to_a_thread(container: Any) -> None:
+    chat = _saved_chat(container)
+    container.store.command_cache.clear()  # its load now needs the event store
+    threads: list[int] = []
+
+    async def main() -> tuple[Outcome[str], int]:
+        outcome = await container.runner.run_async(
+            "t.rename", _tracked_rename(container, chat.id, "moved", threads))
+        return outcome, threading.get_ident()
+
+    outcome, loop_thread = asyncio.run(main())
+    assert threads[0] == loop_thread and threads[1:] and loop_thread not in threads[1:]
+    assert outcome.position == container.store.head()
+    assert container.store.get(chat.id).title == "moved"
+
+
+def test_read_model_queries_never_run_on_the_loop(container: Any) -> None:
+    chat = _saved_chat(container)
+    seen: list[tuple[int, int]] = []
+
+    def decide() -> tuple[int, list[Any]]:
+        count = container.read_db.query("SELECT 1 AS one")[0]["one"]
+        seen.append((threading.get_ident(), count))
+        target = container.store.get(chat.id)
+        target.rename("after a query")
+        return count, [target]
+
+    async def main() -> tuple[Outcome[int], int]:
+        return await container.runner.run_async("t.query", decide), threading.get_ident()
+
+    outcome, loop_thread = asyncio.run(main())
+    assert outcome.value == 1 and seen
+    assert all(t != loop_thread for t, _ in seen)  # the query was refused on the loop
+
+
+def test_concurrent_commands_on_a_loop_share_commits(container: Any) -> None:
+    chats = [_saved_chat(container) for _ in range(32)]
+    batches: list[int] = []
+    container.store.app.committer.on_batch = lambda n, e, t: batches.append(n)
+    head = container.store.head()
+
+    async def main() -> list[int]:
+        renames = [container.runner.run_async("t.rename", _rename(container, c.id, f"n{i}"))
+                   for i, c in enumerate(chats)]
+        return [o.position for o in await asyncio.gather(*renames)]
+
+    positions = asyncio.run(main())
+    assert len(set(positions)) == 32 and min(positions) > head
+    assert max(batches) > 1  # one loop's commands were committed together
+    assert [container.store.get(c.id).title for c in chats] == [f"n{i}" for i in range(32)]
+
+
+def test_concurrent_commands_on_a_loop_on_one_aggregate_all_land(container: Any) -> None:
+    chat = _saved_chat(container)
+    head = container.store.head()
+
+    async def main() -> list[int]:
+        renames = [container.runner.run_async("t.rename", _rename(container, chat.id, f"c{i}"))
+                   for i in range(48)]
+        return [o.position for o in await asyncio.gather(*renames)]
+
+    positions = asyncio.run(main())
+    assert len(set(positions)) == 48 and min(positions) > head
+    assert container.store.get(chat.id).version == 49  # created + 48 renames, none lost
