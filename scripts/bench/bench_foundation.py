@@ -3,7 +3,9 @@
 (a) raw single-row INSERT ceiling (pgbench, 1/16/64 clients)
 (b) the command append path with 1, 16 and 64 concurrent commands (group commit): in one
     process, and spread over two processes as the two API workers of the production shape
-    (docker-compose.yml) run them, both committing to the same event table
+    (docker-compose.yml) run them, both committing to the same event table; each on worker
+    threads (`CommandRunner.run`, as a sync endpoint runs a command) and as tasks on an event
+    loop (`run_async`, as `POST /users/user/settings/update` runs it)
 (c) HTTP sign-in, then an authenticated GET: throughput and p50/p99
 (d) projection lag p50/p99 at a steady 200 commands/s
 (e) rebuild rate of the users read model
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing
 import os
 import subprocess
@@ -70,9 +73,10 @@ def make_users(container: Any, count: int) -> list[UUID]:
     return [u.id for u in users]
 
 
-def append_path(container: Any, concurrency: int, seconds: float) -> dict[str, float]:
+def append_path(container: Any, concurrency: int, seconds: float,
+                mode: str = "threads") -> dict[str, float]:
     """Each command loads its user's aggregate, changes its settings and saves (group commit)."""
-    done, latencies, elapsed = _run_commands(container, concurrency, seconds)
+    done, latencies, elapsed = RUNNERS[mode](container, concurrency, seconds)
     lat = percentiles(latencies)
     return {"commands_per_s": done / elapsed, "p50_ms": lat["p50"] * 1000,
             "p99_ms": lat["p99"] * 1000}
@@ -80,6 +84,7 @@ def append_path(container: Any, concurrency: int, seconds: float) -> dict[str, f
 
 def _run_commands(container: Any, concurrency: int, seconds: float,
                   start_at: float | None = None) -> tuple[int, list[float], float]:
+    """`concurrency` threads, each running one settings update after another."""
     ids = make_users(container, concurrency)
     runner = container.runner
     done = [0] * concurrency
@@ -93,13 +98,7 @@ def _run_commands(container: Any, concurrency: int, seconds: float,
         while time.perf_counter() < stop:
             counter += 1
             started = time.perf_counter()
-
-            def decide(n: int = counter) -> tuple[None, list[Any]]:
-                user = container.store.get(ids[slot])
-                user.update_settings({"ui": {"n": n}})
-                return None, [user]
-
-            runner.run("bench.settings", decide)
+            runner.run("bench.settings", _settings_update(container, ids[slot], counter))
             latencies.append(time.perf_counter() - started)
             done[slot] += 1
 
@@ -109,28 +108,69 @@ def _run_commands(container: Any, concurrency: int, seconds: float,
     return sum(done), latencies, time.perf_counter() - began
 
 
+def _run_commands_async(container: Any, concurrency: int, seconds: float,
+                        start_at: float | None = None) -> tuple[int, list[float], float]:
+    """The same commands as `concurrency` tasks on one event loop (`CommandRunner.run_async`)."""
+    ids = make_users(container, concurrency)
+    runner = container.runner
+    latencies: list[float] = []
+    if start_at is not None:
+        time.sleep(max(0.0, start_at - time.time()))
+
+    async def worker(slot: int, stop: float) -> int:
+        counter = 0
+        while time.perf_counter() < stop:
+            counter += 1
+            started = time.perf_counter()
+            await runner.run_async("bench.settings",
+                                   _settings_update(container, ids[slot], counter))
+            latencies.append(time.perf_counter() - started)
+        return counter
+
+    async def all_workers() -> int:
+        stop = time.perf_counter() + seconds
+        return sum(await asyncio.gather(*(worker(slot, stop) for slot in range(concurrency))))
+
+    began = time.perf_counter()
+    done = asyncio.run(all_workers())
+    return done, latencies, time.perf_counter() - began
+
+
+def _settings_update(container: Any, user_id: UUID, n: int) -> Any:
+    def decide() -> tuple[None, list[Any]]:
+        user = container.store.get(user_id)
+        user.update_settings({"ui": {"n": n}})
+        return None, [user]
+
+    return decide
+
+
+RUNNERS = {"threads": _run_commands, "event_loop": _run_commands_async}
+
+
 def _settings(url: str) -> Settings:
     return Settings(DATABASE_URL=url, DATA_DIR=temp_dir(), WEBUI_SECRET_KEY="bench",
                     LOG_LEVEL="WARNING")
 
 
 def _worker_process(url: str, concurrency: int, seconds: float, start_at: float,
-                    results: Any) -> None:
+                    results: Any, mode: str) -> None:
     container = bootstrap(_settings(url), run_projectors=False)
     try:
-        results.put(_run_commands(container, concurrency, seconds, start_at))
+        results.put(RUNNERS[mode](container, concurrency, seconds, start_at))
     finally:
         container.close()
 
 
 def append_path_processes(url: str, concurrency: int, seconds: float,
-                          processes: int = 2) -> dict[str, Any]:
+                          processes: int = 2, mode: str = "threads") -> dict[str, Any]:
     """The same commands from `processes` processes at once (concurrency split between them)."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     start_at = time.time() + 8  # every process imported, connected and set up by then
     children = [context.Process(target=_worker_process,
-                                args=(url, concurrency // processes, seconds, start_at, results))
+                                args=(url, concurrency // processes, seconds, start_at, results,
+                                      mode))
                 for _ in range(processes)]
     for child in children:
         child.start()
@@ -307,10 +347,13 @@ def main() -> None:
         result["a_raw_insert_tps"] = raw_insert_ceiling(url, seconds)
         container = bootstrap(_settings(url), run_projectors=False)
         try:
-            result["b_append_path"] = {f"concurrency_{c}": append_path(container, c, seconds)
-                                       for c in (1, 16, 64)}
-            result["b_append_path_two_processes"] = {
-                f"concurrency_{c}": append_path_processes(url, c, seconds) for c in (16, 64)}
+            for mode in RUNNERS:
+                result[f"b_append_path_{mode}"] = {
+                    f"concurrency_{c}": append_path(container, c, seconds, mode)
+                    for c in (1, 16, 64)}
+                result[f"b_append_path_{mode}_two_processes"] = {
+                    f"concurrency_{c}": append_path_processes(url, c, seconds, mode=mode)
+                    for c in (16, 64)}
             container.host.start(["users"])
             result["d_projection_lag"] = projection_lag(container, 200, seconds)
             container.host.stop()
@@ -318,9 +361,11 @@ def main() -> None:
         finally:
             container.close()
         ceiling = result["a_raw_insert_tps"]["ceiling"]
-        one = result["b_append_path"]["concurrency_64"]["commands_per_s"]
-        two = result["b_append_path_two_processes"]["concurrency_64"]["commands_per_s"]
-        result["b_vs_a_at_64"] = {"one_process": one / ceiling, "two_processes": two / ceiling}
+        result["b_vs_a_at_64"] = {
+            f"{mode}_{shape}": result[f"b_append_path_{mode}{suffix}"]["concurrency_64"]
+            ["commands_per_s"] / ceiling
+            for mode in RUNNERS for shape, suffix in (("one_process", ""),
+                                                     ("two_processes", "_two_processes"))}
         emit(result)  # the write-side half, in case the HTTP half fails
     finally:
         drop_database(url)
