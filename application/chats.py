@@ -253,13 +253,21 @@ class ChatService:
     # -- commands on one chat ---------------------------------------------------------------
     def _change(self, name: str, principal: Principal, chat_id: str,
                 change: Callable[[Chat], T]) -> Outcome[tuple[Chat, T]]:
+        return self.runner.run(name, self._decision(principal, chat_id, change))
+
+    async def _change_async(self, name: str, principal: Principal, chat_id: str,
+                            change: Callable[[Chat], T]) -> Outcome[tuple[Chat, T]]:
+        return await self.runner.run_async(name, self._decision(principal, chat_id, change))
+
+    def _decision(self, principal: Principal, chat_id: str, change: Callable[[Chat], T]
+                  ) -> Callable[[], tuple[tuple[Chat, T], list[Any]]]:
         def decide() -> tuple[tuple[Chat, T], list[Any]]:
             chat = self.own(principal, chat_id)
             with domain_errors():
                 result = change(chat)
             return (chat, result), [chat]
 
-        return self.runner.run(name, decide)
+        return decide
 
     def create(self, principal: Principal, chat_json: dict[str, Any], folder_id: str | None = None,
                meta: dict[str, Any] | None = None, tags: list[str] | None = None) -> Outcome[Chat]:
@@ -273,25 +281,28 @@ class ChatService:
 
         return self.runner.run("chats.create", decide)
 
-    def update(self, principal: Principal, chat_id: str,
-               chat_json: dict[str, Any]) -> Outcome[tuple[Chat, None]]:
-        return self._change("chats.update", principal, chat_id,
-                            lambda chat: chat.apply_update(chat_json))
+    # The client saves the whole chat on every message, and streams message events: these
+    # commands run on the event loop (CommandRunner.run_async).
+    async def update(self, principal: Principal, chat_id: str,
+                     chat_json: dict[str, Any]) -> Outcome[tuple[Chat, None]]:
+        return await self._change_async("chats.update", principal, chat_id,
+                                        lambda chat: chat.apply_update(chat_json))
 
-    def upsert_message(self, principal: Principal, chat_id: str, message_id: str,
-                       content: str) -> Outcome[tuple[Chat, None]]:
+    async def upsert_message(self, principal: Principal, chat_id: str, message_id: str,
+                             content: str) -> Outcome[tuple[Chat, None]]:
         def change(chat: Chat) -> None:
             message: dict[str, Any] = {"content": content}
             if message_id not in chat.messages:  # a new one, shaped as the reference makes it
                 message.update(role="assistant", parentId=None, timestamp=int(time.time()))
             chat.upsert_message(message_id, message)
 
-        return self._change("chats.upsert_message", principal, chat_id, change)
+        return await self._change_async("chats.upsert_message", principal, chat_id, change)
 
-    def message_event(self, principal: Principal, chat_id: str, message_id: str, event_type: str,
-                      data: dict[str, Any]) -> Outcome[tuple[Chat, None]]:
-        return self._change("chats.message_event", principal, chat_id,
-                            lambda chat: chat.record_message_event(message_id, event_type, data))
+    async def message_event(self, principal: Principal, chat_id: str, message_id: str,
+                            event_type: str, data: dict[str, Any]) -> Outcome[tuple[Chat, None]]:
+        return await self._change_async(
+            "chats.message_event", principal, chat_id,
+            lambda chat: chat.record_message_event(message_id, event_type, data))
 
     def delete(self, principal: Principal, chat_id: str) -> Outcome[tuple[Chat, None]]:
         self._permit(principal, "chat.delete")

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -257,10 +258,10 @@ def get_chat(id: str, principal: VerifiedUser, container: ContainerDep) -> dict[
 
 
 @router.post("/{id}", response_model=ChatResponse | None)
-def update_chat(id: str, form: ChatForm, principal: VerifiedUser, response: Response,
-                container: ContainerDep) -> dict[str, Any]:
-    outcome = container.chats.update(principal, id, form.chat)
-    committed(response, container, principal, outcome.position)
+async def update_chat(id: str, form: ChatForm, principal: VerifiedUser, response: Response,
+                      container: ContainerDep) -> dict[str, Any]:
+    outcome = await container.chats.update(principal, id, form.chat)
+    await anyio.to_thread.run_sync(committed, response, container, principal, outcome.position)
     return chat_response(outcome.value[0])
 
 
@@ -273,20 +274,22 @@ def delete_chat(id: str, principal: VerifiedUser, response: Response,
 
 
 @router.post("/{id}/messages/{message_id}", response_model=ChatResponse | None)
-def update_message(id: str, message_id: str, form: MessageForm,
-                   principal: VerifiedUser, response: Response,
-                   container: ContainerDep) -> dict[str, Any]:
-    outcome = container.chats.upsert_message(principal, id, message_id, form.content or "")
-    committed(response, container, principal, outcome.position)
+async def update_message(id: str, message_id: str, form: MessageForm,
+                         principal: VerifiedUser, response: Response,
+                         container: ContainerDep) -> dict[str, Any]:
+    outcome = await container.chats.upsert_message(principal, id, message_id,
+                                                   form.content or "")
+    await anyio.to_thread.run_sync(committed, response, container, principal, outcome.position)
     return chat_response(outcome.value[0])
 
 
 @router.post("/{id}/messages/{message_id}/event", response_model=bool | None)
-def message_event(id: str, message_id: str, form: EventForm, principal: VerifiedUser,
-                  response: Response, container: ContainerDep) -> bool:
+async def message_event(id: str, message_id: str, form: EventForm, principal: VerifiedUser,
+                        response: Response, container: ContainerDep) -> bool:
     # Recorded now; the realtime feed delivers it to the owner's sockets from the log.
-    outcome = container.chats.message_event(principal, id, message_id, form.type, form.data)
-    committed(response, container, principal, outcome.position)
+    outcome = await container.chats.message_event(principal, id, message_id, form.type,
+                                                  form.data)
+    await anyio.to_thread.run_sync(committed, response, container, principal, outcome.position)
     return True
 
 

@@ -10,6 +10,7 @@ CHRONICLE_BENCH_PG (an admin URL; a scratch database is created and dropped).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import tempfile
@@ -63,7 +64,7 @@ def write_long_chat(c: Any) -> tuple[Any, Any]:
         doc["history"]["messages"][f"m{n}"] = {"id": f"m{n}", "parentId": parent, "role": role,
                                               "content": f"message {n} " + "lorem " * 40}
         doc["history"]["currentId"] = parent = f"m{n}"
-        chat, _ = c.chats.update(principal, str(chat.id), doc).value
+        chat, _ = asyncio.run(c.chats.update(principal, str(chat.id), doc)).value
     return principal, chat
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from application.auth import Principal
@@ -32,7 +33,8 @@ def test_a_message_added_to_a_long_chat_writes_events_the_size_of_the_message(co
     assert len(created.state) > 200_000  # the import carries the chat once
     head = container.store.head()
     # The real client posts the whole chat again, plus one message.
-    container.chats.update(alice, str(chat.id), with_message(chat.to_chat_json(), "one more"))
+    asyncio.run(container.chats.update(alice, str(chat.id),
+                                       with_message(chat.to_chat_json(), "one more")))
     written = stored_since(container, head)
     assert [n.topic.rsplit(".", 1)[-1] for n in written] == ["MessageAdded",
                                                              "CurrentMessageMoved"]
@@ -43,9 +45,10 @@ def test_a_stale_full_save_drops_nothing(container):
     alice = user(container)
     chat = container.chats.create(alice, chat_doc("stale", "a", "b")).value
     stale = chat.to_chat_json()
-    container.chats.update(alice, str(chat.id), with_message(chat.to_chat_json(), "new", "n1"))
-    updated, _ = container.chats.update(alice, str(chat.id),
-                                        with_message(stale, "other tab", "n2")).value
+    asyncio.run(container.chats.update(alice, str(chat.id),
+                                       with_message(chat.to_chat_json(), "new", "n1")))
+    updated, _ = asyncio.run(container.chats.update(alice, str(chat.id),
+                                                    with_message(stale, "other tab", "n2"))).value
     assert set(updated.messages) == {"m0", "m1", "n1", "n2"}
 
 
@@ -55,7 +58,7 @@ def test_long_chats_are_snapshotted_and_load_from_the_snapshot(container):
     doc = chat.to_chat_json()
     for n in range(150):  # one save of 150 new messages crosses version 100
         doc["history"]["messages"][f"k{n}"] = message(f"k{n}", "m0", f"k{n}")
-    container.chats.update(alice, str(chat.id), doc)
+    asyncio.run(container.chats.update(alice, str(chat.id), doc))
     app = container.store.app
     snapshots = list(app.snapshots.get(chat.id, desc=True, limit=1))
     assert snapshots and snapshots[0].originator_version == 100

@@ -8,6 +8,7 @@ differ, which is what this checks most.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -135,7 +136,7 @@ class ChatMachine(RuleBasedStateMachine):
 
         def command(user: Principal) -> None:
             doc = with_message(self.svc.own(user, chat_id).to_chat_json(), text)
-            self.svc.update(user, chat_id, doc)
+            asyncio.run(self.svc.update(user, chat_id, doc))
 
         self._act(who, chat_id, command)
 
@@ -149,7 +150,7 @@ class ChatMachine(RuleBasedStateMachine):
             doc = with_message(dict(self.stale[chat_id], history={
                 "messages": dict(self.stale[chat_id]["history"]["messages"]),
                 "currentId": self.stale[chat_id]["history"]["currentId"]}), text)
-            chat, _ = self.svc.update(user, chat_id, doc).value
+            chat, _ = asyncio.run(self.svc.update(user, chat_id, doc)).value
             assert before < set(chat.messages)  # nothing dropped, one added
 
         self._act(who, chat_id, command)
@@ -158,15 +159,17 @@ class ChatMachine(RuleBasedStateMachine):
     def edit(self, ref: tuple[int, str], text: str, title: bool) -> None:
         who, chat_id = ref
         if title:
-            self._act(who, chat_id, lambda u: self.svc.update(u, chat_id, {"title": text}))
+            self._act(who, chat_id,
+                      lambda u: asyncio.run(self.svc.update(u, chat_id, {"title": text})))
         else:
-            self._act(who, chat_id, lambda u: self.svc.upsert_message(u, chat_id, "m0", text))
+            self._act(who, chat_id,
+                      lambda u: asyncio.run(self.svc.upsert_message(u, chat_id, "m0", text)))
 
     @rule(ref=chats, text=TEXT)
     def stream_delta(self, ref: tuple[int, str], text: str) -> None:
         who, chat_id = ref
-        self._act(who, chat_id, lambda u: self.svc.message_event(
-            u, chat_id, "m0", "chat:message:delta", {"content": " " + text}))
+        self._act(who, chat_id, lambda u: asyncio.run(self.svc.message_event(
+            u, chat_id, "m0", "chat:message:delta", {"content": " " + text})))
 
     @rule(ref=chats)
     def pin(self, ref: tuple[int, str]) -> None:
