@@ -48,6 +48,16 @@ def forbid_blocking() -> None:
         raise WouldBlock
 
 
+def blocking_allowed(function: Callable[..., T], *args: Any) -> T:
+    """Call `function` where waiting is fine: for work a loop command hands to a thread, whose
+    context it copies (and with it the ban)."""
+    token = _inline.set(False)
+    try:
+        return function(*args)
+    finally:
+        _inline.reset(token)
+
+
 @dataclass
 class Outcome(Generic[T]):
     value: T

@@ -19,7 +19,12 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate, CanInitAggregate, CanSnapshotAggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, Notification, Recording, StoredEvent
 
-from application.commands import WouldBlock, forbid_blocking, optimistic_reads
+from application.commands import (
+    WouldBlock,
+    blocking_allowed,
+    forbid_blocking,
+    optimistic_reads,
+)
 from application.errors import ConcurrencyConflict
 from domain.chat import Chat
 from infrastructure.command_cache import CommandCache
@@ -111,9 +116,13 @@ class ChronicleStore(Application[UUID]):
         committer's thread; a snapshot, a write of its own, on a worker thread."""
         batch = _Batch(self, [a for a in aggregates if a is not None])
         ids = await self.committer.commit_async(batch.stored)
+        # Written: a WouldBlock from here on would run the command a second time.
         batch.committed()
         if batch.snapshot_candidates():
-            await to_thread.run_sync(self._snapshot, batch)
+            try:
+                await to_thread.run_sync(blocking_allowed, self._snapshot, batch)
+            except WouldBlock as e:
+                raise RuntimeError("a snapshot was refused I/O after its commit") from e
         return max(ids) if ids else 0
 
     def _commit(self, aggregates: Sequence[Any]) -> tuple[list[Any], list[StoredEvent],

@@ -8,7 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from application.commands import CommandRunner, Outcome
+from application.commands import CommandRunner, Outcome, forbid_blocking
 from domain.chat import Chat
 
 
@@ -149,3 +149,32 @@ def test_concurrent_commands_on_a_loop_on_one_aggregate_all_land(container: Any)
     positions = asyncio.run(main())
     assert len(set(positions)) == 48 and min(positions) > head
     assert container.store.get(chat.id).version == 49  # created + 48 renames, none lost
+
+
+def test_a_snapshot_after_a_loop_commit_may_wait_on_io_and_never_reruns_it(container: Any
+                                                                            ) -> None:
+    chat = _saved_chat(container)
+    app = container.store.app
+    take = app._snapshot
+    waited: list[bool] = []
+
+    def snapshot(batch: Any) -> None:  # as its key or log reads would, when not cached
+        forbid_blocking()
+        waited.append(True)
+        take(batch)
+
+    def decide() -> tuple[None, list[Any]]:
+        target = container.store.get(chat.id)
+        for n in range(120):  # versions 2..121: the snapshot interval (100) is crossed
+            target.rename(f"r{n}")
+        return None, [target]
+
+    app._snapshot = snapshot
+    head = container.store.head()
+    asyncio.run(container.runner.run_async("t.many", decide))
+    del app._snapshot
+    assert waited == [True] and container.store.head() == head + 120  # written once
+    loaded = container.store.get(chat.id)
+    assert loaded.version == 121 and loaded.title == "r119"
+    snapshots = list(app.snapshots.get(chat.id, desc=True, limit=1))
+    assert snapshots and snapshots[0].originator_version == 100
