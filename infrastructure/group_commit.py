@@ -130,6 +130,20 @@ class GroupCommitter:
             self._closed = True
             self._queue.put(None)
             self._thread.join(timeout=10)
+            self._refuse_queued()
+
+    def _refuse_queued(self) -> None:
+        """Commands that queued behind the close get an answer instead of waiting forever."""
+        left: list[_Pending] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item.fail(RuntimeError("committer is closed"))
+                left.append(item)
+        self._settle(left)
 
     def _run(self) -> None:
         while True:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from application.errors import ConcurrencyConflict
 from domain.user import User
 from infrastructure.bootstrap import bootstrap
+from infrastructure.group_commit import GroupCommitter
 from tests.conftest import make_settings
 
 
@@ -111,3 +115,36 @@ def test_busy_writers_are_gathered_into_large_batches(store):
         run_threads([threading.Thread(target=writer, args=(u,)) for u in users])
     assert sum(batches) == 16 * 15
     assert sum(batches) / len(batches) >= 9, batches  # about 7 without the wait
+
+
+def test_commands_queued_behind_a_close_are_refused_not_left_waiting(store):
+    committer = GroupCommitter(store.app.recorder)
+    committer._queue.put(None)  # the committer stops, as close() stops it ...
+    committer._thread.join(5)
+
+    def event() -> StoredEvent:
+        return StoredEvent(originator_id=uuid.uuid4(), originator_version=1, topic="t:T",
+                           state=b"{}")
+
+    outcomes: list[BaseException] = []
+
+    def blocked_thread() -> None:
+        try:
+            committer.commit([event()], timeout=30)
+        except BaseException as error:  # noqa: BLE001 - what the command saw is the result
+            outcomes.append(error)
+
+    async def main() -> None:
+        waiting = asyncio.ensure_future(committer.commit_async([event()]))
+        thread = threading.Thread(target=blocked_thread)
+        thread.start()
+        await asyncio.sleep(0.1)  # ... and these two commands queued behind it meanwhile
+        started = time.monotonic()
+        await asyncio.to_thread(committer.close)
+        with pytest.raises(RuntimeError, match="closed"):
+            await waiting
+        await asyncio.to_thread(thread.join, 5)
+        assert time.monotonic() - started < 5
+
+    asyncio.run(main())
+    assert len(outcomes) == 1 and "closed" in str(outcomes[0])
