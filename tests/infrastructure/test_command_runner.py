@@ -70,16 +70,19 @@ def _tracked_rename(container: Any, chat_id: uuid.UUID, title: str,
     return decide
 
 
+def _on_a_loop(container: Any, decide: Any) -> tuple[Outcome[Any], int]:
+    """The command's outcome under `run_async`, and the loop's thread."""
+    async def main() -> tuple[Outcome[Any], int]:
+        return await container.runner.run_async("t.command", decide), threading.get_ident()
+
+    return asyncio.run(main())
+
+
 def test_a_cached_aggregate_is_decided_and_committed_on_the_loop(container: Any) -> None:
     chat = _saved_chat(container)  # saving it put it in the command cache
     threads: list[int] = []
-
-    async def main() -> tuple[Outcome[str], int]:
-        outcome = await container.runner.run_async(
-            "t.rename", _tracked_rename(container, chat.id, "inline", threads))
-        return outcome, threading.get_ident()
-
-    outcome, loop_thread = asyncio.run(main())
+    outcome, loop_thread = _on_a_loop(container,
+                                      _tracked_rename(container, chat.id, "inline", threads))
     assert threads == [loop_thread]  # one attempt, on the loop's own thread
     assert outcome.position == container.store.head()
     assert container.store.get(chat.id).title == "inline"
@@ -89,13 +92,8 @@ def test_a_command_that_would_wait_on_io_moves_to_a_thread(container: Any) -> No
     chat = _saved_chat(container)
     container.store.command_cache.clear()  # its load now needs the event store
     threads: list[int] = []
-
-    async def main() -> tuple[Outcome[str], int]:
-        outcome = await container.runner.run_async(
-            "t.rename", _tracked_rename(container, chat.id, "moved", threads))
-        return outcome, threading.get_ident()
-
-    outcome, loop_thread = asyncio.run(main())
+    outcome, loop_thread = _on_a_loop(container,
+                                      _tracked_rename(container, chat.id, "moved", threads))
     assert threads[0] == loop_thread and threads[1:] and loop_thread not in threads[1:]
     assert outcome.position == container.store.head()
     assert container.store.get(chat.id).title == "moved"
@@ -112,10 +110,7 @@ def test_read_model_queries_never_run_on_the_loop(container: Any) -> None:
         target.rename("after a query")
         return count, [target]
 
-    async def main() -> tuple[Outcome[int], int]:
-        return await container.runner.run_async("t.query", decide), threading.get_ident()
-
-    outcome, loop_thread = asyncio.run(main())
+    outcome, loop_thread = _on_a_loop(container, decide)
     assert outcome.value == 1 and seen
     assert all(t != loop_thread for t, _ in seen)  # the query was refused on the loop
 
