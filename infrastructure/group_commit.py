@@ -3,9 +3,10 @@
 The PostgreSQL recorder locks the events table for each insert and holds the lock through the commit's
 WAL flush, so one insert per command caps the system at one command per flush. A single committer
 thread drains everything queued while the previous transaction was flushing and writes it as one
-insert; when many threads are writing, it first waits a moment for more (see `_drain`). If a
-batch fails (a version conflict or a bad row), its commands are written one by one so
-that only the guilty command fails.
+insert; when many threads are writing, it first waits a moment for more (see `_drain`). Two
+commands of one batch on the same aggregate version cannot both land: the later one fails before
+the insert. If a batch still fails (a version taken in the log, a bad row), its commands are
+written one by one so that only the guilty command fails.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class GroupCommitter:
             if first is None:
                 return
             batch, stop = self._drain(first)
-            self._write(batch)
+            self._write(self._refuse_clashes(batch))
             self._settle(batch)
             if stop:
                 return
@@ -190,6 +191,21 @@ class GroupCommitter:
             if seen < since:
                 writers.pop(ident, None)
         return len(writers)
+
+    @staticmethod
+    def _refuse_clashes(batch: list[_Pending]) -> list[_Pending]:
+        """Commands whose events take a version an earlier command of the batch takes fail at
+        once: left in, they would fail the batch and send all its commands one by one."""
+        taken: set[tuple[object, int]] = set()
+        kept = []
+        for pending in batch:
+            versions = {(e.originator_id, e.originator_version) for e in pending.events}
+            if taken.isdisjoint(versions):
+                taken |= versions
+                kept.append(pending)
+            else:
+                pending.fail(ConcurrencyConflict("version taken by a command in the same batch"))
+        return kept
 
     def _write(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -148,3 +149,35 @@ def test_commands_queued_behind_a_close_are_refused_not_left_waiting(store):
 
     asyncio.run(main())
     assert len(outcomes) == 1 and "closed" in str(outcomes[0])
+
+
+def test_a_command_clashing_with_its_batch_fails_alone_before_the_insert(store):
+    committer = GroupCommitter(store.app.recorder)
+    committer._queue.put(None)  # stop its thread: this test runs one round of it by hand
+    committer._thread.join(5)
+    batches: list[int] = []
+    committer.on_batch = lambda commands, events, seconds: batches.append(commands)
+    contested = uuid.uuid4()
+
+    def event(originator: uuid.UUID) -> StoredEvent:
+        return StoredEvent(originator_id=originator, originator_version=1, topic="t:T",
+                           state=b"{}")
+
+    def one_round() -> None:
+        committer._queue.put(None)
+        committer._run()  # drains all that is queued into one batch, writes it, stops
+
+    async def main() -> list[Any]:
+        first = asyncio.ensure_future(committer.commit_async([event(contested)]))
+        others = [asyncio.ensure_future(committer.commit_async([event(uuid.uuid4())]))
+                  for _ in range(8)]
+        late = asyncio.ensure_future(committer.commit_async([event(contested)]))
+        await asyncio.sleep(0.05)  # all ten queued
+        await asyncio.to_thread(one_round)
+        return await asyncio.gather(first, *others, late, return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(ids, list) and len(ids) == 1 for ids in outcomes[:9])
+    assert isinstance(outcomes[9], ConcurrencyConflict)
+    assert batches == [9]  # the other nine still went in one insert
+    committer._closed = True
