@@ -42,6 +42,8 @@ class TokenService(Protocol):
 class SessionStore(Protocol):
     """Revocations, session stamps, rate limits and presence: never events (Redis or memory)."""
 
+    blocking: bool  # whether a call waits on the network (not to be made on an event loop)
+
     def revoke(self, jti: str, ttl: int) -> None: ...
 
     def auth_state(self, user_id: str, jti: str) -> tuple[dict[str, str] | None, bool]:

@@ -23,6 +23,8 @@ def rate_key(key: str) -> str:
 
 
 class MemorySessions:
+    blocking = False
+
     def __init__(self) -> None:
         self._revoked: dict[str, float] = {}
         self._auth: dict[str, tuple[float, dict[str, str]]] = {}
@@ -105,6 +107,8 @@ class MemorySessions:
 
 
 class RedisSessions:
+    blocking = True
+
     def __init__(self, url: str, prefix: str = "chronicle"):
         import redis
 

@@ -115,6 +115,16 @@ def committed(response: Response, container: Container, principal: Principal | N
             container.sessions.note_write(principal.id, position)
 
 
+async def committed_async(response: Response, container: Container, principal: Principal,
+                          position: int) -> None:
+    """`committed` from an async route: a Redis write goes to a thread, a memory one not."""
+    if position and container.sessions.blocking:
+        response.headers[POSITION_HEADER] = str(position)
+        await anyio.to_thread.run_sync(container.sessions.note_write, principal.id, position)
+    else:
+        committed(response, container, principal, position)
+
+
 def consistent(*projections: str) -> Any:
     """A dependency that waits (bounded) until `projections` include the caller's own writes."""
 

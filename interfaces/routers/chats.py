@@ -9,13 +9,12 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from application.chats import ImportedChat
 from domain.chat import Chat
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, consistent
+from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, committed_async, consistent
 from interfaces.schemas.chats import (
     ChatFolderIdForm,
     ChatForm,
@@ -261,7 +260,7 @@ def get_chat(id: str, principal: VerifiedUser, container: ContainerDep) -> dict[
 async def update_chat(id: str, form: ChatForm, principal: VerifiedUser, response: Response,
                       container: ContainerDep) -> dict[str, Any]:
     outcome = await container.chats.update(principal, id, form.chat)
-    await anyio.to_thread.run_sync(committed, response, container, principal, outcome.position)
+    await committed_async(response, container, principal, outcome.position)
     return chat_response(outcome.value[0])
 
 
@@ -279,7 +278,7 @@ async def update_message(id: str, message_id: str, form: MessageForm,
                          container: ContainerDep) -> dict[str, Any]:
     outcome = await container.chats.upsert_message(principal, id, message_id,
                                                    form.content or "")
-    await anyio.to_thread.run_sync(committed, response, container, principal, outcome.position)
+    await committed_async(response, container, principal, outcome.position)
     return chat_response(outcome.value[0])
 
 
@@ -289,7 +288,7 @@ async def message_event(id: str, message_id: str, form: EventForm, principal: Ve
     # Recorded now; the realtime feed delivers it to the owner's sockets from the log.
     outcome = await container.chats.message_event(principal, id, message_id, form.type,
                                                   form.data)
-    await anyio.to_thread.run_sync(committed, response, container, principal, outcome.position)
+    await committed_async(response, container, principal, outcome.position)
     return True
 
 

@@ -7,14 +7,13 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import RedirectResponse
 
 from application.errors import BadRequest, NotFound
 from application.messages import Detail
 from domain.user import User
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, consistent
+from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, committed_async, consistent
 from interfaces.schemas.json_limits import JSONObject
 from interfaces.schemas.users import (
     ACTIVE_WINDOW_SECONDS,
@@ -130,7 +129,7 @@ async def update_settings(form: UserSettings, principal: VerifiedUser, response:
                           container: ContainerDep) -> Any:
     outcome = await container.users.update_settings(principal,
                                                     form.model_dump(exclude_unset=False))
-    await anyio.to_thread.run_sync(committed, response, container, principal, outcome.position)
+    await committed_async(response, container, principal, outcome.position)
     return outcome.value.settings
 
 
