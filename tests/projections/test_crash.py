@@ -23,20 +23,35 @@ def start_projector(env: dict[str, str]) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def position(container) -> int:  # type: ignore[no-untyped-def]
+    state = read_state(container.read_db, "users")
+    return int(state["position"]) if state else 0
+
+
+def wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return False
+
+
 def test_sigkill_mid_batch_then_restart_equals_rebuild(settings_env):
     container = bootstrap(make_settings(settings_env), run_projectors=False)
     try:
         # 16,040 events: many pages of work, more than three short-lived runs get through
         write_users(container.store, 40, 400)
         head = container.store.head()
-        positions = []
-        for delay in (1.2, 0.6, 0.9):
+        positions = [0]
+        for _ in range(3):  # each run is killed just after it has committed progress
             proc = start_projector(settings_env)
-            time.sleep(delay)
+            assert wait_for(lambda: position(container) > positions[-1], 60)
+            time.sleep(0.03)  # into its next page
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            state = read_state(container.read_db, "users")
-            positions.append(state["position"] if state else 0)
+            positions.append(position(container))
+        assert positions == sorted(positions)
         assert positions[-1] < head, "the kills should land before the projector caught up"
         proc = start_projector(settings_env)
         try:
