@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ class ChronicleStore(Application[UUID]):
         ids = await self.committer.commit_async(batch.stored)
         # Written: a WouldBlock from here on would run the command a second time.
         batch.committed()
-        if batch.snapshot_candidates():
+        if batch.snapshot_due():
             try:
                 await to_thread.run_sync(blocking_allowed, self._snapshot, batch)
             except WouldBlock as e:
@@ -130,7 +131,7 @@ class ChronicleStore(Application[UUID]):
         batch = _Batch(self, aggregates)
         ids = self.committer.commit(batch.stored)
         batch.committed()
-        if batch.snapshot_candidates():
+        if batch.snapshot_due():
             self._snapshot(batch)
         return batch.events, batch.stored, ids
 
@@ -167,9 +168,16 @@ class _Batch:
         for agg_id, aggregate in self.by_id.items():
             setattr(aggregate, CHAIN_ATTR, self.heads[agg_id])
 
-    def snapshot_candidates(self) -> bool:
-        intervals = self.store.snapshotting_intervals
-        return bool(intervals) and any(type(a) in intervals for a in self.by_id.values())
+    def snapshot_due(self) -> bool:
+        """Whether the library's rule (an event at a multiple of its type's interval) will take
+        a snapshot: most commits take none, and a loop command then skips the hand-off of
+        `_take_snapshots` to a thread."""
+        intervals = self.store.snapshotting_intervals or {}
+        for event in self.events:
+            interval = intervals.get(type(self.by_id[event.originator_id]))
+            if interval and event.originator_version % interval == 0:
+                return True
+        return False
 
 
 def chained_projection(aggregate: Any, events: Any) -> Any:
@@ -243,20 +251,22 @@ class EventStore:
         return aggregate_id in self.app.repository
 
     def save(self, *aggregates: Aggregate) -> int:
-        try:
+        with self._saving(aggregates):
             position = self.app.commit(*aggregates)
-        except (IntegrityError, ConcurrencyConflict) as e:
-            self.command_cache.evict(aggregates)
-            raise ConcurrencyConflict(str(e), tuple(a.id for a in aggregates)) from e
-        except Exception:
-            self.command_cache.evict(aggregates)
-            raise
         self.command_cache.put(aggregates)
         return position
 
     async def save_async(self, *aggregates: Aggregate) -> int:
-        try:
+        with self._saving(aggregates):
             position = await self.app.commit_async(*aggregates)
+        self.command_cache.put(aggregates)
+        return position
+
+    @contextmanager
+    def _saving(self, aggregates: Sequence[Aggregate]) -> Iterator[None]:
+        """A failed save leaves no cached copy that may be stale; a lost race is a conflict."""
+        try:
+            yield
         except (IntegrityError, ConcurrencyConflict) as e:
             self.command_cache.evict(aggregates)
             raise ConcurrencyConflict(str(e), tuple(a.id for a in aggregates)) from e
@@ -265,8 +275,6 @@ class EventStore:
         except BaseException:  # cancelled too: the write may have landed all the same
             self.command_cache.evict(aggregates)
             raise
-        self.command_cache.put(aggregates)
-        return position
 
     def head(self) -> int:
         forbid_blocking()

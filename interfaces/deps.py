@@ -118,9 +118,8 @@ def committed(response: Response, container: Container, principal: Principal | N
 async def committed_async(response: Response, container: Container, principal: Principal,
                           position: int) -> None:
     """`committed` from an async route: a Redis write goes to a thread, a memory one not."""
-    if position and container.sessions.blocking:
-        response.headers[POSITION_HEADER] = str(position)
-        await anyio.to_thread.run_sync(container.sessions.note_write, principal.id, position)
+    if container.sessions.blocking:
+        await anyio.to_thread.run_sync(committed, response, container, principal, position)
     else:
         committed(response, container, principal, position)
 
