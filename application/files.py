@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from application.access import GroupMembership, Viewer
 from application.auth import Principal
 from application.commands import CommandRunner, Outcome
 from application.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMedia
 from application.messages import Detail
-from application.models import GroupMembership, Viewer
 from application.ports import EventStorePort, FileStorage, JobQueue, ProjectionWaiter, TooLarge
 from application.retrieval import INDEX_PROJECTION, RetrievalService
 from domain.file import COMPLETED, PENDING, File, FileDeletedError, StaleProcessing, chunk_id, file_uuid

@@ -13,12 +13,19 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from application.access import (
+    PRIVATE,
+    AccessControlled,
+    GroupMembership,
+    Viewer,
+    sharing_filter,
+    validated_sharing,
+)
 from application.auth import Principal
 from application.commands import CommandRunner, Outcome
 from application.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from application.files import FileService, plausible_id
 from application.messages import Detail
-from application.models import AccessControlled, GroupMembership, Viewer, sharing_filter
 from application.permissions import allowed
 from application.ports import EventStorePort
 from domain.file import COMPLETED, PENDING, File
@@ -121,11 +128,9 @@ class KnowledgeService(AccessControlled):
                ) -> Outcome[KnowledgeBase]:
         if not principal.is_admin and not allowed(self.permissions(), "workspace.knowledge"):
             raise Unauthorized(Detail.UNAUTHORIZED)
-        sent, access_control = access
-        if not sent:
-            access_control = {}  # private unless shared
-        access_control = sharing_filter(principal, self.permissions(), access_control,
-                                        "sharing.public_knowledge")
+        sent, asked = access
+        access_control = sharing_filter(principal, self.permissions(),
+                                        asked if sent else PRIVATE, "knowledge")
         knowledge_id = str(uuid.uuid4())
 
         def decide() -> tuple[KnowledgeBase, list[Any]]:
@@ -136,6 +141,20 @@ class KnowledgeService(AccessControlled):
             return kb, [kb]
 
         return self.runner.run("knowledge.create", decide)
+
+    def access_update(self, principal: Principal, knowledge_id: str,
+                      access_control: dict[str, Any]) -> Outcome[Row]:
+        """Replace a knowledge base's grants (owner, write grantee or admin; 400 otherwise)."""
+        access = validated_sharing(principal, self.permissions(), access_control, "knowledge")
+
+        def decide() -> tuple[Row, list[Any]]:
+            kb = self._load(knowledge_id)
+            if not self.can(self.viewer(principal), kb.user_id, kb.access_control, "write"):
+                raise BadRequest(Detail.ACCESS_PROHIBITED)
+            kb.share(access)
+            return self.view(principal, kb), [kb]
+
+        return self.runner.run("knowledge.access_update", decide)
 
     def delete(self, principal: Principal, knowledge_id: str) -> Outcome[bool]:
         """The knowledge base and its collection go; its files stay (unlinked)."""

@@ -39,6 +39,7 @@ class Detail:
         "You do not have permission to access this resource. "
         "Please contact your administrator for assistance."
     )
+    SHARE_FORBIDDEN = "You do not have permission to share with the requested audience"
     ACTION_PROHIBITED = "The requested action has been restricted as a security measure."
     HUMAN_SESSION_REQUIRED = "A human session is required."
     RATE_LIMIT_EXCEEDED = "API rate limit exceeded"

@@ -1,11 +1,9 @@
 """Model use cases: commands on the Model aggregate; lists, tags and lookups from the read model.
 
 Authorization follows Open WebUI 0.12.4 (routers/models.py), with the spec's status codes where
-they differ: an unknown id is 404 everywhere. Admins bypass access control (the reference's
-BYPASS_ADMIN_ACCESS_CONTROL default). Group membership comes through the `GroupMembership` port:
-there is no Group aggregate yet, so production wires `NoGroups`.
-
-The access-control helpers here (`Viewer`, `sharing_filter`) are shared with tools.
+they differ: an unknown id is 404 everywhere. Access control: `application/access.py`. A model
+created without access control is private to its owner; only `access_update` (and a seed
+client's explicit `access_control` on update) changes its grants.
 """
 
 from __future__ import annotations
@@ -15,63 +13,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from application.access import (
+    PRIVATE,
+    AccessControlled,
+    GroupMembership,
+    Viewer,
+    sharing_filter,
+    validated_sharing,
+)
 from application.auth import Principal
 from application.commands import CommandRunner, Outcome
-from application.errors import BadRequest, Conflict, NotFound, Unauthorized
+from application.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from application.messages import Detail
 from application.permissions import allowed
 from application.ports import EventStorePort, ProjectionWaiter
-from domain.model import (
-    Model,
-    ModelDeletedError,
-    ModelError,
-    clean_json,
-    has_access,
-    model_uuid,
-    normalize_access_control,
-)
+from domain.access import normalize_access_control
+from domain.model import Model, ModelDeletedError, ModelError, clean_json, model_uuid
 
 PAGE_SIZE = 30
 MODEL_ID_MAX = 256  # the reference's is_valid_model_id
 ORDERABLE = ("name", "created_at", "updated_at")
 Row = dict[str, Any]
-
-
-# -- ports ------------------------------------------------------------------------------------
-class GroupMembership(Protocol):
-    def group_ids(self, user_id: str) -> list[str]: ...
-
-
-class NoGroups:
-    """Until groups exist nobody belongs to one."""
-
-    def group_ids(self, user_id: str) -> list[str]:
-        return []
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is reading, for access filters; admins are not viewers (they see everything)."""
-
-    user_id: str
-    group_ids: tuple[str, ...] = ()
-
-
-class AccessControlled:
-    """Who may read or write workspace items (models, tools, knowledge) with access_control."""
-
-    groups: GroupMembership
-
-    def viewer(self, principal: Principal) -> Viewer | None:
-        if principal.is_admin:
-            return None
-        return Viewer(principal.id, tuple(self.groups.group_ids(principal.id)))
-
-    @staticmethod
-    def can(viewer: Viewer | None, owner_id: str, access_control: dict[str, Any] | None,
-            permission: str) -> bool:
-        return viewer is None or has_access(access_control, owner_id, viewer.user_id,
-                                            viewer.group_ids, permission)
 
 
 @dataclass
@@ -116,24 +78,6 @@ class ModelInput:
 
 
 # -- shared helpers ---------------------------------------------------------------------------
-def sharing_filter(principal: Principal, permissions: dict[str, Any],
-                   access_control: dict[str, Any] | None, public_key: str) -> dict[str, Any] | None:
-    """What a user may actually share (the reference's filter_allowed_access_grants).
-
-    Making something public needs `public_key` (e.g. sharing.public_models); sharing with users
-    or groups can be switched off by access_grants.allow_users / allow_groups.
-    """
-    if principal.is_admin:
-        return access_control
-    if access_control is None:
-        return None if allowed(permissions, public_key) else {}
-    drop = [kind for kind, key in (("user_ids", "access_grants.allow_users"),
-                                   ("group_ids", "access_grants.allow_groups"))
-            if not allowed(permissions, key)]
-    return {perm: {k: ([] if k in drop else v) for k, v in entry.items()}
-            for perm, entry in access_control.items()}
-
-
 def page_window(page: int | None) -> tuple[int, int]:
     return (max(1, page or 1) - 1) * PAGE_SIZE, PAGE_SIZE
 
@@ -259,7 +203,7 @@ class ModelService(AccessControlled):
     def create(self, principal: Principal, form: ModelInput) -> Outcome[Model]:
         self._require(principal, "workspace.models")
         self._check_id(form.id)
-        access = self._shared(principal, form.access_control)
+        access = self._shared(principal, self._asked(form))
         fields = self._fields(form, access)
         if not principal.is_admin and not fields["base_model_id"]:
             raise Unauthorized(Detail.UNAUTHORIZED)  # only admins define base models
@@ -273,10 +217,14 @@ class ModelService(AccessControlled):
 
         return self.runner.run("models.create", decide)
 
+    @staticmethod
+    def _asked(form: ModelInput) -> dict[str, Any] | None:
+        """The access a new model asks for: private unless the client sent grants."""
+        return form.access_control if "access_control" in form.sent else PRIVATE
+
     def _shared(self, principal: Principal, access_control: dict[str, Any] | None
                 ) -> dict[str, Any] | None:
-        return normalize_access_control(sharing_filter(principal, self.permissions(),
-                                                       access_control, "sharing.public_models"))
+        return sharing_filter(principal, self.permissions(), access_control, "model")
 
     def _changes(self, principal: Principal, model: Model, form: ModelInput) -> dict[str, Any]:
         """The update as the reference applies it: absent optional fields keep their value."""
@@ -306,6 +254,30 @@ class ModelService(AccessControlled):
             return model, [model]
 
         return self.runner.run("models.update", decide)
+
+    def access_update(self, principal: Principal, model_id: str, name: str | None,
+                      access_control: dict[str, Any]) -> Outcome[Model]:
+        """Replace a model's grants. As the reference, an admin may grant access to a model that
+        has no entry yet (a connection's model): a bare entry is created for the grants."""
+        viewer = self.viewer(principal)
+        self._check_id(model_id)
+        access = validated_sharing(principal, self.permissions(), access_control, "model")
+
+        def decide() -> tuple[Model, list[Any]]:
+            model = self._load(model_id)
+            if model is None or model.deleted:
+                if not principal.is_admin:
+                    raise Forbidden(Detail.ACCESS_PROHIBITED)
+                fields = {"base_model_id": None, "name": (name or model_id).replace("\x00", ""),
+                          "meta": {}, "params": {}, "access_control": access, "is_active": True}
+                model = self._born(principal, model, model_id, fields)
+                return model, [model]
+            if not self.can(viewer, model.user_id, model.access_control, "write"):
+                raise BadRequest(Detail.ACCESS_PROHIBITED)
+            model.update(access_control=access)
+            return model, [model]
+
+        return self.runner.run("models.access_update", decide)
 
     def _writable(self, viewer: Viewer | None, model_id: str) -> Model:
         model = self._live(model_id)
@@ -374,7 +346,7 @@ class ModelService(AccessControlled):
         if model is None or model.deleted:
             if "name" not in item.sent:
                 raise BadRequest(Detail.REQUIRED_FIELD_EMPTY("name"))
-            fields = self._fields(item, self._shared(principal, item.access_control))
+            fields = self._fields(item, self._shared(principal, self._asked(item)))
             if not principal.is_admin and not fields["base_model_id"]:
                 return None
             return self._born(principal, model, item.id, fields)
@@ -408,7 +380,7 @@ class ModelService(AccessControlled):
             kept: dict[str, Model] = {}
             for item in items:
                 model = kept.get(item.id) or self._load(item.id)
-                fields = self._fields(item, normalize_access_control(item.access_control))
+                fields = self._fields(item, normalize_access_control(self._asked(item)))
                 if model is None or model.deleted:
                     kept[item.id] = self._born(principal, model, item.id, fields)
                 else:

@@ -15,14 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from application.access import (
+    PRIVATE,
+    AccessControlled,
+    GroupMembership,
+    Viewer,
+    sharing_filter,
+    validated_sharing,
+)
 from application.auth import Principal
 from application.commands import CommandRunner, Outcome
 from application.errors import BadRequest, NotFound, Unauthorized
 from application.messages import Detail
-from application.models import AccessControlled, GroupMembership, Viewer, sharing_filter
 from application.permissions import allowed
 from application.ports import EventStorePort
-from domain.model import clean_json, normalize_access_control
+from domain.model import clean_json
 from domain.tool import Tool, ToolUserValves, tool_uuid, user_valves_uuid
 
 Row = dict[str, Any]
@@ -167,7 +174,8 @@ class ToolService(AccessControlled):
         tool_id = form.id.lower()
         self._not_taken(tool_id)  # before running anything for an id that is taken
         analysis = self.analyse(form.content)
-        fields = self._fields(principal, form, analysis, form.access_control)
+        asked = form.access_control if form.access_sent else PRIVATE
+        fields = self._fields(principal, form, analysis, asked)
 
         def decide() -> tuple[Tool, list[Any]]:
             existing = self._not_taken(tool_id)
@@ -191,8 +199,7 @@ class ToolService(AccessControlled):
                 access_control: dict[str, Any] | None) -> dict[str, Any]:
         meta = {**form.meta, "manifest": analysis.manifest,
                 "has_user_valves": analysis.user_valves_schema is not None}
-        access = normalize_access_control(sharing_filter(
-            principal, self.permissions(), access_control, "sharing.public_tools"))
+        access = sharing_filter(principal, self.permissions(), access_control, "tool")
         return clean_json({"name": form.name, "content": form.content, "meta": meta,
                            "specs": analysis.specs, "valves_schema": analysis.valves_schema,
                            "user_valves_schema": analysis.user_valves_schema,
@@ -223,6 +230,19 @@ class ToolService(AccessControlled):
             return ToolAnalysis(tool.meta.get("manifest") or {}, tool.specs, tool.valves_schema,
                                 tool.user_valves_schema)
         return self.analyse(content)
+
+    def access_update(self, principal: Principal, tool_id: str,
+                      access_control: dict[str, Any]) -> Outcome[Tool]:
+        """Replace a tool's grants (owner, write grantee or admin; 401 otherwise)."""
+        viewer = self.viewer(principal)
+        access = validated_sharing(principal, self.permissions(), access_control, "tool")
+
+        def decide() -> tuple[Tool, list[Any]]:
+            tool = self._writable(viewer, tool_id)
+            tool.update(access_control=access)
+            return tool, [tool]
+
+        return self.runner.run("tools.access_update", decide)
 
     def _writable(self, viewer: Viewer | None, tool_id: str) -> Tool:
         tool = self._live(tool_id)

@@ -11,7 +11,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.model import normalize_access_control
+from domain.access import normalize_access_control
 
 KNOWLEDGE_NAMESPACE = uuid5(NAMESPACE_URL, "chronicle:knowledge")
 
@@ -83,6 +83,20 @@ class KnowledgeBase(Aggregate):
     @event("FileRemoved")
     def _file_removed(self, knowledge_id: str, file_id: str) -> None:
         self.file_ids = [f for f in self.file_ids if f != file_id]
+        self._touch()
+
+    def share(self, access_control: dict[str, Any]) -> bool:
+        """Replace the grants; True when they changed."""
+        self._live()
+        access = normalize_access_control(access_control)
+        if access == self.access_control:
+            return False
+        self._shared(self.knowledge_id, access)
+        return True
+
+    @event("Shared")
+    def _shared(self, knowledge_id: str, access_control: dict[str, Any] | None) -> None:
+        self.access_control = access_control
         self._touch()
 
     def delete(self) -> None:

@@ -4,20 +4,16 @@ The id is chosen by the client, so the aggregate id is derived from it (`model_u
 create of the same id is a version conflict in the log, and a deleted id is brought back by
 `recreate` on the same aggregate.
 
-Access control follows Open WebUI: `None` is public (everyone reads, only the owner and admins
-write), `{}` is private, otherwise `{"read"|"write": {"user_ids": [...], "group_ids": [...]}}`.
-The helpers at the end of this module are the one definition of that rule; tools use them too.
+Access control is an `access_control` dict of grants (`domain/access.py` states the rule).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-PERMISSIONS = ("read", "write")
 UPDATABLE = ("user_id", "base_model_id", "name", "meta", "params", "access_control", "is_active")
 
 
@@ -128,49 +124,3 @@ class Model(Aggregate):
                 setattr(aggregate, key, value)
             aggregate.deleted = False
             aggregate.created_at = int(self.timestamp.timestamp())
-
-
-# -- access control (shared with tools) -------------------------------------------------------
-def normalize_access_control(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """None stays public; anything else becomes read/write lists of unique ids (private if empty)."""
-    if value is None:
-        return None
-    out: dict[str, Any] = {}
-    for permission in PERMISSIONS:
-        entry = value.get(permission)
-        if isinstance(entry, dict):
-            out[permission] = {kind: _unique(entry.get(kind) or [])
-                               for kind in ("group_ids", "user_ids")}
-    return out
-
-
-def _unique(ids: Iterable[Any]) -> list[str]:
-    return list(dict.fromkeys(str(i).replace("\x00", "") for i in ids if isinstance(i, str) and i))
-
-
-def grants(access_control: dict[str, Any] | None) -> set[tuple[str, str]]:
-    """(principal, permission) pairs: principal is "public", "user:<id>" or "group:<id>".
-
-    Whoever may write may also read, so write entries grant read as well.
-    """
-    if access_control is None:
-        return {("public", "read")}
-    found: set[tuple[str, str]] = set()
-    for permission in PERMISSIONS:
-        entry = access_control.get(permission) or {}
-        found |= {(f"user:{u}", permission) for u in entry.get("user_ids") or []}
-        found |= {(f"group:{g}", permission) for g in entry.get("group_ids") or []}
-    return found | {(p, "read") for p, permission in found if permission == "write"}
-
-
-def principals(user_id: str, group_ids: Iterable[str]) -> list[str]:
-    """Everything a user is, for matching against `grants`."""
-    return ["public", f"user:{user_id}", *(f"group:{g}" for g in group_ids)]
-
-
-def has_access(access_control: dict[str, Any] | None, owner_id: str | None, user_id: str,
-               group_ids: Iterable[str], permission: str) -> bool:
-    if owner_id is not None and owner_id == user_id:
-        return True
-    granted = grants(access_control)
-    return any((p, permission) in granted for p in principals(user_id, group_ids))

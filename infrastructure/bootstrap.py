@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from application.access import NoGroups
 from application.auth import AuthService
 from application.chats import ChatService
 from application.commands import CommandRunner
 from application.config import ConfigService
 from application.folders import FolderService
-from application.models import ModelService, NoGroups
+from application.models import ModelService
 from application.retention import RetentionPolicy
 from application.tools import ToolCode, ToolService
 from application.users import UserService

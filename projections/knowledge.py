@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
-from application.models import Viewer
+from application.access import Viewer
+from domain.access import grants, normalize_access_control, principals
 from domain.erasure import erasure_segments
 from domain.knowledge import KnowledgeBase
-from domain.model import grants, normalize_access_control, principals
 from infrastructure.sql import Database, Tx
 from projections.runtime import Event, RowProjector
 
@@ -41,7 +41,7 @@ def _marks(values: Sequence[Any]) -> str:
 
 class KnowledgeProjector(RowProjector):
     name = "knowledge"
-    version = 1
+    version = 2
     tables = ("knowledge", "knowledge_access", "knowledge_files")
     row_table = "knowledge"
     columns = COLUMNS
@@ -130,6 +130,14 @@ class KnowledgeProjector(RowProjector):
     @apply.register
     def _removed(self, event: KnowledgeBase.FileRemoved, row: Row | None) -> Row | None:
         return self._touched(event, row)
+
+    @apply.register
+    def _shared(self, event: KnowledgeBase.Shared, row: Row | None) -> Row | None:
+        if row is None:
+            return None
+        access = normalize_access_control(event.access_control)  # type: ignore[attr-defined]
+        return {**row, "access_control": None if access is None else json.dumps(access),
+                "updated_at": _ts(event)}
 
     @apply.register
     def _deleted(self, event: KnowledgeBase.Deleted, row: Row | None) -> Row | None:

@@ -24,9 +24,11 @@ from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
-from application.models import ModelFilter, Viewer
+from application.access import Viewer
+from application.models import ModelFilter
+from domain.access import grants, principals
 from domain.erasure import erasure_segments
-from domain.model import Model, grants, principals
+from domain.model import Model
 from infrastructure.sql import Database, Tx
 from projections.runtime import Event, RowProjector
 
@@ -92,7 +94,7 @@ def _fields(row: Row | None, values: dict[str, Any]) -> Row:
 
 class ModelsProjector(RowProjector):
     name = "models"
-    version = 5
+    version = 6
     tables = ("models", "model_access", "model_tags")
     row_table = "models"
     columns = ("aid", "id", "user_id", "base_model_id", "base_lc", "name", "name_lc", "meta",

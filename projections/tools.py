@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
-from application.models import Viewer
+from application.access import Viewer
+from domain.access import grants, principals
 from domain.erasure import erasure_segments
-from domain.model import grants, principals
 from domain.tool import Tool
 from infrastructure.sql import Database, Tx
 from projections.models import like, marks
@@ -53,7 +53,7 @@ def _fields(row: Row | None, values: dict[str, Any]) -> Row:
 
 class ToolsProjector(RowProjector):
     name = "tools"
-    version = 1
+    version = 2
     tables = ("tools", "tool_access")
     row_table = "tools"
     columns = ("aid", "id", "user_id", "name", "name_lc", "content", "meta", "specs",

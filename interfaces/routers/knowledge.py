@@ -16,6 +16,7 @@ from interfaces.schemas.knowledge import (
     KnowledgeUserResponse,
     knowledge_view,
 )
+from interfaces.schemas.models import AccessGrantsForm
 
 router = APIRouter()
 KNOWLEDGE = consistent("knowledge", "files")
@@ -39,6 +40,15 @@ def create_knowledge(form: KnowledgeForm, principal: VerifiedUser, response: Res
 @router.get("/{id}", response_model=KnowledgeFilesResponse, dependencies=[KNOWLEDGE])
 def get_knowledge(id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
     return knowledge_view(container.knowledge.get(principal, id))
+
+
+@router.post("/{id}/access/update", response_model=KnowledgeFilesResponse)
+def update_knowledge_access(id: str, form: AccessGrantsForm, principal: VerifiedUser,
+                            response: Response, container: ContainerDep) -> dict[str, Any]:
+    """Replace the knowledge base's access grants."""
+    outcome = container.knowledge.access_update(principal, id, form.value())
+    committed(response, container, principal, outcome.position)
+    return knowledge_view(outcome.value)
 
 
 @router.delete("/{id}/delete", response_model=bool)

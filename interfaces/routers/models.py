@@ -19,6 +19,7 @@ from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, co
 from interfaces.schemas.models import (
     ID_MAX_CHARS,
     IMPORT_MAX,
+    ModelAccessGrantsForm,
     ModelAccessListResponse,
     ModelAccessResponse,
     ModelForm,
@@ -120,7 +121,16 @@ def create_model(form: ModelForm, principal: VerifiedUser, response: Response,
 @router.post("/model/update", response_model=ModelModel)
 def update_model(form: ModelForm, principal: VerifiedUser, response: Response,
                  container: ContainerDep) -> dict[str, Any]:
-    outcome = container.models.update(principal, form.to_input())
+    outcome = container.models.update(principal, form.to_input(update=True))
+    committed(response, container, principal, outcome.position)
+    return model_view(aggregate_row(outcome.value))
+
+
+@router.post("/model/access/update", response_model=ModelModel)
+def update_model_access(form: ModelAccessGrantsForm, principal: VerifiedUser,
+                        response: Response, container: ContainerDep) -> dict[str, Any]:
+    """Replace the model's access grants (an admin may grant access to a connection's model)."""
+    outcome = container.models.access_update(principal, form.id, form.name, form.value())
     committed(response, container, principal, outcome.position)
     return model_view(aggregate_row(outcome.value))
 

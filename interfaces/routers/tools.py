@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from application.tools import aggregate_row
 from interfaces.deps import ContainerDep, VerifiedUser, committed, consistent
-from interfaces.schemas.models import QueryText
+from interfaces.schemas.models import AccessGrantsForm, QueryText
 from interfaces.schemas.tools import (
     ID_MAX_CHARS,
     ToolAccessResponse,
@@ -90,7 +90,17 @@ async def create_tool(form: ToolForm, principal: VerifiedUser, request: Request,
 @router.post("/id/{id}/update", response_model=ToolModel)
 async def update_tool(id: ToolIdPath, form: ToolForm, principal: VerifiedUser, request: Request,
                       response: Response, container: ContainerDep) -> dict[str, Any]:
-    outcome = await _sandboxed(request, container.tools.update, principal, id, form.to_input())
+    outcome = await _sandboxed(request, container.tools.update, principal, id,
+                                   form.to_input(update=True))
+    committed(response, container, principal, outcome.position)
+    return tool_view(aggregate_row(outcome.value))
+
+
+@router.post("/id/{id}/access/update", response_model=ToolModel)
+def update_tool_access(id: ToolIdPath, form: AccessGrantsForm, principal: VerifiedUser,
+                       response: Response, container: ContainerDep) -> dict[str, Any]:
+    """Replace the tool's access grants."""
+    outcome = container.tools.access_update(principal, id, form.value())
     committed(response, container, principal, outcome.position)
     return tool_view(aggregate_row(outcome.value))
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from interfaces.schemas.models import AccessForm, UserResponse, access_grants, no_nul
+from interfaces.schemas.models import AccessForm, UserResponse, access_view, no_nul
 
 NAME_MAX_CHARS = 1_000  # not in reference
 DESCRIPTION_MAX_CHARS = 100_000  # not in reference
@@ -68,5 +68,4 @@ class KnowledgeUserResponse(KnowledgeFilesResponse):
 
 
 def knowledge_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "access_grants": access_grants("knowledge", row["id"], row["access_control"],
-                                                  row["created_at"])}
+    return access_view("knowledge", row, row["created_at"])

@@ -1,8 +1,8 @@
 """Request/response models of /api/v1/models/* (Open WebUI 0.12.4 OpenAPI component names).
 
-Access control is carried as the reference's `access_control` (None: public, {}: private, or
-read/write lists of user and group ids). The 0.12.4 frontend speaks `access_grants` (a list of
-{principal_type, principal_id, permission}); both are accepted, and answers carry both.
+Access control travels as 0.12.4's `access_grants` (a list of {principal_type, principal_id,
+permission}; the user "*" is everyone) or the seeds' `access_control` (None: public, {}: private,
+or read/write lists of user and group ids); both are accepted, and answers carry both.
 Inputs are bounded so hostile input fails with 422 before it reaches the log.
 """
 
@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from application.models import ModelInput
+from domain.access import Grant, from_grants, seed_view, to_grants
 from interfaces.schemas.json_limits import JSON_DEPTH_MAX, json_depth
 
 ID_MAX_CHARS = 1024  # hard cap (422); the reference's 256-character rule is a 400 in the app
@@ -81,34 +82,27 @@ class AccessGrantIn(BaseModel):
     permission: Literal["read", "write"]
 
 
-def grants_to_access_control(grants: list[AccessGrantIn]) -> dict[str, Any] | None:
-    """The reference's grant list as access_control; a public read grant makes it public."""
-    if any(g.principal_type == "user" and g.principal_id == "*" and g.permission == "read"
-           for g in grants):
-        return None
-    out: dict[str, Any] = {}
-    for g in grants:
-        if g.principal_id == "*":
-            continue  # "everyone may write" is not a thing: only owners and grantees write
-        entry = out.setdefault(g.permission, {"group_ids": [], "user_ids": []})
-        entry[f"{g.principal_type}_ids"].append(g.principal_id)
-    return out
+def grants_to_access_control(grants: list[AccessGrantIn]) -> dict[str, Any]:
+    """The reference's grant list as an access_control dict (none: private)."""
+    return from_grants(Grant(g.principal_type, g.principal_id, g.permission) for g in grants)
 
 
 def access_grants(resource_type: str, resource_id: str, access_control: dict[str, Any] | None,
                   created_at: int) -> list[dict[str, Any]]:
     """access_control as the reference's AccessGrantModel list (ids derived, so stable)."""
-    pairs: list[tuple[str, str, str]] = []
-    if access_control is None:
-        pairs.append(("user", "*", "read"))
-    for permission in ("read", "write"):
-        entry = (access_control or {}).get(permission) or {}
-        pairs += [("group", g, permission) for g in entry.get("group_ids") or []]
-        pairs += [("user", u, permission) for u in entry.get("user_ids") or []]
-    return [{"id": grant_id(resource_type, resource_id, t, p, perm),
-             "resource_type": resource_type, "resource_id": resource_id, "principal_type": t,
-             "principal_id": p, "permission": perm, "created_at": created_at}
-            for t, p, perm in pairs]
+    return [{"id": grant_id(resource_type, resource_id, g.principal_type, g.principal_id,
+                            g.permission),
+             "resource_type": resource_type, "resource_id": resource_id,
+             "principal_type": g.principal_type, "principal_id": g.principal_id,
+             "permission": g.permission, "created_at": created_at}
+            for g in to_grants(access_control)]
+
+
+def access_view(resource_type: str, row: dict[str, Any], created_at: int) -> dict[str, Any]:
+    """A row with its grants in both forms: 0.12.4's `access_grants`, the seeds' `access_control`."""
+    return {**row, "access_control": seed_view(row["access_control"]),
+            "access_grants": access_grants(resource_type, row["id"], row["access_control"],
+                                           created_at)}
 
 
 @functools.lru_cache(maxsize=65536)
@@ -120,17 +114,38 @@ def grant_id(resource_type: str, resource_id: str, principal_type: str, principa
 
 
 class AccessForm(BaseModel):
-    """Either form of access control; `access()` tells whether one was sent, and its value."""
+    """Either form of access control. `access_grants` (0.12.4's, canonical) wins over the seeds'
+    `access_control`; `null` grants mean private, while a seed's `access_control: null` means
+    public (its documented meaning)."""
 
     access_control: AccessControl | None = None
     access_grants: list[AccessGrantIn] | None = Field(default=None, max_length=2 * ACCESS_LIST_MAX)
 
-    def access(self) -> tuple[bool, dict[str, Any] | None]:
+    def access(self, grants_count: bool = True) -> tuple[bool, dict[str, Any] | None]:
+        """(sent, value). On an update the app's grants do not count: as 0.12.4, only
+        `…/access/update` changes them (the app sends the item's grants back with every
+        edit, and a grantee's edit must not strip what an admin shared)."""
+        if grants_count and "access_grants" in self.model_fields_set:
+            return True, grants_to_access_control(self.access_grants or [])
         if "access_control" in self.model_fields_set:
             return True, None if self.access_control is None else self.access_control.value()
-        if self.access_grants is not None:
-            return True, grants_to_access_control(self.access_grants)
         return False, None
+
+
+class AccessGrantsForm(BaseModel):
+    """The body of `…/access/update`: the item's new grants, all of them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    access_grants: list[AccessGrantIn] = Field(max_length=2 * ACCESS_LIST_MAX)
+
+    def value(self) -> dict[str, Any]:
+        return grants_to_access_control(self.access_grants)
+
+
+class ModelAccessGrantsForm(AccessGrantsForm):
+    id: ModelId
+    name: Name | None = None
 
 
 # -- requests ---------------------------------------------------------------------------------
@@ -176,8 +191,8 @@ class ModelForm(AccessForm):
     params: Params
     is_active: bool = True
 
-    def to_input(self) -> ModelInput:
-        sent, access = self.access()
+    def to_input(self, update: bool = False) -> ModelInput:
+        sent, access = self.access(grants_count=not update)
         optional = {"base_model_id", "is_active", "name", "meta", "params"}
         return ModelInput(id=self.id, name=self.name, meta=self.meta.value(),
                           params=self.params, base_model_id=self.base_model_id,
@@ -248,5 +263,4 @@ class ModelAccessListResponse(BaseModel):
 
 def model_view(row: dict[str, Any]) -> dict[str, Any]:
     """A model row (read model or aggregate) with its access grants, ready to serialise."""
-    return {**row, "access_grants": access_grants("model", row["id"], row["access_control"],
-                                                  row["updated_at"])}
+    return access_view("model", row, row["updated_at"])

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from application.tools import ToolInput
-from interfaces.schemas.models import AccessForm, UserResponse, access_grants, json_bytes, no_nul
+from interfaces.schemas.models import AccessForm, UserResponse, access_view, json_bytes, no_nul
 
 ID_MAX_CHARS = 255  # not in reference (it must be a Python identifier)
 NAME_MAX_CHARS = 1_000  # not in reference
@@ -31,8 +31,8 @@ class ToolForm(AccessForm):
     content: Content
     meta: Meta = Field(default_factory=dict)
 
-    def to_input(self) -> ToolInput:
-        sent, access = self.access()
+    def to_input(self, update: bool = False) -> ToolInput:
+        sent, access = self.access(grants_count=not update)
         # The server reads these from the source itself; a client's copy is ignored.
         meta = {k: v for k, v in self.meta.items() if k not in ("manifest", "has_user_valves")}
         return ToolInput(id=self.id, name=self.name, content=self.content, meta=meta,
@@ -66,5 +66,4 @@ class ToolAccessResponse(ToolModel):
 
 
 def tool_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "access_grants": access_grants("tool", row["id"], row["access_control"],
-                                                  row["updated_at"])}
+    return access_view("tool", row, row["updated_at"])

@@ -196,8 +196,8 @@ def test_access_grants_form_is_understood(client, people, fresh):
     bob = fresh("Bob")
     grants = [{"principal_type": "user", "principal_id": bob.id, "permission": "write"}]
     made = create(client, people.admin, access_control=None, access_grants=grants)
-    # `access_control: null` was sent explicitly, so it wins: public
-    assert made["access_control"] is None
+    # `access_grants` is the canonical form: it wins over a seed's `access_control: null`
+    assert made["access_control"] == {"write": {"group_ids": [], "user_ids": [bob.id]}}
     body = {k: v for k, v in model_form(access_grants=grants).items() if k != "access_control"}
     r = client.post(f"{API}/create", json=body, headers=people.admin.headers)
     assert r.json()["access_control"] == {"write": {"group_ids": [], "user_ids": [bob.id]}}
