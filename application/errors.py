@@ -10,6 +10,11 @@ class ApplicationError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """Response headers that go with the status (none by default)."""
+        return None
+
 
 class BadRequest(ApplicationError):
     status = 400
@@ -49,3 +54,25 @@ class ConcurrencyConflict(Exception):
     def __init__(self, message: str = "", aggregate_ids: tuple[object, ...] = ()):
         super().__init__(message)
         self.aggregate_ids = aggregate_ids
+
+
+class Unavailable(ApplicationError):
+    """A store the request needs is away (connection lost, server shutting down or starting,
+    connect refused, pool exhausted): not the client's fault and not a bug, so 503 with
+    `Retry-After` rather than 500. Infrastructure adapters raise it; interfaces/errors.py maps it.
+    """
+
+    status = 503
+    retry_after = 2  # seconds: a fast restart of PostgreSQL takes about that long
+
+    # Not in the reference (Open WebUI has no such message); its detail style.
+    DATABASE = "The database is unavailable right now. Please try again shortly."
+    OUTCOME_UNKNOWN = ("The database connection was lost while saving; the change may or may "
+                       "not have been saved. Please check before trying again.")
+
+    def __init__(self, detail: str = DATABASE):
+        super().__init__(detail)
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}

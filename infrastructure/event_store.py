@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,14 +27,16 @@ from application.commands import (
     forbid_blocking,
     optimistic_reads,
 )
-from application.errors import ConcurrencyConflict
+from application.errors import ConcurrencyConflict, Unavailable
 from domain.chat import Chat
+from infrastructure.availability import is_database_away, needs_database
 from infrastructure.command_cache import CommandCache
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keys import SYSTEM_OWNER, KeyStore
 from infrastructure.mapper import ChronicleMapper, Erased, read_header
 from infrastructure.transcoder import FastJSONTranscoder
 
+log = logging.getLogger("chronicle.store")
 APP_NAME = "chronicle"
 CHAIN_ATTR = "_chain_head"  # kept on aggregates (and so in their snapshots)
 
@@ -136,11 +139,18 @@ class ChronicleStore(Application[UUID]):
         return batch.events, batch.stored, ids
 
     def _snapshot(self, batch: _Batch) -> None:
-        """The library's snapshot rule, over one commit's events."""
+        """The library's snapshot rule, over one commit's events. The commit has landed: a
+        snapshot lost with the database is skipped (the next load replays a few more events)
+        rather than answered as a failure the client would retry, applying the command twice."""
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.events.extend(batch.events)
         processing.aggregates.update(batch.by_id)
-        self._take_snapshots(processing)
+        try:
+            self._take_snapshots(processing)
+        except Exception as error:
+            if not is_database_away(error):
+                raise
+            log.warning("snapshot skipped: the database is away", extra={"error": str(error)})
 
     def close(self) -> None:
         self.committer.close()
@@ -233,6 +243,7 @@ class EventStore:
         self.app = app
         self.command_cache = CommandCache()
 
+    @needs_database
     def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
         self.app.keys.refresh()  # a key erased elsewhere empties the caches below first
         if version is None and optimistic_reads():
@@ -246,6 +257,7 @@ class EventStore:
         except AggregateNotFoundError:
             return None
 
+    @needs_database
     def exists(self, aggregate_id: UUID) -> bool:
         forbid_blocking()
         return aggregate_id in self.app.repository
@@ -272,10 +284,16 @@ class EventStore:
             raise ConcurrencyConflict(str(e), tuple(a.id for a in aggregates)) from e
         except WouldBlock:  # nothing written; a thread takes the command over
             raise
-        except BaseException:  # cancelled too: the write may have landed all the same
+        except Exception as e:  # the write may have landed all the same
+            self.command_cache.evict(aggregates)
+            if is_database_away(e) and not isinstance(e, Unavailable):
+                raise Unavailable(Unavailable.OUTCOME_UNKNOWN) from e
+            raise
+        except BaseException:  # cancelled too
             self.command_cache.evict(aggregates)
             raise
 
+    @needs_database
     def head(self) -> int:
         forbid_blocking()
         return self.app.recorder.max_notification_id() or 0
@@ -322,6 +340,7 @@ class EventStore:
             repository.cache = LRUCache(maxsize=repository.cache.maxsize)
         self.command_cache.clear()
 
+    @needs_database
     def history(self, aggregate_id: UUID, after: int = 0, upto: int | None = None,
                 limit: int | None = None) -> list[Any]:
         """An aggregate's events (decoded; tombstones for an erased owner) in version order."""
@@ -329,10 +348,12 @@ class EventStore:
                                                  limit=limit)
         return [self.app.mapper.to_domain_event(s) for s in stored]
 
+    @needs_database
     def last_version(self, aggregate_id: UUID) -> int:
         stored = self.app.recorder.select_events(aggregate_id, desc=True, limit=1)
         return stored[0].originator_version if stored else 0
 
+    @needs_database
     def select(self, after: int, limit: int) -> Sequence[Notification]:
         return self.app.recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False)

@@ -6,7 +6,8 @@ thread drains everything queued while the previous transaction was flushing and 
 insert; when many threads are writing, it first waits a moment for more (see `_drain`). Two
 commands of one batch on the same aggregate version cannot both land: the later one fails before
 the insert. If a batch still fails (a version taken in the log, a bad row), its commands are
-written one by one so that only the guilty command fails.
+written one by one so that only the guilty command fails; a batch that lost the database is not
+(each would wait for it again): all its commands get the recorder's `Unavailable` at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from collections.abc import Callable, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
 
-from application.errors import ConcurrencyConflict
+from application.errors import ConcurrencyConflict, Unavailable
+from infrastructure.availability import is_database_away
 
 log = logging.getLogger("chronicle.commit")
 WRITER_WINDOW = 0.05
@@ -51,7 +53,8 @@ class _Pending:
 
     def wait(self, timeout: float) -> list[int]:
         if not self._done.acquire(timeout=timeout):
-            raise TimeoutError("the commit did not answer in time")
+            # Still queued or being written: it may land after this answer.
+            raise Unavailable(Unavailable.OUTCOME_UNKNOWN)
         if self.error is not None:
             raise self.error
         return self.ids
@@ -213,8 +216,9 @@ class GroupCommitter:
         try:
             ids = self._insert(events)
         except Exception as error:
-            if len(batch) == 1:
-                self._fail(batch[0], error)
+            if len(batch) == 1 or is_database_away(error):
+                for pending in batch:
+                    self._fail(pending, error)
             else:
                 for pending in batch:
                     self._write([pending])
@@ -252,6 +256,12 @@ class GroupCommitter:
     def _fail(pending: _Pending, error: Exception) -> None:
         if isinstance(error, IntegrityError):
             pending.fail(ConcurrencyConflict(str(error)))
+        elif is_database_away(error):
+            # pg_recorder settles a lost batch itself and says how; a bare driver error comes
+            # from a recorder that does not, so the batch may have landed.
+            log.warning("commit failed: the database is away", extra={"error": str(error)})
+            pending.fail(error if isinstance(error, Unavailable)
+                         else Unavailable(Unavailable.OUTCOME_UNKNOWN))
         else:
             log.error("commit failed", exc_info=error)
             pending.fail(error)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from application.commands import forbid_blocking
+from infrastructure.availability import database_required, is_database_away, never_sent
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -39,6 +40,12 @@ class Tx(Protocol):
 def _returns_rows(sql: str) -> bool:
     head = sql.lstrip()[:6].upper()
     return head in ("SELECT", "WITH R") or " RETURNING " in sql.upper()
+
+
+@lru_cache(maxsize=4096)
+def _is_read(sql: str) -> bool:
+    """A plain SELECT: safe to send again when its connection died (a write may have landed)."""
+    return sql.lstrip()[:6].upper() == "SELECT"
 
 
 @lru_cache(maxsize=4096)
@@ -282,7 +289,7 @@ class PostgresDatabase(Database):
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         forbid_blocking()
-        with self.pool.connection() as conn, conn.transaction():
+        with database_required(), self.pool.connection() as conn, conn.transaction():
             yield PostgresTx(conn)
 
     @contextmanager
@@ -293,7 +300,8 @@ class PostgresDatabase(Database):
         crash can only roll back together with their position, to be re-applied from the log.
         """
         forbid_blocking()
-        with self.pool.connection() as conn, conn.transaction(), conn.pipeline() as pipeline:
+        with database_required(), self.pool.connection() as conn, conn.transaction(), \
+                conn.pipeline() as pipeline:
             tx = PostgresTx(conn, pipeline)
             if not durable:
                 tx.execute("SET LOCAL synchronous_commit TO OFF")
@@ -301,13 +309,25 @@ class PostgresDatabase(Database):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         forbid_blocking()
+        with database_required():
+            try:
+                return self._query(sql, params)
+            except Exception as error:
+                if not (is_database_away(error) and _is_read(sql)) or never_sent(error):
+                    raise  # a pool that timed out has waited long enough
+            # After a server restart every idle connection of the pool is dead: drop them and
+            # read once more, so a restart costs no failed read once the server is back.
+            self.pool.check()
+            return self._query(sql, params)
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self.pool.connection() as conn:
             return PostgresTx(conn).execute(sql, params)
 
     def scrub(self, full: bool = False) -> None:
         """Dead row versions stay in the heap until VACUUM; FULL rewrites the table files.
         (The server's WAL archive and backups are outside our reach: docs/erasure.md.)"""
-        with self.pool.connection() as conn:
+        with database_required(), self.pool.connection() as conn:
             tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s",
                                   (self.schema,)).fetchall()
             for (table,) in tables:

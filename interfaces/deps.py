@@ -59,12 +59,13 @@ async def current_principal(request: Request, container: ContainerDep) -> Princi
 
 
 def _auth_error(error: ApplicationError, from_jwt: bool) -> HTTPException:
-    """A rejected JWT also clears the `token` cookie, so a browser stops sending it."""
-    headers = None
+    """A rejected JWT also clears the `token` cookie, so a browser stops sending it. The
+    error's own headers stay (Retry-After when the database is away)."""
+    headers = dict(error.headers or {})
     if from_jwt and error.status == 401:
-        headers = {"set-cookie": 'token=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; '
-                                 'Path=/; SameSite=lax'}
-    return HTTPException(error.status, error.detail, headers=headers)
+        headers["set-cookie"] = ('token=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; '
+                                 'Path=/; SameSite=lax')
+    return HTTPException(error.status, error.detail, headers=headers or None)
 
 
 async def _retry_api_key(container: Container, token: str) -> Principal:

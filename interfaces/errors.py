@@ -1,13 +1,20 @@
-"""Every error is JSON {"detail": ...}; an unexpected one still is, with its correlation id logged."""
+"""Every error is JSON {"detail": ...}; an unexpected one still is, with its correlation id logged.
+
+A database that is away is 503 with `Retry-After`, never 500: adapters raise `Unavailable`, and
+a driver error that reaches this far unconverted is classified here once, for every route.
+"""
 
 from __future__ import annotations
 
 import logging
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from application.errors import ApplicationError
+from application.errors import ApplicationError, Unavailable
+from infrastructure.availability import is_database_away
 
 log = logging.getLogger("chronicle.errors")
 
@@ -15,13 +22,27 @@ log = logging.getLogger("chronicle.errors")
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApplicationError)
     async def application_error(request: Request, error: ApplicationError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status)
+        return JSONResponse({"detail": error.detail}, status_code=error.status,
+                            headers=error.headers)
 
     @app.exception_handler(RecursionError)
     async def too_deep(request: Request, error: RecursionError) -> JSONResponse:
         # Bodies nested thousands deep exhaust Python's recursion somewhere in parsing, validation
         # or encoding, always before anything is saved: the client's input, not our fault.
         return JSONResponse({"detail": "The request is nested too deeply."}, status_code=400)
+
+    async def database_error(request: Request, error: Exception) -> JSONResponse:
+        # Registered for the driver's and the library's errors, so that ExceptionMiddleware
+        # answers them (the catch-all below answers but then re-raises into the server). Any
+        # other database error is a bug: raised on, it takes the catch-all's path as before.
+        if not is_database_away(error):
+            raise error
+        log.warning("database away", extra={"path": request.url.path, "error": str(error)})
+        away = Unavailable()
+        return JSONResponse({"detail": away.detail}, status_code=away.status, headers=away.headers)
+
+    app.add_exception_handler(psycopg.Error, database_error)
+    app.add_exception_handler(PersistenceError, database_error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
