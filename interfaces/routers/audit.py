@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from application.audit import MAX_PAGE, Kind
 from application.auth import Principal
 from infrastructure.bootstrap import Container
+from interfaces import bounds
 from interfaces.deps import AdminUser, ContainerDep, CurrentUser, committed, consistent
 from interfaces.schemas.audit import (
     AuditDiff,
@@ -30,9 +31,10 @@ from interfaces.schemas.audit import (
 router = APIRouter()
 INDEXED = consistent("audit_log")
 
-Page = Annotated[int, Query(ge=1, le=1_000_000)]
+Page = Annotated[bounds.Page, Query()]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-Version = Annotated[int | None, Query(ge=1)]
+Version = Annotated[bounds.Version | None, Query()]
+Cursor = Annotated[bounds.Position | None, Query(description="a page's `next_cursor`")]
 Epoch = Annotated[float | None, Query(ge=0, le=1e11, description="epoch seconds")]
 
 
@@ -47,7 +49,7 @@ async def search_log(principal: CurrentUser, container: ContainerDep,
                      actor_id: str | None = None, kind: Kind | None = None,
                      type: Annotated[str | None, Query(max_length=200)] = None,
                      since: Epoch = None, until: Epoch = None,
-                     cursor: Annotated[int | None, Query(ge=0)] = None,
+                     cursor: Cursor = None,
                      order: Order = "desc", limit: Limit = 50) -> dict[str, Any]:
     """Every recorded event, filtered by actor, aggregate kind, event type and time range."""
     filters = _filters(actor_id, type, since, until, cursor, order, limit)
@@ -60,7 +62,7 @@ async def signins(principal: CurrentUser, container: ContainerDep,
                   actor_id: str | None = None,
                   type: Annotated[str | None, Query(max_length=200)] = None,
                   since: Epoch = None, until: Epoch = None,
-                  cursor: Annotated[int | None, Query(ge=0)] = None,
+                  cursor: Cursor = None,
                   order: Order = "desc", limit: Limit = 50) -> dict[str, Any]:
     """Sign-ins, failed sign-ins (with the reason) and sign-outs."""
     filters = _filters(actor_id, type, since, until, cursor, order, limit)
@@ -113,7 +115,7 @@ def state(kind: Kind, id: str, principal: CurrentUser, container: ContainerDep,
 
 @router.get("/{kind}/{id}/diff", response_model=AuditDiff)
 def diff(kind: Kind, id: str, principal: CurrentUser, container: ContainerDep,
-         from_version: Annotated[int, Query(ge=1)], to_version: Version = None) -> Response:
+         from_version: Annotated[bounds.Version, Query()], to_version: Version = None) -> Response:
     """What changed between two versions (default: up to now), as events and a JSON Patch."""
     target = to_version or container.audit.latest(principal, kind, id)
     return JSONResponse(container.audit.diff(principal, kind, id, from_version, target,

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from application.chats import ImportedChat
 from domain.chat import Chat
+from interfaces import bounds
 from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, committed_async, consistent
 from interfaces.schemas.chats import (
     ChatFolderIdForm,
@@ -41,7 +42,7 @@ CHATS = consistent("chats")
 CHATS_AND_FOLDERS = consistent("chats", "folders")
 NDJSON = "application/x-ndjson"
 
-Page = Annotated[int | None, Query(ge=1, le=1_000_000)]
+Page = Annotated[bounds.Page | None, Query()]
 Text = Annotated[str | None, Query(max_length=1_000)]
 Titles = list[ChatTitleIdResponse]
 Trash = list[TrashedChatResponse]

@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 
 from application.errors import BadRequest
 from application.messages import Detail
+from interfaces import bounds
 from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, consistent
 from interfaces.schemas.files import (
     FILENAME_PATTERN_MAX,
@@ -117,7 +118,7 @@ def list_files(principal: VerifiedUser, container: ContainerDep,
 @router.get("/search", response_model=list[FileModelResponse], dependencies=[FILES])
 def search_files(principal: VerifiedUser, container: ContainerDep,
                  filename: Annotated[str, Query(min_length=1, max_length=FILENAME_PATTERN_MAX)],
-                 content: bool = True, skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+                 content: bool = True, skip: Annotated[bounds.Offset, Query()] = 0,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     rows = container.files.search(principal, filename, content, skip, limit)
     return [file_view(r) for r in rows]

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from application.errors import BadRequest, NotFound
 from application.messages import Detail
 from domain.user import User
+from interfaces import bounds
 from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, committed_async, consistent
 from interfaces.schemas.json_limits import JSONObject
 from interfaces.schemas.users import (
@@ -60,12 +61,13 @@ def _user_model(container: Any, user: User) -> dict[str, Any]:
 
 
 ListQuery = Annotated[QueryText | None, Query()]
+Page = Annotated[bounds.LenientPage | None, Query()]
 
 
 @router.get("/", response_model=UserGroupIdsListResponse, dependencies=[USERS])
 def list_users(principal: AdminUser, container: ContainerDep, query: ListQuery = None,
                order_by: ListQuery = None, direction: ListQuery = None,
-               page: int | None = 1) -> dict[str, Any]:
+               page: Page = 1) -> dict[str, Any]:
     # Without order_by the reference keeps insertion order whenever any filter key is present,
     # which on this route is always.
     rows, total = container.users.page(query, order_by or "created_at",
@@ -82,7 +84,7 @@ def all_users(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
 @router.get("/search", response_model=UserInfoListResponse, dependencies=[USERS])
 def search_users(principal: VerifiedUser, container: ContainerDep, query: ListQuery = None,
                  order_by: ListQuery = None, direction: ListQuery = None,
-                 page: int | None = 1) -> dict[str, Any]:
+                 page: Page = 1) -> dict[str, Any]:
     if order_by is None:  # insertion order when filtered, newest first when bare
         direction = "asc" if (query or direction) else "desc"
     rows, total = container.users.page(query, order_by or "created_at", direction, page or 1)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PositiveInt, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
+from interfaces import bounds
 from interfaces.schemas.users import (
     Bio,
     Email,
@@ -100,6 +101,7 @@ class SessionUserResponse(Token, UserProfileImageResponse):
 class SessionUserInfoResponse(SessionUserResponse, UserStatus):
     """GET /auths/ response. ``profile_image_url`` here is the *stored* value."""
 
+    status_expires_at: int | None = None  # unbounded on output: what was stored before the bound
     bio: str | None = None
     gender: str | None = None
     date_of_birth: datetime.date | None = None
@@ -165,9 +167,9 @@ class AdminConfig(BaseModel):
     ENABLE_COMMUNITY_SHARING: bool
     ENABLE_MESSAGE_RATING: bool
     ENABLE_FOLDERS: bool
-    FOLDER_MAX_FILE_COUNT: int | str | None = None
-    AUTOMATION_MAX_COUNT: int | str | None = None
-    AUTOMATION_MIN_INTERVAL: int | str | None = None
+    FOLDER_MAX_FILE_COUNT: bounds.Count | str | None = None
+    AUTOMATION_MAX_COUNT: bounds.Count | str | None = None
+    AUTOMATION_MIN_INTERVAL: bounds.Count | str | None = None
     ENABLE_AUTOMATIONS: bool
     ENABLE_CHANNELS: bool
     ENABLE_ENCRYPTED_CHANNELS: bool = False
@@ -177,8 +179,8 @@ class AdminConfig(BaseModel):
     ENABLE_MEMORIES: bool
     ENABLE_MEMORY_SYSTEM_CONTEXT: bool
     ENABLE_SKILL_LAZY_LOADING: bool = False
-    SKILL_CONTENT_MAX_CHARS: PositiveInt | None = None
-    SKILL_PREVIEW_MAX_CHARS: PositiveInt | None = None
+    SKILL_CONTENT_MAX_CHARS: bounds.PositiveCount | None = None
+    SKILL_PREVIEW_MAX_CHARS: bounds.PositiveCount | None = None
     ENABLE_NOTES: bool
     ENABLE_USER_WEBHOOKS: bool
     ENABLE_USER_STATUS: bool

@@ -11,14 +11,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from domain.chat import Chat
+from interfaces import bounds
 from interfaces.schemas.json_limits import JSONObject
 
-MAX_EPOCH = 2**53  # any epoch (seconds or milliseconds) fits; BIGINT and JSON numbers too
 MAX_IMPORT = 10_000  # chats in one import request (not in reference)
 NAME_MAX_CHARS = 255  # tag names (not in reference)
 ID_MAX_CHARS = 255  # ids chosen by the client: message ids, folder ids in forms
 
-Epoch = Annotated[int, Field(ge=0, le=MAX_EPOCH)]
+Epoch = bounds.Epoch
 ShortText = Annotated[str, StringConstraints(max_length=NAME_MAX_CHARS)]
 Identifier = Annotated[str, StringConstraints(max_length=ID_MAX_CHARS)]
 
@@ -51,7 +51,7 @@ class TagForm(BaseModel):
 
 
 class TagFilterForm(TagForm):
-    skip: Annotated[int, Field(ge=0, le=10**9)] | None = 0
+    skip: bounds.Offset | None = 0
     limit: Annotated[int, Field(ge=0, le=10_000)] | None = 50
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from application.retrieval import EmbeddingSpec
+from interfaces import bounds
 
 CONFIG_MAX_KEYS = 200
 
@@ -17,11 +18,11 @@ class ConfigForm(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     RAG_TEMPLATE: str | None = Field(default=None, max_length=100_000)
-    TOP_K: int | None = None
+    TOP_K: bounds.Int64 | None = None  # range checked by the application (400)
     BYPASS_EMBEDDING_AND_RETRIEVAL: bool | None = None
     RAG_FULL_CONTEXT: bool | None = None
     ENABLE_RAG_HYBRID_SEARCH: bool | None = None
-    TOP_K_RERANKER: int | None = None
+    TOP_K_RERANKER: bounds.Count | None = None
     RELEVANCE_THRESHOLD: float | None = None
     HYBRID_BM25_WEIGHT: float | None = None
     CONTENT_EXTRACTION_ENGINE: str | None = Field(default=None, max_length=255)
@@ -29,10 +30,10 @@ class ConfigForm(BaseModel):
     RAG_RERANKING_MODEL: str | None = Field(default=None, max_length=1_000)
     RAG_RERANKING_ENGINE: str | None = Field(default=None, max_length=255)
     TEXT_SPLITTER: str | None = Field(default=None, max_length=255)
-    CHUNK_SIZE: int | None = None
-    CHUNK_OVERLAP: int | None = None
-    FILE_MAX_SIZE: int | str | None = None
-    FILE_MAX_COUNT: int | str | None = None
+    CHUNK_SIZE: bounds.Int64 | None = None  # range checked by the application (400)
+    CHUNK_OVERLAP: bounds.Int64 | None = None  # range checked by the application (400)
+    FILE_MAX_SIZE: bounds.Int64 | str | None = None  # checked by the application (400)
+    FILE_MAX_COUNT: bounds.Count | str | None = None
     ALLOWED_FILE_EXTENSIONS: list[str] | None = Field(default=None, max_length=1_000)
     web: dict[str, Any] | None = None
 

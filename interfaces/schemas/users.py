@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from interfaces import bounds
+
 # ---------------------------------------------------------------------------------------
 # Limits
 # ---------------------------------------------------------------------------------------
@@ -118,7 +120,7 @@ class UserStatus(BaseModel):
     status_message: (
         Annotated[str, StringConstraints(max_length=STATUS_MESSAGE_MAX_CHARS)] | None
     ) = None
-    status_expires_at: int | None = None  # epoch seconds
+    status_expires_at: bounds.Epoch | None = None  # epoch seconds
 
 
 # ---------------------------------------------------------------------------------------
@@ -204,6 +206,7 @@ class UserActiveResponse(UserStatus):
 
     model_config = ConfigDict(extra="allow")
 
+    status_expires_at: int | None = None  # unbounded on output: what was stored before the bound
     name: str
     profile_image_url: str | None = None
     groups: list[Any] | None = Field(default_factory=list)  # [{id, name}] (UserGroupRef)
@@ -249,7 +252,7 @@ class UserListQuery(BaseModel):
     query: QueryText | None = None  # case-insensitive substring of name OR email
     order_by: QueryText | None = None  # USER_ORDER_BY_FIELDS or "group_id:<id>"
     direction: QueryText | None = None  # "asc" → ascending; anything else → descending
-    page: int | None = 1  # values < 1 (and null) are treated as 1
+    page: bounds.LenientPage | None = 1  # values < 1 (and null) are treated as 1
 
 
 # ---------------------------------------------------------------------------------------
