@@ -28,7 +28,8 @@ from application.messages import Detail
 from application.permissions import allowed
 from application.ports import EventStorePort, ProjectionWaiter
 from domain.access import normalize_access_control
-from domain.model import Model, ModelDeletedError, ModelError, clean_json, model_uuid
+from domain.base import clean_json
+from domain.model import Model, ModelDeletedError, ModelError, model_uuid
 
 PAGE_SIZE = 30
 MODEL_ID_MAX = 256  # the reference's is_valid_model_id

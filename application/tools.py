@@ -29,7 +29,7 @@ from application.errors import BadRequest, NotFound, Unauthorized
 from application.messages import Detail
 from application.permissions import allowed
 from application.ports import EventStorePort
-from domain.model import clean_json
+from domain.base import clean_json
 from domain.tool import Tool, ToolUserValves, tool_uuid, user_valves_uuid
 
 Row = dict[str, Any]

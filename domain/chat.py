@@ -17,6 +17,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.base import DeletedError, SoftDeleted, epoch
 from domain.chat_history import (
     Messages,
     apply_message_event,
@@ -40,7 +41,7 @@ class ChatError(ValueError):
     """A chat command was given invalid data or broke an invariant."""
 
 
-class ChatDeletedError(ChatError):
+class ChatDeletedError(ChatError, DeletedError):
     """A command was sent to a deleted chat."""
 
 
@@ -131,11 +132,6 @@ def _title(value: Any) -> str:
     return value.replace("\x00", "") or DEFAULT_TITLE
 
 
-def _epoch(timestamp: datetime | None) -> int:
-    assert timestamp is not None  # the library always sets an event's timestamp
-    return int(timestamp.timestamp())
-
-
 def _parse_uuid(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
@@ -172,7 +168,7 @@ def _origin(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     return origin or None
 
 
-class Chat(Aggregate):
+class Chat(SoftDeleted, Aggregate):
     """An Open WebUI chat owned by one user.
 
     Attributes: owner_id (alias user_id), title, fields, messages (id -> message,
@@ -185,6 +181,8 @@ class Chat(Aggregate):
     # Class defaults: snapshots taken before the trash existed lack these attributes.
     deleted_at: int | None = None
     purged: bool = False
+    deleted_error = ChatDeletedError
+    deleted_message = "chat {0.id} is deleted"
 
     @staticmethod
     def create_id(chat_id: str | None = None) -> uuid.UUID:
@@ -226,7 +224,7 @@ class Chat(Aggregate):
         self.deleted = False
         self.deleted_at = None
         self.purged = False
-        self.created_at = created_at if created_at is not None else _epoch(timestamp)
+        self.created_at = created_at if created_at is not None else epoch(timestamp)
         self.updated_at = updated_at if updated_at is not None else self.created_at
 
     # ---- factories -------------------------------------------------------------
@@ -287,7 +285,7 @@ class Chat(Aggregate):
         Folder, pin, meta and tags are personal: they are kept only when the
         owner clones their own chat (a shared chat cloned by someone else gets none).
         """
-        source._check_live()
+        source._live()
         own = user_id == source.owner_id
         doc = source.to_chat_json()
         doc.update(
@@ -344,7 +342,7 @@ class Chat(Aggregate):
         Top-level keys are shallow-merged; history messages are merged (stored ∪
         incoming, never dropped); currentId moves only to a message that exists.
         """
-        self._check_live()
+        self._live()
         if not isinstance(chat_json, Mapping):
             raise ChatError("chat must be an object")
         # The history is the bulk of the chat and mostly unchanged: it is copied and cleaned
@@ -364,14 +362,14 @@ class Chat(Aggregate):
             self._change_tags(tags)
 
     def rename(self, title: str | None) -> None:
-        self._check_live()
+        self._live()
         title = _title(title)
         if title != self.title:
             self._retitle(title)
 
     def upsert_message(self, message_id: str, message: Mapping[str, Any]) -> None:
         """POST /chats/{id}/messages/{message_id}: shallow-merge one message, make it current."""
-        self._check_live()
+        self._live()
         message_id = _required_str(message_id, "message_id")
         incoming = normalise_message(message_id, _object(message, "message"))
         if message_id not in self.messages:
@@ -391,7 +389,7 @@ class Chat(Aggregate):
         recorded as a MessageEdited of the changed keys so read models see every change
         of a message through one event type.
         """
-        self._check_live()
+        self._live()
         message_id = _required_str(message_id, "message_id")
         event_type = _required_str(event_type, "event type")
         data = _object(data, "event data")
@@ -403,12 +401,12 @@ class Chat(Aggregate):
             self._edit_message(message_id, changes)
 
     def pin(self) -> None:
-        self._check_live()
+        self._live()
         if not self.pinned:
             self._pin()
 
     def unpin(self) -> None:
-        self._check_live()
+        self._live()
         if self.pinned:
             self._unpin()
 
@@ -419,12 +417,12 @@ class Chat(Aggregate):
             self.pin()
 
     def archive(self) -> None:
-        self._check_live()
+        self._live()
         if not self.archived:
             self._archive()
 
     def unarchive(self) -> None:
-        self._check_live()
+        self._live()
         if self.archived:
             self._unarchive()
 
@@ -436,26 +434,26 @@ class Chat(Aggregate):
 
     def share(self, share_id: str) -> None:
         """Publish the chat under `share_id`; sharing again republishes the current state."""
-        self._check_live()
+        self._live()
         share_id = _required_str(share_id, "share_id")
         # The shared copy is the chat as of the Shared event; nothing to do if that is now.
         if share_id != self.share_id or self.shared_version != self.version:
             self._share(share_id)
 
     def unshare(self) -> None:
-        self._check_live()
+        self._live()
         if self.share_id is not None:
             self._unshare()
 
     def move_to_folder(self, folder_id: str | None) -> None:
         """Move into a folder (None: back to the chat list). Unpins, as Open WebUI does."""
-        self._check_live()
+        self._live()
         folder_id = _optional_str(folder_id, "folder_id")
         if folder_id != self.folder_id:
             self._move_to_folder(folder_id)
 
     def add_tag(self, name: str) -> None:
-        self._check_live()
+        self._live()
         tags = normalize_tags([name])
         if not tags:
             raise ChatError(f"not a usable tag name: {name!r}")
@@ -463,25 +461,25 @@ class Chat(Aggregate):
             self._add_tag(tags[0])
 
     def remove_tag(self, name: str) -> None:
-        self._check_live()
+        self._live()
         tag = normalize_tag(_required_str(name, "tag name"))
         if tag in self.tags:
             self._remove_tag(tag)
 
     def clear_tags(self) -> None:
-        self._check_live()
+        self._live()
         if self.tags:
             self._clear_tags()
 
     def set_tags(self, names: Iterable[Any]) -> None:
-        self._check_live()
+        self._live()
         tags = normalize_tags(names)
         if tags != self.tags:
             self._change_tags(tags)
 
     def set_meta(self, meta: Mapping[str, Any]) -> None:
         """Replace `meta`. A `tags` key is ignored: tags change only through tag commands."""
-        self._check_live()
+        self._live()
         new_meta = {k: v for k, v in _object(meta, "meta").items() if k != "tags"}
         if new_meta != self.meta:
             self._change_meta(new_meta)
@@ -513,10 +511,6 @@ class Chat(Aggregate):
         return self.deleted_at + trash_seconds
 
     # ---- helpers -----------------------------------------------------------------
-
-    def _check_live(self) -> None:
-        if self.deleted:
-            raise ChatDeletedError(f"chat {self.id} is deleted")
 
     def _changed_history(self, chat_json: Mapping[str, Any]) -> tuple[Messages, str | None] | None:
         """The incoming (messages, currentId), leaving out exact copies of stored messages.
@@ -555,19 +549,19 @@ class Chat(Aggregate):
     @event("MessageAdded")
     def _add_message(self, message: dict[str, Any], timestamp: datetime | None = None) -> None:
         self.messages[message["id"]] = deepcopy(message)
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("MessageEdited")
     def _edit_message(
         self, message_id: str, changes: dict[str, Any], timestamp: datetime | None = None
     ) -> None:
         self.messages[message_id] = {**self.messages[message_id], **deepcopy(changes)}
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("CurrentMessageMoved")
     def _move_current(self, current_id: str, timestamp: datetime | None = None) -> None:
         self.current_id = current_id
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("FieldsChanged")
     def _record_fields(self, changes: dict[str, Any]) -> None:
@@ -597,25 +591,25 @@ class Chat(Aggregate):
     @event("Pinned")
     def _pin(self, timestamp: datetime | None = None) -> None:
         self.pinned = True
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("Unpinned")
     def _unpin(self, timestamp: datetime | None = None) -> None:
         self.pinned = False
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     # Open WebUI's archive toggle also takes the chat out of its folder.
     @event("Archived")
     def _archive(self, timestamp: datetime | None = None) -> None:
         self.archived = True
         self.folder_id = None
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("Unarchived")
     def _unarchive(self, timestamp: datetime | None = None) -> None:
         self.archived = False
         self.folder_id = None
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("Shared")
     def _share(self, share_id: str) -> None:
@@ -632,7 +626,7 @@ class Chat(Aggregate):
     def _move_to_folder(self, folder_id: str | None, timestamp: datetime | None = None) -> None:
         self.folder_id = folder_id
         self.pinned = False
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("MetaChanged")
     def _change_meta(self, meta: dict[str, Any]) -> None:
@@ -641,14 +635,14 @@ class Chat(Aggregate):
     @event("Deleted")
     def _delete(self, timestamp: datetime | None = None) -> None:
         self.deleted = True
-        self.deleted_at = _epoch(timestamp)
+        self.deleted_at = epoch(timestamp)
 
     # A restore counts as an update, or the retention policy would trash the chat again.
     @event("Restored")
     def _restore(self, timestamp: datetime | None = None) -> None:
         self.deleted = False
         self.deleted_at = None
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("Purged")
     def _purge(self) -> None:

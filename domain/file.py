@@ -23,6 +23,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.base import DeletedError, SoftDeleted, epoch
+
 FILE_NAMESPACE = uuid5(NAMESPACE_URL, "chronicle:file")
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
 INT63 = (1 << 63) - 1
@@ -32,7 +34,7 @@ class FileError(ValueError):
     pass
 
 
-class FileDeletedError(FileError):
+class FileDeletedError(FileError, DeletedError):
     pass
 
 
@@ -59,7 +61,10 @@ def collection_of(file_id: str) -> str:
 Chunk = list[Any]  # [chunk_id, start, end, sha256]
 
 
-class File(Aggregate):
+class File(SoftDeleted, Aggregate):
+    deleted_error = FileDeletedError
+    deleted_message = "file is deleted"
+
     @staticmethod
     def create_id(file_id: str, **_: Any) -> UUID:
         return file_uuid(file_id)
@@ -84,19 +89,15 @@ class File(Aggregate):
         self.chunking: list[int] | None = None
         self.knowledge_ids: list[str] = []
         self.deleted = False
-        self.created_at = int(self.created_on.timestamp())
+        self.created_at = epoch(self.created_on)
         self.updated_at = self.created_at
 
     @property
     def owner_id(self) -> str:
         return self.user_id
 
-    def _live(self) -> None:
-        if self.deleted:
-            raise FileDeletedError("file is deleted")
-
     def _touch(self) -> None:
-        self.updated_at = int(self.modified_on.timestamp())
+        self.updated_at = epoch(self.modified_on)
 
     # -- processing stages ------------------------------------------------------------------
     def record_extracted(self, text_hash: str, chars: int) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.base import DeletedError, SoftDeleted, epoch
 from domain.chat import ChatError, json_data
 
 
@@ -20,7 +21,7 @@ class FolderError(ValueError):
     """A folder command was given invalid data or broke an invariant."""
 
 
-class FolderDeletedError(FolderError):
+class FolderDeletedError(FolderError, DeletedError):
     """A command was sent to a deleted folder."""
 
 
@@ -51,14 +52,12 @@ def _changes(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, 
     return {k: v for k, v in patch.items() if k not in current or current[k] != v}
 
 
-def _epoch(timestamp: datetime | None) -> int:
-    assert timestamp is not None  # the library always sets an event's timestamp
-    return int(timestamp.timestamp())
-
-
-class Folder(Aggregate):
+class Folder(SoftDeleted, Aggregate):
     """Attributes: owner_id (alias user_id), name, parent_id, is_expanded, meta, data,
     deleted, created_at, updated_at (epoch seconds)."""
+
+    deleted_error = FolderDeletedError
+    deleted_message = "folder {0.id} is deleted"
 
     @staticmethod
     def create_id(folder_id: str | None = None) -> uuid.UUID:
@@ -89,7 +88,7 @@ class Folder(Aggregate):
         self.meta = deepcopy(meta)
         self.data = deepcopy(data)
         self.deleted = False
-        self.created_at = _epoch(timestamp)
+        self.created_at = epoch(timestamp)
         self.updated_at = self.created_at
 
     @classmethod
@@ -125,14 +124,14 @@ class Folder(Aggregate):
     # ---- commands ----------------------------------------------------------------
 
     def rename(self, name: str) -> None:
-        self._check_live()
+        self._live()
         name = _name(name)
         if name != self.name:
             self._rename(name)
 
     def move(self, parent_id: str | None) -> None:
         """Re-parent (None: top level). Deeper cycles are the application's check."""
-        self._check_live()
+        self._live()
         parent_id = _parent_id(parent_id)
         if parent_id == str(self.id):
             raise FolderError("a folder cannot be its own parent")
@@ -140,20 +139,20 @@ class Folder(Aggregate):
             self._move(parent_id)
 
     def set_expanded(self, is_expanded: bool) -> None:
-        self._check_live()
+        self._live()
         if bool(is_expanded) != self.is_expanded:
             self._set_expanded(bool(is_expanded))
 
     def update_meta(self, patch: Mapping[str, Any]) -> None:
         """Shallow-merge `patch` into meta, as Open WebUI's folder update does."""
-        self._check_live()
+        self._live()
         changes = _changes(self.meta, _object(patch, "meta"))
         if changes:
             self._update_meta(changes)
 
     def update_data(self, patch: Mapping[str, Any]) -> None:
         """Shallow-merge `patch` into data (system prompt, files, model ids, ...)."""
-        self._check_live()
+        self._live()
         changes = _changes(self.data, _object(patch, "data"))
         if changes:
             self._update_data(changes)
@@ -163,38 +162,34 @@ class Folder(Aggregate):
         if not self.deleted:
             self._delete()
 
-    def _check_live(self) -> None:
-        if self.deleted:
-            raise FolderDeletedError(f"folder {self.id} is deleted")
-
     # ---- events (method bodies are the event appliers, also run on replay) --------
 
     @event("Renamed")
     def _rename(self, name: str, timestamp: datetime | None = None) -> None:
         self.name = name
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("Moved")
     def _move(self, parent_id: str | None, timestamp: datetime | None = None) -> None:
         self.parent_id = parent_id
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("ExpansionChanged")
     def _set_expanded(self, is_expanded: bool, timestamp: datetime | None = None) -> None:
         self.is_expanded = is_expanded
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("MetaUpdated")
     def _update_meta(self, changes: dict[str, Any], timestamp: datetime | None = None) -> None:
         self.meta = {**self.meta, **deepcopy(changes)}
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("DataUpdated")
     def _update_data(self, changes: dict[str, Any], timestamp: datetime | None = None) -> None:
         self.data = {**self.data, **deepcopy(changes)}
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)
 
     @event("Deleted")
     def _delete(self, timestamp: datetime | None = None) -> None:
         self.deleted = True
-        self.updated_at = _epoch(timestamp)
+        self.updated_at = epoch(timestamp)

@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.access import normalize_access_control
+from domain.base import DeletedError, SoftDeleted, epoch
 
 KNOWLEDGE_NAMESPACE = uuid5(NAMESPACE_URL, "chronicle:knowledge")
 
@@ -20,7 +21,7 @@ class KnowledgeError(ValueError):
     pass
 
 
-class KnowledgeDeletedError(KnowledgeError):
+class KnowledgeDeletedError(KnowledgeError, DeletedError):
     pass
 
 
@@ -32,7 +33,10 @@ def knowledge_uuid(knowledge_id: str) -> UUID:
     return uuid5(KNOWLEDGE_NAMESPACE, knowledge_id)
 
 
-class KnowledgeBase(Aggregate):
+class KnowledgeBase(SoftDeleted, Aggregate):
+    deleted_error = KnowledgeDeletedError
+    deleted_message = "knowledge base is deleted"
+
     @staticmethod
     def create_id(knowledge_id: str, **_: Any) -> UUID:
         return knowledge_uuid(knowledge_id)
@@ -48,19 +52,15 @@ class KnowledgeBase(Aggregate):
         self.meta = meta
         self.file_ids: list[str] = []
         self.deleted = False
-        self.created_at = int(self.created_on.timestamp())
+        self.created_at = epoch(self.created_on)
         self.updated_at = self.created_at
 
     @property
     def owner_id(self) -> str:
         return self.user_id
 
-    def _live(self) -> None:
-        if self.deleted:
-            raise KnowledgeDeletedError("knowledge base is deleted")
-
     def _touch(self) -> None:
-        self.updated_at = int(self.modified_on.timestamp())
+        self.updated_at = epoch(self.modified_on)
 
     def add_file(self, file_id: str) -> None:
         self._live()

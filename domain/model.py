@@ -14,6 +14,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.base import DeletedError, SoftDeleted, clean_json, epoch
+
 UPDATABLE = ("user_id", "base_model_id", "name", "meta", "params", "access_control", "is_active")
 
 
@@ -21,7 +23,7 @@ class ModelError(ValueError):
     """A model command broke an invariant."""
 
 
-class ModelDeletedError(ModelError):
+class ModelDeletedError(ModelError, DeletedError):
     """A command was sent to a deleted model."""
 
 
@@ -29,18 +31,10 @@ def model_uuid(model_id: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"chronicle:model:{model_id}")
 
 
-def clean_json(value: Any) -> Any:
-    """A deep copy of JSON data without NUL characters (PostgreSQL text rejects them)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {str(k).replace("\x00", ""): clean_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean_json(v) for v in value]
-    return value
+class Model(SoftDeleted, Aggregate):
+    deleted_error = ModelDeletedError
+    deleted_message = "model {0.model_id} is deleted"
 
-
-class Model(Aggregate):
     @staticmethod
     def create_id(model_id: str) -> uuid.UUID:
         return model_uuid(model_id)
@@ -58,7 +52,7 @@ class Model(Aggregate):
         self.access_control = access_control
         self.is_active = is_active
         self.deleted = False
-        self.created_at = int(self.created_on.timestamp())
+        self.created_at = epoch(self.created_on)
 
     @property
     def owner_id(self) -> str:
@@ -67,11 +61,7 @@ class Model(Aggregate):
 
     @property
     def updated_at(self) -> int:
-        return int(self.modified_on.timestamp())
-
-    def _live(self) -> None:
-        if self.deleted:
-            raise ModelDeletedError(f"model {self.model_id} is deleted")
+        return epoch(self.modified_on)
 
     def update(self, **changes: Any) -> bool:
         """Record only what differs; True when something changed."""
@@ -123,4 +113,4 @@ class Model(Aggregate):
             for key, value in self.fields.items():
                 setattr(aggregate, key, value)
             aggregate.deleted = False
-            aggregate.created_at = int(self.timestamp.timestamp())
+            aggregate.created_at = epoch(self.timestamp)

@@ -16,7 +16,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.model import clean_json
+from domain.base import DeletedError, SoftDeleted, clean_json, epoch
 
 UPDATABLE = ("name", "content", "meta", "specs", "valves_schema", "user_valves_schema",
              "access_control")
@@ -26,7 +26,7 @@ class ToolError(ValueError):
     """A tool command broke an invariant."""
 
 
-class ToolDeletedError(ToolError):
+class ToolDeletedError(ToolError, DeletedError):
     """A command was sent to a deleted tool."""
 
 
@@ -38,7 +38,10 @@ def user_valves_uuid(tool_id: str, user_id: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"chronicle:tool-user-valves:{tool_id}:{user_id}")
 
 
-class Tool(Aggregate):
+class Tool(SoftDeleted, Aggregate):
+    deleted_error = ToolDeletedError
+    deleted_message = "tool {0.tool_id} is deleted"
+
     @staticmethod
     def create_id(tool_id: str) -> uuid.UUID:
         return tool_uuid(tool_id)
@@ -59,7 +62,7 @@ class Tool(Aggregate):
         self.access_control = access_control
         self.valves: dict[str, Any] = {}
         self.deleted = False
-        self.created_at = int(self.created_on.timestamp())
+        self.created_at = epoch(self.created_on)
 
     @property
     def owner_id(self) -> str:
@@ -68,11 +71,7 @@ class Tool(Aggregate):
 
     @property
     def updated_at(self) -> int:
-        return int(self.modified_on.timestamp())
-
-    def _live(self) -> None:
-        if self.deleted:
-            raise ToolDeletedError(f"tool {self.tool_id} is deleted")
+        return epoch(self.modified_on)
 
     def update(self, **changes: Any) -> bool:
         """Record only what differs; True when something changed."""
@@ -126,7 +125,7 @@ class Tool(Aggregate):
                 setattr(aggregate, key, value)
             aggregate.valves = {}
             aggregate.deleted = False
-            aggregate.created_at = int(self.timestamp.timestamp())
+            aggregate.created_at = epoch(self.timestamp)
 
 
 class ToolUserValves(Aggregate):

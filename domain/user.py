@@ -8,6 +8,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.base import DeletedError, SoftDeleted, epoch
+
 ROLES = ("pending", "user", "admin")
 
 
@@ -15,11 +17,18 @@ class UserError(ValueError):
     pass
 
 
+class UserDeletedError(UserError, DeletedError):
+    """A command was sent to a deleted user."""
+
+
 def new_stamp() -> str:
     return secrets.token_hex(8)
 
 
-class User(Aggregate):
+class User(SoftDeleted, Aggregate):
+    deleted_error = UserDeletedError
+    deleted_message = "user is deleted"
+
     @staticmethod
     def create_id(user_id: str) -> UUID:
         return UUID(user_id)
@@ -44,19 +53,15 @@ class User(Aggregate):
         self.api_key_hash: str | None = None
         self.api_key_hint: str | None = None
         self.deleted = False
-        self.created_at = int(self.created_on.timestamp())
+        self.created_at = epoch(self.created_on)
         self.updated_at = self.created_at
 
     @property
     def owner_id(self) -> str:
         return str(self.id)
 
-    def _live(self) -> None:
-        if self.deleted:
-            raise UserError("user is deleted")
-
     def _touch(self) -> None:
-        self.updated_at = int(self.modified_on.timestamp())
+        self.updated_at = epoch(self.modified_on)
 
     # -- profile ----------------------------------------------------------------------------
     def update_profile(self, **changes: Any) -> None:

@@ -6,6 +6,7 @@ import json
 from functools import singledispatchmethod
 from typing import Any
 
+from domain.base import epoch
 from domain.erasure import Erasure
 from domain.folder import Folder
 from domain.user import User
@@ -13,10 +14,6 @@ from infrastructure.sql import Database, Tx
 from projections.runtime import Projector
 
 COLUMNS = "id, user_id, name, parent_id, is_expanded, meta, data, created_at, updated_at"
-
-
-def _epoch(event: Any) -> int:
-    return int(event.timestamp.timestamp())
 
 
 class FoldersProjector(Projector):
@@ -34,7 +31,7 @@ class FoldersProjector(Projector):
         ]
 
     def _set(self, tx: Tx, event: Any, **values: Any) -> None:
-        values["updated_at"] = _epoch(event)
+        values["updated_at"] = epoch(event.timestamp)
         assignments = ", ".join(f"{k} = ?" for k in values)
         tx.execute(f"UPDATE {self.t['folders']} SET {assignments} WHERE id = ?",
                    (*values.values(), str(event.originator_id)))
@@ -52,7 +49,7 @@ class FoldersProjector(Projector):
 
     @handle.register(Folder.Created)  # explicit: the decorator-made class is opaque to typing
     def _created(self, event: Any, tx: Tx) -> None:
-        ts = _epoch(event)
+        ts = epoch(event.timestamp)
         tx.execute(
             f"INSERT INTO {self.t['folders']} (id, user_id, name, name_lc, parent_id, is_expanded,"
             f" meta, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

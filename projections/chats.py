@@ -24,6 +24,7 @@ from functools import singledispatchmethod
 from typing import Any
 
 from application.chats import ListFilter, SearchQuery
+from domain.base import epoch
 from domain.chat import Chat
 from domain.erasure import Erasure
 from domain.user import User
@@ -43,10 +44,6 @@ def message_text(message: dict[str, Any]) -> str:
         return "\n".join(p["text"] for p in content if isinstance(p, dict)
                          and isinstance(p.get("text"), str))
     return ""
-
-
-def _epoch(event: Any) -> int:
-    return int(event.timestamp.timestamp())
 
 
 def _internal(meta: Any) -> int:
@@ -136,7 +133,7 @@ class ChatsProjector(Projector):
     def _created(self, event: Any, page: ChatPage) -> None:
         if event.owner_id in page.gone:
             return  # written in a race with the owner's deletion
-        chat_id, ts = str(event.originator_id), _epoch(event)
+        chat_id, ts = str(event.originator_id), epoch(event.timestamp)
         created = event.created_at if event.created_at is not None else ts
         updated = event.updated_at if event.updated_at is not None else created
         page.create({"id": chat_id, "user_id": event.owner_id, "title": event.title,
@@ -158,19 +155,19 @@ class ChatsProjector(Projector):
     @fold.register
     def _message_added(self, event: Chat.MessageAdded, page: ChatPage) -> None:
         chat_id = str(event.originator_id)
-        page.set(chat_id, updated_at=_epoch(event))
+        page.set(chat_id, updated_at=epoch(event.timestamp))
         page.put_text(chat_id, "m", event.message["id"], message_text(event.message))
 
     @fold.register
     def _message_edited(self, event: Chat.MessageEdited, page: ChatPage) -> None:
         chat_id = str(event.originator_id)
-        page.set(chat_id, updated_at=_epoch(event))
+        page.set(chat_id, updated_at=epoch(event.timestamp))
         if "content" in event.changes:
             page.put_text(chat_id, "m", event.message_id, message_text(event.changes))
 
     @fold.register
     def _current_moved(self, event: Chat.CurrentMessageMoved, page: ChatPage) -> None:
-        page.set(str(event.originator_id), updated_at=_epoch(event))
+        page.set(str(event.originator_id), updated_at=epoch(event.timestamp))
 
     @fold.register
     def _tags_changed(self, event: Chat.TagsChanged, page: ChatPage) -> None:
@@ -190,19 +187,19 @@ class ChatsProjector(Projector):
 
     @fold.register
     def _pinned(self, event: Chat.Pinned, page: ChatPage) -> None:
-        page.set(str(event.originator_id), pinned=1, updated_at=_epoch(event))
+        page.set(str(event.originator_id), pinned=1, updated_at=epoch(event.timestamp))
 
     @fold.register
     def _unpinned(self, event: Chat.Unpinned, page: ChatPage) -> None:
-        page.set(str(event.originator_id), pinned=0, updated_at=_epoch(event))
+        page.set(str(event.originator_id), pinned=0, updated_at=epoch(event.timestamp))
 
     @fold.register
     def _archived(self, event: Chat.Archived, page: ChatPage) -> None:
-        page.set(str(event.originator_id), archived=1, folder_id=None, updated_at=_epoch(event))
+        page.set(str(event.originator_id), archived=1, folder_id=None, updated_at=epoch(event.timestamp))
 
     @fold.register
     def _unarchived(self, event: Chat.Unarchived, page: ChatPage) -> None:
-        page.set(str(event.originator_id), archived=0, folder_id=None, updated_at=_epoch(event))
+        page.set(str(event.originator_id), archived=0, folder_id=None, updated_at=epoch(event.timestamp))
 
     @fold.register
     def _shared(self, event: Chat.Shared, page: ChatPage) -> None:
@@ -215,7 +212,7 @@ class ChatsProjector(Projector):
     @fold.register
     def _moved(self, event: Chat.MovedToFolder, page: ChatPage) -> None:
         page.set(str(event.originator_id), folder_id=event.folder_id, pinned=0,
-                 updated_at=_epoch(event))
+                 updated_at=epoch(event.timestamp))
 
     @fold.register
     def _meta(self, event: Chat.MetaChanged, page: ChatPage) -> None:
@@ -223,11 +220,11 @@ class ChatsProjector(Projector):
 
     @fold.register
     def _deleted(self, event: Chat.Deleted, page: ChatPage) -> None:
-        page.set(str(event.originator_id), deleted_at=_epoch(event))
+        page.set(str(event.originator_id), deleted_at=epoch(event.timestamp))
 
     @fold.register
     def _restored(self, event: Chat.Restored, page: ChatPage) -> None:
-        page.set(str(event.originator_id), deleted_at=None, updated_at=_epoch(event))
+        page.set(str(event.originator_id), deleted_at=None, updated_at=epoch(event.timestamp))
 
     # -- events that drop rows of many chats: straight to SQL --------------------------------
     def _drop(self, tx: Tx, column: str, value: str) -> None:

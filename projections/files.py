@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
+from domain.base import epoch
 from domain.erasure import erasure_segments
 from domain.file import File
 from infrastructure.sql import Database, Tx
@@ -23,10 +24,6 @@ COLUMNS = ("aid", "id", "user_id", "filename", "filename_lc", "hash", "content_h
            "processed_position", "seq", "created_at", "updated_at")
 
 
-def _ts(event: Any) -> int:
-    return int(event.timestamp.timestamp())
-
-
 def _text(value: Any) -> Any:
     return value.replace("\x00", "") if isinstance(value, str) else value
 
@@ -34,7 +31,7 @@ def _text(value: Any) -> Any:
 def _changed(row: Row | None, event: Any, **values: Any) -> Row | None:
     if row is None:
         return None
-    return {**row, **values, "updated_at": _ts(event)}
+    return {**row, **values, "updated_at": epoch(event.timestamp)}
 
 
 class FilesProjector(RowProjector):
@@ -84,7 +81,7 @@ class FilesProjector(RowProjector):
 
     @apply.register
     def _uploaded(self, event: File.Uploaded, row: Row | None) -> Row | None:
-        ts = _ts(event)
+        ts = epoch(event.timestamp)
         name = _text(event.filename)
         return {"aid": str(event.originator_id), "id": event.file_id, "user_id": event.user_id,
                 "filename": name, "filename_lc": name.lower(), "hash": None,

@@ -16,6 +16,7 @@ from typing import Any
 
 from application.access import Viewer
 from domain.access import grants, normalize_access_control, principals
+from domain.base import epoch
 from domain.erasure import erasure_segments
 from domain.knowledge import KnowledgeBase
 from infrastructure.sql import Database, Tx
@@ -25,10 +26,6 @@ Row = dict[str, Any]
 COLUMNS = ("aid", "id", "user_id", "name", "description", "meta", "access_control", "created_at",
            "updated_at")
 FILE_COLUMNS = "f.id, f.hash, f.meta, f.created_at, f.updated_at"
-
-
-def _ts(event: Any) -> int:
-    return int(event.timestamp.timestamp())
 
 
 def _text(value: Any) -> str:
@@ -91,7 +88,7 @@ class KnowledgeProjector(RowProjector):
             if name == "FileAdded":
                 tx.execute(f"INSERT INTO {files} (kid, file_id, added_at, seq) VALUES (?, ?, ?, ?)"
                            f" ON CONFLICT (kid, file_id) DO NOTHING",
-                           (event.knowledge_id, event.file_id, _ts(event), position))
+                           (event.knowledge_id, event.file_id, epoch(event.timestamp), position))
             elif name == "FileRemoved":
                 tx.execute(f"DELETE FROM {files} WHERE kid = ? AND file_id = ?",
                            (event.knowledge_id, event.file_id))
@@ -111,7 +108,7 @@ class KnowledgeProjector(RowProjector):
     @apply.register
     def _created(self, event: KnowledgeBase.Created, row: Row | None) -> Row | None:
         created: Any = event  # the decorator's event class: attributes are its arguments
-        ts = _ts(event)
+        ts = epoch(event.timestamp)
         access = normalize_access_control(created.access_control)
         return {"aid": str(event.originator_id), "id": created.knowledge_id,
                 "user_id": created.user_id, "name": _text(created.name),
@@ -121,7 +118,7 @@ class KnowledgeProjector(RowProjector):
                 "created_at": ts, "updated_at": ts}
 
     def _touched(self, event: Any, row: Row | None) -> Row | None:
-        return None if row is None else {**row, "updated_at": _ts(event)}
+        return None if row is None else {**row, "updated_at": epoch(event.timestamp)}
 
     @apply.register
     def _added(self, event: KnowledgeBase.FileAdded, row: Row | None) -> Row | None:
@@ -137,7 +134,7 @@ class KnowledgeProjector(RowProjector):
             return None
         access = normalize_access_control(event.access_control)  # type: ignore[attr-defined]
         return {**row, "access_control": None if access is None else json.dumps(access),
-                "updated_at": _ts(event)}
+                "updated_at": epoch(event.timestamp)}
 
     @apply.register
     def _deleted(self, event: KnowledgeBase.Deleted, row: Row | None) -> Row | None:

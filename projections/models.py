@@ -27,6 +27,7 @@ from typing import Any
 from application.access import Viewer
 from application.models import ModelFilter
 from domain.access import grants, principals
+from domain.base import epoch
 from domain.erasure import erasure_segments
 from domain.model import Model
 from infrastructure.sql import Database, Tx
@@ -38,10 +39,6 @@ FIELDS = ("base_model_id", "name", "meta", "params", "access_control", "is_activ
 ADMINS = "all"  # the principal every model grants read to, for admins' lists
 LIST_COLUMNS = ("aid", "id", "user_id", "base_model_id", "name", "meta", "params",
                 "access_control", "is_active", "created_at", "updated_at")
-
-
-def _ts(event: Any) -> int:
-    return int(event.timestamp.timestamp())
 
 
 def _text(value: Any) -> str | None:
@@ -144,19 +141,19 @@ class ModelsProjector(RowProjector):
 
     def _born(self, event: Any, model_id: str, user_id: str, values: dict[str, Any]) -> Row:
         fields = {k: values.get(k) for k in FIELDS}
-        ts = _ts(event)
+        ts = epoch(event.timestamp)
         return {**_fields(None, {**fields, "user_id": user_id}), "aid": str(event.originator_id),
                 "id": _text(model_id), "created_at": ts, "updated_at": ts}
 
     @apply.register
     def _updated(self, event: Model.Updated, row: Row | None) -> Row | None:
-        return None if row is None else {**_fields(row, event.changes), "updated_at": _ts(event)}
+        return None if row is None else {**_fields(row, event.changes), "updated_at": epoch(event.timestamp)}
 
     @apply.register
     def _toggled(self, event: Model.Toggled, row: Row | None) -> Row | None:
         if row is None:
             return None
-        return {**row, "is_active": int(bool(event.is_active)), "updated_at": _ts(event)}
+        return {**row, "is_active": int(bool(event.is_active)), "updated_at": epoch(event.timestamp)}
 
     @apply.register
     def _deleted(self, event: Model.Deleted, row: Row | None) -> Row | None:
@@ -339,6 +336,11 @@ class ModelsQueries:
 
     def ids(self) -> list[str]:
         return [r["id"] for r in self.db.query("SELECT id FROM models ORDER BY id")]
+
+    def every(self) -> list[Row]:
+        """Every live model, presets and base-model entries (the model list merges them)."""
+        rows = self.db.query("SELECT * FROM models m ORDER BY m.created_at, m.id")
+        return [decode(r) for r in rows]
 
     def image(self, model_id: str) -> Row | None:
         rows = self.db.query("SELECT id, user_id, access_control, profile_image_url, updated_at"

@@ -17,6 +17,7 @@ from typing import Any
 
 from application.access import Viewer
 from domain.access import grants, principals
+from domain.base import epoch
 from domain.erasure import erasure_segments
 from domain.tool import Tool
 from infrastructure.sql import Database, Tx
@@ -29,10 +30,6 @@ FIELDS = ("name", "content", "meta", "specs", "valves_schema", "user_valves_sche
 JSON_FIELDS = ("meta", "specs", "valves_schema", "user_valves_schema", "access_control")
 LIST_COLUMNS = ("aid", "id", "user_id", "name", "meta", "access_control", "created_at",
                 "updated_at")
-
-
-def _ts(event: Any) -> int:
-    return int(event.timestamp.timestamp())
 
 
 def _text(value: Any) -> str:
@@ -89,18 +86,18 @@ class ToolsProjector(RowProjector):
         return self._born(event, event.tool_id, event.user_id, event.fields)
 
     def _born(self, event: Any, tool_id: str, user_id: str, values: dict[str, Any]) -> Row:
-        ts = _ts(event)
+        ts = epoch(event.timestamp)
         row = _fields(None, {**{k: values.get(k) for k in FIELDS}, "user_id": user_id})
         return {**row, "aid": str(event.originator_id), "id": _text(tool_id), "created_at": ts,
                 "updated_at": ts}
 
     @apply.register
     def _updated(self, event: Tool.Updated, row: Row | None) -> Row | None:
-        return None if row is None else {**_fields(row, event.changes), "updated_at": _ts(event)}
+        return None if row is None else {**_fields(row, event.changes), "updated_at": epoch(event.timestamp)}
 
     @apply.register
     def _valves(self, event: Tool.ValvesSet, row: Row | None) -> Row | None:
-        return None if row is None else {**row, "updated_at": _ts(event)}  # values stay out
+        return None if row is None else {**row, "updated_at": epoch(event.timestamp)}  # values stay out
 
     @apply.register
     def _deleted(self, event: Tool.Deleted, row: Row | None) -> Row | None:

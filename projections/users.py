@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
+from domain.base import epoch
 from domain.erasure import erasure_segments
 from domain.user import User
 from infrastructure.sql import Database, Tx
@@ -17,10 +18,6 @@ PUBLIC = ("id", "email", "name", "role", "profile_image_url", "bio", "gender", "
           "info", "settings", "status", "created_at", "updated_at")
 
 
-def _ts(event: Any) -> int:
-    return int(event.timestamp.timestamp())
-
-
 def _text(value: Any) -> Any:
     """PostgreSQL text cannot hold NUL: one in a name must not stop the projection for everyone."""
     return value.replace("\x00", "") if isinstance(value, str) else value
@@ -29,7 +26,7 @@ def _text(value: Any) -> Any:
 def _changed(row: Row | None, event: Any, **values: Any) -> Row | None:
     if row is None:
         return None
-    return {**row, **{k: _text(v) for k, v in values.items()}, "updated_at": _ts(event)}
+    return {**row, **{k: _text(v) for k, v in values.items()}, "updated_at": epoch(event.timestamp)}
 
 
 class UsersProjector(RowProjector):
@@ -66,7 +63,7 @@ class UsersProjector(RowProjector):
 
     @apply.register
     def _registered(self, event: User.Registered, row: Row | None) -> Row | None:
-        ts = _ts(event)
+        ts = epoch(event.timestamp)
         name, email = _text(event.name), _text(event.email)
         return {"id": str(event.originator_id), "email": email, "name": name,
                 "role": event.role, "profile_image_url": _text(event.profile_image_url),
