@@ -11,9 +11,12 @@ from typing import Any
 
 from application.access import NoGroups
 from application.auth import AuthService
+from application.catalog import ModelCatalog
 from application.chats import ChatService
 from application.commands import CommandRunner
+from application.completions import CompletionService
 from application.config import ConfigService
+from application.connections import ConnectionsService
 from application.folders import FolderService
 from application.models import ModelService
 from application.retention import RetentionPolicy
@@ -23,6 +26,7 @@ from application.utils import Isolated, UtilsAdapters, UtilsService
 from infrastructure import chat_pdf, code_execute, code_format, gravatar, markdown_html, metrics, tool_source
 from infrastructure.event_store import ChronicleStore, EventStore, store_env
 from infrastructure.keys import KeyStore, derive_kek, fingerprint
+from infrastructure.llm_client import HttpLLM
 from infrastructure.passwords import Passwords
 from infrastructure.sessions import MemorySessions, RedisSessions
 from infrastructure.settings import Settings
@@ -63,6 +67,9 @@ class Container:
     auth: AuthService
     users: UserService
     user_queries: UsersQueries
+    connections: ConnectionsService  # language-model servers (docs/completions.md)
+    llm: HttpLLM
+    completions: CompletionService
     closers: list[Any] = field(default_factory=list)
     jobs: Any = None  # JobQueue: in-process threads, or Dramatiq on Redis
     realtime: RealtimeFeed | Any = None  # where the realtime feed publishes (docs/realtime.md)
@@ -98,7 +105,17 @@ def config_defaults(settings: Settings) -> dict[str, Any]:
         "JWT_EXPIRES_IN": settings.JWT_EXPIRES_IN,
         "ENABLE_LDAP": settings.ENABLE_LDAP,
         "DEFAULT_PERMISSIONS": {},
+        "ENABLE_OPENAI_API": settings.ENABLE_OPENAI_API,
+        "OPENAI_API_BASE_URLS": _listed(settings.OPENAI_API_BASE_URLS),
+        "OPENAI_API_KEYS": _listed(settings.OPENAI_API_KEYS),
+        "ENABLE_OLLAMA_API": settings.ENABLE_OLLAMA_API,
+        "OLLAMA_BASE_URLS": _listed(settings.OLLAMA_BASE_URLS),
     }
+
+
+def _listed(text: str) -> list[str]:
+    """Open WebUI's ";"-separated environment lists."""
+    return [item.strip() for item in text.split(";") if item.strip()]
 
 
 def bootstrap(settings: Settings | None = None, run_projectors: bool | None = None) -> Container:
@@ -202,7 +219,8 @@ def _build(settings: Settings, run_projectors: bool | None) -> Container:
                      reader=reader, host=host, sessions=sessions, config=config, auth=auth,
                      users=users, user_queries=user_queries, closers=closers, jobs=jobs, realtime=feed,
                      ydocs=ydocs, channel_directory=ChannelMembersQueries(read_db), chats=chats,
-                     folders=folders, **_workspace(settings, store, runner, read_db, config, closers, host))
+                     folders=folders, **_completions(config, read_db),
+                     **_workspace(settings, store, runner, read_db, config, closers, host))
     container.keys = keys
     _files_and_retrieval(container, run_projectors)
     container.retention = RetentionPolicy(store, runner, chat_queries,
@@ -212,6 +230,14 @@ def _build(settings: Settings, run_projectors: bool | None) -> Container:
         schedule_retention(container)
     container.audit = _audit(container)
     return container
+
+
+def _completions(config: ConfigService, read_db: Database) -> dict[str, Any]:
+    """Connections, the model list and chat completions (docs/completions.md)."""
+    connections, llm = ConnectionsService(config), HttpLLM()
+    catalog = ModelCatalog(connections, llm, ModelsQueries(read_db).every, NoGroups())
+    return {"connections": connections, "llm": llm,
+            "completions": CompletionService(catalog, connections, llm)}
 
 
 def _erasure(c: Container, storage: Any, embeddings: Any, chunks: Any, files: Any) -> Any:

@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     # /api/v1/utils/code/execute runs code on this Jupyter server; unset: the route answers 400.
     CODE_EXECUTION_JUPYTER_URL: str = ""
     CODE_EXECUTION_JUPYTER_AUTH_TOKEN: str = ""
+    # Language-model connections: first values of the admin's settings (";"-separated lists).
+    ENABLE_OPENAI_API: bool = True
+    OPENAI_API_BASE_URLS: str = Field(default="", validation_alias=AliasChoices(
+        "OPENAI_API_BASE_URLS", "OPENAI_API_BASE_URL"))
+    OPENAI_API_KEYS: str = Field(default="", validation_alias=AliasChoices(
+        "OPENAI_API_KEYS", "OPENAI_API_KEY"))
+    ENABLE_OLLAMA_API: bool = True
+    OLLAMA_BASE_URLS: str = Field(default="http://localhost:11434", validation_alias=AliasChoices(
+        "OLLAMA_BASE_URLS", "OLLAMA_BASE_URL"))
 
     # Files and retrieval (Open WebUI's names; the admin's retrieval config overrides them).
     FILE_MAX_SIZE_MB: int | None = Field(default=100, ge=1, validation_alias=AliasChoices(

@@ -16,7 +16,21 @@ from infrastructure.settings import Settings
 from interfaces.errors import install_error_handlers
 from interfaces.logs import configure_logging
 from interfaces.middleware import RequestContextMiddleware
-from interfaces.routers import audit, auths, chats, folders, meta, models, system, tools, users, utils
+from interfaces.routers import (
+    audit,
+    auths,
+    chats,
+    completions,
+    configs,
+    connections,
+    folders,
+    meta,
+    models,
+    system,
+    tools,
+    users,
+    utils,
+)
 from interfaces.routers import files as files_router
 from interfaces.routers import knowledge as knowledge_router
 from interfaces.routers import retrieval as retrieval_router
@@ -62,6 +76,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(knowledge_router.router, prefix="/api/v1/knowledge", tags=["knowledge"])
     app.include_router(retrieval_router.router, prefix="/api/v1/retrieval", tags=["retrieval"])
     app.include_router(audit.router, prefix="/api/v1/audit", tags=["audit"])
+    app.include_router(completions.router)
+    app.include_router(connections.openai)
+    app.include_router(connections.ollama)
+    app.include_router(configs.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

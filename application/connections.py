@@ -1,0 +1,165 @@
+"""Connections to language-model servers and the admin's model settings, as Open WebUI 0.12.4
+names them (`/openai/config`, `/ollama/config`, `/api/v1/configs/connections|models`).
+
+They are values of the system configuration: every change is an event on the SystemConfig
+aggregate, whose events are encrypted with the system key, so API keys never sit in the log in
+clear; the audit view redacts them (their names match its secret pattern) and only admins read
+them back. Ollama keys live inside 0.12.4's per-connection config (`key`); they are stored apart
+(`OLLAMA_API_KEYS`) so that the audit redaction covers them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from application.commands import Outcome
+from application.config import ConfigService
+
+OPENAI_CONFIG_KEYS = ("enable", "prefix_id", "model_ids", "tags", "connection_type", "auth_type")
+CONNECTION_DEFAULTS = {"ENABLE_DIRECT_CONNECTIONS": False, "ENABLE_DIRECT_INTEGRATIONS": False,
+                       "ENABLE_BASE_MODELS_CACHE": False}
+MODELS_DEFAULTS: dict[str, Any] = {"DEFAULT_MODELS": None, "DEFAULT_PINNED_MODELS": None,
+                                   "MODEL_ORDER_LIST": None, "DEFAULT_MODEL_METADATA": None,
+                                   "DEFAULT_MODEL_PARAMS": None}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One enabled upstream, as the model list and completions use it."""
+
+    kind: str  # "openai" | "ollama"
+    index: int  # 0.12.4's urlIdx
+    base_url: str
+    key: str
+    config: dict[str, Any]
+
+    @property
+    def prefix(self) -> str:
+        prefix = self.config.get("prefix_id")
+        return f"{prefix}." if isinstance(prefix, str) and prefix else ""
+
+    @property
+    def allowed_ids(self) -> list[str]:
+        ids = self.config.get("model_ids")
+        return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+
+
+def _fit(values: list[str], length: int) -> list[str]:
+    """0.12.4 pads or cuts the key list to the URL list."""
+    return [*values[:length], *([""] * (length - len(values)))]
+
+
+def _configs(configs: dict[str, Any], length: int, allowed: tuple[str, ...] | None
+             ) -> dict[str, dict[str, Any]]:
+    """Per-connection configs keyed "0".."n-1"; others dropped, as 0.12.4 drops them."""
+    out: dict[str, dict[str, Any]] = {}
+    for index in map(str, range(length)):
+        entry = configs.get(index)
+        if isinstance(entry, dict):
+            out[index] = {k: v for k, v in entry.items() if allowed is None or k in allowed}
+    return out
+
+
+class ConnectionsService:
+    def __init__(self, config: ConfigService):
+        self.config = config
+
+    # -- OpenAI-compatible ----------------------------------------------------------------
+    def openai(self) -> dict[str, Any]:
+        values = self.config.values()
+        urls = list(values.get("OPENAI_API_BASE_URLS") or [])
+        return {"ENABLE_OPENAI_API": bool(values.get("ENABLE_OPENAI_API")),
+                "OPENAI_API_BASE_URLS": urls,
+                "OPENAI_API_KEYS": _fit(list(values.get("OPENAI_API_KEYS") or []), len(urls)),
+                "OPENAI_API_CONFIGS": dict(values.get("OPENAI_API_CONFIGS") or {})}
+
+    def update_openai(self, enable: bool | None, urls: list[str], keys: list[str],
+                      configs: dict[str, Any]) -> Outcome[dict[str, Any]]:
+        urls = [u.strip().rstrip("/") for u in urls]
+        changes: dict[str, Any] = {"OPENAI_API_BASE_URLS": urls,
+                                   "OPENAI_API_KEYS": _fit(keys, len(urls)),
+                   "OPENAI_API_CONFIGS": _configs(configs, len(urls), OPENAI_CONFIG_KEYS)}
+        if enable is not None:
+            changes["ENABLE_OPENAI_API"] = enable
+        outcome = self.config.update(changes)
+        return Outcome(self.openai(), outcome.position)
+
+    # -- Ollama ---------------------------------------------------------------------------
+    def ollama(self) -> dict[str, Any]:
+        values = self.config.values()
+        urls = list(values.get("OLLAMA_BASE_URLS") or [])
+        keys = _fit(list(values.get("OLLAMA_API_KEYS") or []), len(urls))
+        configs = {i: dict(c) for i, c in (values.get("OLLAMA_API_CONFIGS") or {}).items()}
+        for index, key in enumerate(keys):
+            if key:
+                configs.setdefault(str(index), {})["key"] = key
+        return {"ENABLE_OLLAMA_API": bool(values.get("ENABLE_OLLAMA_API")),
+                "OLLAMA_BASE_URLS": urls, "OLLAMA_API_CONFIGS": configs}
+
+    def update_ollama(self, enable: bool | None, urls: list[str], configs: dict[str, Any]
+                      ) -> Outcome[dict[str, Any]]:
+        urls = [u.strip().rstrip("/") for u in urls]
+        kept = _configs(configs, len(urls), None)
+        keys = [str(kept.get(str(i), {}).pop("key", "") or "") for i in range(len(urls))]
+        changes: dict[str, Any] = {"OLLAMA_BASE_URLS": urls, "OLLAMA_API_KEYS": keys,
+                                   "OLLAMA_API_CONFIGS": kept}
+        if enable is not None:
+            changes["ENABLE_OLLAMA_API"] = enable
+        outcome = self.config.update(changes)
+        return Outcome(self.ollama(), outcome.position)
+
+    # -- what the model list and completions use ------------------------------------------
+    def enabled(self) -> list[Connection]:
+        """Every connection switched on, OpenAI-compatible first (0.12.4's order)."""
+        found: list[Connection] = []
+        openai, ollama = self.openai(), self.ollama()
+        if openai["ENABLE_OPENAI_API"]:
+            found += self._enabled("openai", openai["OPENAI_API_BASE_URLS"],
+                                   openai["OPENAI_API_KEYS"], openai["OPENAI_API_CONFIGS"])
+        if ollama["ENABLE_OLLAMA_API"]:
+            configs = ollama["OLLAMA_API_CONFIGS"]
+            keys = [str(configs.get(str(i), {}).get("key") or "")
+                    for i in range(len(ollama["OLLAMA_BASE_URLS"]))]
+            found += self._enabled("ollama", ollama["OLLAMA_BASE_URLS"], keys, configs)
+        return found
+
+    @staticmethod
+    def _enabled(kind: str, urls: list[str], keys: list[str], configs: dict[str, Any]
+                 ) -> list[Connection]:
+        out = []
+        for index, url in enumerate(urls):
+            config = configs.get(str(index)) or {}
+            if config.get("enable", True) and url:
+                out.append(Connection(kind, index, url, keys[index], config))
+        return out
+
+    def at(self, kind: str, index: int) -> Connection | None:
+        """A configured connection by index, enabled or not (for verify and per-index lists)."""
+        if kind == "openai":
+            data = self.openai()
+            urls, keys, configs = (data["OPENAI_API_BASE_URLS"], data["OPENAI_API_KEYS"],
+                                   data["OPENAI_API_CONFIGS"])
+        else:
+            data = self.ollama()
+            urls, configs = data["OLLAMA_BASE_URLS"], data["OLLAMA_API_CONFIGS"]
+            keys = [str(configs.get(str(i), {}).get("key") or "") for i in range(len(urls))]
+        if not 0 <= index < len(urls):
+            return None
+        return Connection(kind, index, urls[index], keys[index], configs.get(str(index)) or {})
+
+    # -- /api/v1/configs ------------------------------------------------------------------
+    def _section(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        values = self.config.values()
+        return {k: values.get(k, default) for k, default in defaults.items()}
+
+    def connections(self) -> dict[str, Any]:
+        return self._section(CONNECTION_DEFAULTS)
+
+    def models_config(self) -> dict[str, Any]:
+        return self._section(MODELS_DEFAULTS)
+
+    def update_section(self, defaults: dict[str, Any], values: dict[str, Any]
+                       ) -> Outcome[dict[str, Any]]:
+        outcome = self.config.update({k: v for k, v in values.items() if k in defaults})
+        return Outcome(self._section(defaults), outcome.position)

@@ -1,0 +1,88 @@
+"""/api/models and /api/chat/*: the model picker's list and chat completions for REST clients
+(Open WebUI 0.12.4's main-level routes)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from application.completions import CompletionService
+from application.llm import UpstreamError
+from interfaces.deps import AdminUser, VerifiedUser, consistent, get_container
+
+router = APIRouter(prefix="/api", tags=["chat"])
+MODELS = consistent("models")
+STREAM_FAILED = {"error": {"message": "Chat completion stream failed"}}
+
+
+def completions_service(request: Request) -> CompletionService:
+    return get_container(request).completions
+
+
+Completions = Annotated[CompletionService, Depends(completions_service)]
+
+
+def upstream_failure(error: UpstreamError) -> JSONResponse:
+    """The upstream's status and message (and its own error object, as 0.12.4 passes it on)."""
+    status = error.status if 400 <= error.status < 600 else 502
+    body: dict[str, Any] = {"detail": error.message}
+    if isinstance(error.body, dict) and "error" in error.body:
+        body["error"] = error.body["error"]
+    return JSONResponse(body, status_code=status)
+
+
+@router.get("/models", dependencies=[MODELS])
+async def list_models(principal: VerifiedUser, completions: Completions) -> dict[str, Any]:
+    """The models the caller may chat with: every enabled connection's, and workspace presets."""
+    return {"data": await completions.catalog.models(principal)}
+
+
+@router.get("/models/base", dependencies=[MODELS])
+async def list_base_models(principal: AdminUser, completions: Completions) -> dict[str, Any]:
+    """Every enabled connection's models, before workspace settings (admins)."""
+    return {"data": await completions.catalog.base_models()}
+
+
+def _sse(chunk: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+async def _relay(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]
+                 ) -> AsyncIterator[bytes]:
+    yield _sse(first)
+    try:
+        async for chunk in rest:
+            yield _sse(chunk)
+    except UpstreamError:
+        yield _sse(STREAM_FAILED)  # the status is sent already: say so in the stream
+    yield b"data: [DONE]\n\n"
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(principal: VerifiedUser, completions: Completions,
+                           body: Annotated[dict[str, Any], Body()]
+                           ) -> dict[str, Any] | JSONResponse | StreamingResponse:
+    """An OpenAI-compatible chat completion: a `chat.completion`, or server-sent chunks."""
+    connection, upstream = await completions.prepare(principal, body)
+    try:
+        if not body.get("stream"):
+            return await completions.complete(connection, upstream)
+        chunks = completions.stream(connection, upstream).__aiter__()
+        first = await chunks.__anext__()
+    except UpstreamError as error:
+        return upstream_failure(error)
+    except StopAsyncIteration:
+        return StreamingResponse(iter([b"data: [DONE]\n\n"]), media_type="text/event-stream")
+    return StreamingResponse(_relay(first, chunks), media_type="text/event-stream")
+
+
+@router.post("/chat/completed")
+async def chat_completed(principal: VerifiedUser,
+                         body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """After a reply: no server-side filters run here, so the message comes back as sent."""
+    body.pop("model_item", None)
+    return body

@@ -1,0 +1,50 @@
+"""/api/v1/configs: the admin's connection switches and model settings (0.12.4's configs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from application.connections import CONNECTION_DEFAULTS, MODELS_DEFAULTS
+from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed
+from interfaces.routers.connections import Connections
+from interfaces.schemas.connections import ConnectionsConfigForm, ModelsConfigForm
+
+router = APIRouter(prefix="/api/v1/configs", tags=["configs"])
+
+
+@router.get("/connections", response_model=ConnectionsConfigForm)
+def get_connections(principal: AdminUser, connections: Connections) -> dict[str, Any]:
+    """Direct connections and the base-model cache switches."""
+    return connections.connections()
+
+
+@router.post("/connections", response_model=ConnectionsConfigForm)
+def set_connections(form: ConnectionsConfigForm, principal: AdminUser, response: Response,
+                    container: ContainerDep, connections: Connections) -> dict[str, Any]:
+    """Save the connection switches."""
+    outcome = connections.update_section(CONNECTION_DEFAULTS, form.model_dump())
+    committed(response, container, principal, outcome.position)
+    return outcome.value
+
+
+@router.get("/models", response_model=ModelsConfigForm)
+def get_models_config(principal: AdminUser, connections: Connections) -> dict[str, Any]:
+    """Default models, pinned models and the model order."""
+    return connections.models_config()
+
+
+@router.post("/models", response_model=ModelsConfigForm)
+def set_models_config(form: ModelsConfigForm, principal: AdminUser, response: Response,
+                      container: ContainerDep, connections: Connections) -> dict[str, Any]:
+    """Save the default models, pinned models and the model order."""
+    outcome = connections.update_section(MODELS_DEFAULTS, form.model_dump())
+    committed(response, container, principal, outcome.position)
+    return outcome.value
+
+
+@router.get("/models/defaults")
+def get_models_defaults(principal: VerifiedUser, connections: Connections) -> dict[str, Any]:
+    """The default model metadata every user's app starts from."""
+    return {"DEFAULT_MODEL_METADATA": connections.models_config()["DEFAULT_MODEL_METADATA"]}
