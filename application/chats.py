@@ -18,18 +18,20 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from application.auth import Principal
 from application.commands import CommandRunner, Outcome
+from application.domain_errors import domain_errors
 from application.errors import BadRequest, NotFound, Unauthorized
+from application.ids import parse_uuid
 from application.messages import Detail
+from application.paging import page_or_all, page_window
 from application.permissions import allowed
 from application.ports import EventStorePort
-from domain.chat import Chat, ChatDeletedError, ChatError, normalize_tag
-from domain.folder import Folder, FolderDeletedError, FolderError
+from domain.chat import Chat, ChatError, normalize_tag
+from domain.folder import Folder, FolderError
 from domain.user import User
 
 T = TypeVar("T")
@@ -115,31 +117,6 @@ class ImportedChat:
     folder_id: str | None = None
     created_at: int | None = None
     updated_at: int | None = None
-
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Invariant violations become 400s; commands on deleted aggregates become 404s."""
-    try:
-        yield
-    except (ChatDeletedError, FolderDeletedError):
-        raise NotFound(Detail.NOT_FOUND) from None
-    except (ChatError, FolderError) as error:
-        raise BadRequest(Detail.DEFAULT(str(error))) from None
-
-
-def page_window(page: int | None, default_all: bool = False) -> tuple[int, int | None]:
-    """(offset, limit) of a 1-based page of PAGE_SIZE; no page means everything or page 1."""
-    if page is None and default_all:
-        return 0, None
-    return (max(1, page or 1) - 1) * PAGE_SIZE, PAGE_SIZE
 
 
 def import_ids(user_id: str, chat: dict[str, Any]) -> Iterator[str]:
@@ -263,7 +240,7 @@ class ChatService:
                   ) -> Callable[[], tuple[tuple[Chat, T], list[Any]]]:
         def decide() -> tuple[tuple[Chat, T], list[Any]]:
             chat = self.own(principal, chat_id)
-            with domain_errors():
+            with domain_errors(ChatError, FolderError):
                 result = change(chat)
             return (chat, result), [chat]
 
@@ -274,7 +251,7 @@ class ChatService:
         def decide() -> tuple[Chat, list[Any]]:
             if folder_id is not None:
                 self.owned_folder(principal, folder_id)
-            with domain_errors():
+            with domain_errors(ChatError, FolderError):
                 chat = Chat.create(principal.id, _with_tags(chat_json, tags), folder_id=folder_id,
                                    meta=meta)
             return chat, [chat]
@@ -350,7 +327,7 @@ class ChatService:
 
     def clone(self, principal: Principal, chat_id: str, title: str | None) -> Outcome[Chat]:
         def decide() -> tuple[Chat, list[Any]]:
-            with domain_errors():
+            with domain_errors(ChatError, FolderError):
                 copy = Chat.clone(self.own(principal, chat_id), principal.id, title=title)
             return copy, [copy]
 
@@ -359,7 +336,7 @@ class ChatService:
     def clone_shared(self, principal: Principal, share_id: str) -> Outcome[Chat]:
         def decide() -> tuple[Chat, list[Any]]:
             source, _ = self.shared(principal, share_id)
-            with domain_errors():
+            with domain_errors(ChatError, FolderError):
                 copy = Chat.clone(source, principal.id)
             return copy, [copy]
 
@@ -409,7 +386,7 @@ class ChatService:
     def trash(self, principal: Principal, page: int | None,
               everyone: bool = False) -> list[dict[str, Any]]:
         """Chats still restorable (own, or every user's for an admin), with their purge time."""
-        offset, limit = page_window(page)
+        offset, limit = page_window(page, PAGE_SIZE)
         after = math.floor(self.clock() - self.trash_seconds)
         owner = None if everyone else principal.id
         rows = self.chats.trash(owner, after, offset, limit or PAGE_SIZE)
@@ -476,7 +453,7 @@ class ChatService:
                 self.owned_folder(principal, folder_id)
             except NotFound:
                 folder_id = None  # the reference clears dangling folder ids on import
-        with domain_errors():
+        with domain_errors(ChatError, FolderError):
             return Chat.create(principal.id, item.chat, chat_id=chat_id, folder_id=folder_id,
                                meta=item.meta, pinned=item.pinned, archived=item.archived,
                                created_at=item.created_at, updated_at=item.updated_at)
@@ -508,7 +485,7 @@ class ChatService:
     def list_chats(self, principal: Principal, page: int | None, include_pinned: bool,
                    include_folders: bool, sort_by: str | None,
                    sort_dir: str | None) -> list[dict[str, Any]]:
-        offset, limit = page_window(page, default_all=True)
+        offset, limit = page_or_all(page, PAGE_SIZE)
         flt = ListFilter(include_pinned=include_pinned, include_folders=include_folders,
                          order_by="title" if sort_by == "title" else "updated_at",
                          direction="asc" if sort_dir == "asc" else "desc")
@@ -518,7 +495,7 @@ class ChatService:
                       query: str | None, order_by: str | None,
                       direction: str | None) -> list[dict[str, Any]]:
         """The archived list and an admin's view of a user's chats: title filter and order."""
-        offset, limit = page_window(page)
+        offset, limit = page_window(page, PAGE_SIZE)
         flt = ListFilter(archived=archived, query=query, order_by=order_by or "updated_at",
                          direction="asc" if (direction or "").lower() == "asc" else "desc")
         return self.chats.page(user_id, flt, offset, limit)
@@ -541,5 +518,5 @@ class ChatService:
 
     def search(self, principal: Principal, text: str, page: int | None) -> list[dict[str, Any]]:
         query = parse_search(text, lambda names: self.folders.named(principal.id, names))
-        offset, _ = page_window(page)
+        offset, _ = page_window(page, PAGE_SIZE)
         return self.chats.search(principal.id, query, offset, PAGE_SIZE)

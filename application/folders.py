@@ -10,14 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 from application.auth import Principal
-from application.chats import ChatsReadModel, FoldersReadModel, domain_errors, parse_uuid
+from application.chats import ChatsReadModel, FoldersReadModel
 from application.commands import CommandRunner, Outcome
+from application.domain_errors import domain_errors
 from application.errors import BadRequest, Forbidden, NotFound
+from application.ids import parse_uuid
 from application.messages import Detail
 from application.permissions import allowed
 from application.ports import EventStorePort
-from domain.chat import Chat
-from domain.folder import Folder
+from domain.chat import Chat, ChatError
+from domain.folder import Folder, FolderError
 
 FOLDER_EXISTS = Detail.DEFAULT("Folder already exists")
 
@@ -48,7 +50,7 @@ class FolderService:
                 change: Callable[[Folder], None]) -> Outcome[Folder]:
         def decide() -> tuple[Folder, list[Any]]:
             folder = self.own(principal, folder_id)
-            with domain_errors():
+            with domain_errors(ChatError, FolderError):
                 change(folder)
             return folder, [folder]
 
@@ -62,7 +64,7 @@ class FolderService:
             if parent_id is not None:
                 self.own(principal, parent_id)
             self._unique(principal, parent_id, name)
-            with domain_errors():
+            with domain_errors(ChatError, FolderError):
                 folder = Folder.create(principal.id, name, parent_id=parent_id, data=data,
                                        meta=meta)
             return folder, [folder]

@@ -8,8 +8,7 @@ client's explicit `access_control` on update) changes its grants.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,13 +22,15 @@ from application.access import (
 )
 from application.auth import Principal
 from application.commands import CommandRunner, Outcome
+from application.domain_errors import domain_errors
 from application.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from application.messages import Detail
+from application.paging import page_window
 from application.permissions import allowed
 from application.ports import EventStorePort, ProjectionWaiter
 from domain.access import normalize_access_control
 from domain.base import clean_json
-from domain.model import Model, ModelDeletedError, ModelError, model_uuid
+from domain.model import Model, ModelError, model_uuid
 
 PAGE_SIZE = 30
 MODEL_ID_MAX = 256  # the reference's is_valid_model_id
@@ -78,21 +79,6 @@ class ModelInput:
     sent: frozenset[str] = field(default_factory=frozenset)
 
 
-# -- shared helpers ---------------------------------------------------------------------------
-def page_window(page: int | None) -> tuple[int, int]:
-    return (max(1, page or 1) - 1) * PAGE_SIZE, PAGE_SIZE
-
-
-@contextmanager
-def model_errors() -> Iterator[None]:
-    try:
-        yield
-    except ModelDeletedError:
-        raise NotFound(Detail.NOT_FOUND) from None
-    except ModelError as error:
-        raise BadRequest(Detail.DEFAULT(str(error))) from None
-
-
 class ModelService(AccessControlled):
     def __init__(self, store: EventStorePort, runner: CommandRunner, models: ModelsReadModel,
                  groups: GroupMembership, permissions: Callable[[], dict[str, Any]],
@@ -138,7 +124,7 @@ class ModelService(AccessControlled):
         flt.user_id = principal.id
         flt.order_by = flt.order_by if flt.order_by in ORDERABLE else "created_at"
         flt.direction = "asc" if (flt.direction or "").lower() == "asc" else "desc"
-        offset, limit = page_window(page)
+        offset, limit = page_window(page, PAGE_SIZE)
         rows, total = self.models.page(viewer, flt, offset, limit)
         return self._for(viewer, rows), total
 
@@ -250,7 +236,7 @@ class ModelService(AccessControlled):
             model = self._live(form.id)
             if not self.can(viewer, model.user_id, model.access_control, "write"):
                 raise BadRequest(Detail.ACCESS_PROHIBITED)
-            with model_errors():
+            with domain_errors(ModelError):
                 model.update(**self._changes(principal, model, form))
             return model, [model]
 
@@ -291,7 +277,7 @@ class ModelService(AccessControlled):
 
         def decide() -> tuple[Model, list[Any]]:
             model = self._writable(viewer, model_id)
-            with model_errors():
+            with domain_errors(ModelError):
                 model.toggle()
             return model, [model]
 
@@ -302,7 +288,7 @@ class ModelService(AccessControlled):
 
         def decide() -> tuple[bool, list[Any]]:
             model = self._writable(viewer, model_id)
-            with model_errors():
+            with domain_errors(ModelError):
                 model.delete()
             return True, [model]
 
@@ -357,7 +343,7 @@ class ModelService(AccessControlled):
             changes = self._changes(principal, model, self._merged(model, item))
         except Unauthorized:
             return None  # a non-admin may not turn a preset into a base model
-        with model_errors():
+        with domain_errors(ModelError):
             model.update(**changes)
         return model
 

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from application.chats import DAY, parse_uuid
+from application.chats import DAY
 from application.commands import CommandRunner
 from application.context import Actor, acting_as
+from application.ids import parse_uuid
 from application.ports import EventStorePort
 from domain.chat import Chat
 
