@@ -23,6 +23,16 @@ COMMIT_BATCH_COMMANDS = Histogram("chronicle_commit_batch_commands", "Commands p
 COMMIT_EVENTS = Counter("chronicle_committed_events_total", "Events committed", registry=REGISTRY)
 READ_WAIT_TIMEOUTS = Counter("chronicle_read_your_writes_timeouts_total",
                              "Queries answered before projections caught up", registry=REGISTRY)
+# Socket.IO abuse (interfaces/realtime/limits.py, faults.py); no per-event label: event names
+# come from clients, and dropped frames are never parsed.
+SOCKET_FRAMES_DROPPED = Counter("chronicle_socketio_frames_dropped_total",
+                                "Incoming Socket.IO frames dropped by the per-socket rate limit",
+                                registry=REGISTRY)
+SOCKET_DISCONNECTS = Counter("chronicle_socketio_forced_disconnects_total",
+                             "Sockets closed by the server for flooding or an oversized frame",
+                             ["reason"], registry=REGISTRY)
+SOCKET_BAD_FRAMES = Counter("chronicle_socketio_bad_frames_total",
+                            "Malformed frames or packets received from clients", registry=REGISTRY)
 
 
 _command_series: dict[tuple[str, bool], tuple[Any, Any]] = {}

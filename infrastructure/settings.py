@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     GROUP_COMMIT_MAX_EVENTS: int = 1000
     SIGNIN_RATE_LIMIT: int = 15
     SIGNIN_RATE_WINDOW: int = 180
+    # Per-socket limit on incoming Socket.IO frames (interfaces/realtime/limits.py); rate 0: off.
+    SOCKETIO_EVENT_RATE: float = Field(default=150.0, ge=0, allow_inf_nan=False)  # per second
+    SOCKETIO_EVENT_BURST: int = Field(default=300, ge=1)
+    SOCKETIO_FLOOD_LIMIT: int = Field(default=1000, ge=1)  # dropped beyond the rate: disconnect
     LOG_LEVEL: str = "INFO"
     LOG_FORMAT: str = "json"
     PG_POOL_SIZE: int = Field(default=4, ge=1)

@@ -18,14 +18,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import socketio
-
 from application.auth import Principal
 from application.errors import ApplicationError
 from application.realtime import RealtimeAccess, normalize_document_id
 from infrastructure.settings import Settings
 from infrastructure.ydoc_store import check_update
-from interfaces.realtime.gate import FeedGate, GatedRedisManager
+from interfaces.realtime.faults import CheckedServer, library_loggers
+from interfaces.realtime.gate import NAMESPACE, FeedGate, GatedRedisManager
+from interfaces.realtime.limits import MAX_FRAME, Limits
 from interfaces.realtime.usage import UsagePool
 from projections.realtime import LoopPublisher, replay_page, socketio_channel, user_room
 
@@ -33,7 +33,6 @@ log = logging.getLogger("chronicle.realtime")
 
 SOCKETIO_PATH = "/ws/socket.io"
 RESYNC = "chronicle:resync"  # the client is too far behind for a replay: refetch, then go on
-MAX_FRAME = 8 * 1024 * 1024  # transport limit; larger frames close the connection (engine.io)
 MAX_UPDATE = 1024 * 1024  # one Yjs document update
 MAX_AWARENESS = 64 * 1024
 MAX_RELAY = 16 * 1024  # a channel event's data, as JSON
@@ -122,10 +121,14 @@ class Realtime:
         self.gate: FeedGate = (GatedRedisManager(settings.REDIS_URL, channel=self.channel)
                                if settings.REDIS_URL else FeedGate())
         origins = [o.strip() for o in settings.CORS_ALLOW_ORIGIN.split(";") if o.strip()]
-        self.sio = socketio.AsyncServer(
+        # max_http_buffer_size bounds polling bodies only; FrameGuard bounds websocket frames.
+        self.sio = CheckedServer(
             async_mode="asgi", client_manager=self.gate, transports=["websocket"],
             cors_allowed_origins="*" if origins == ["*"] else origins, always_connect=True,
-            max_http_buffer_size=MAX_FRAME)
+            max_http_buffer_size=MAX_FRAME, **library_loggers())
+        self.limits = Limits(settings.SOCKETIO_EVENT_RATE, settings.SOCKETIO_EVENT_BURST,
+                             settings.SOCKETIO_FLOOD_LIMIT)
+        self.connections = 0  # websocket connections open (each with its FrameGuard)
         self.members: dict[str, Member] = {}
         self._binding: dict[str, asyncio.Lock] = {}  # connect and user-join may race per socket
         self.container: Any = None
@@ -155,6 +158,18 @@ class Realtime:
 
     async def models_in_use(self) -> list[str]:
         return await self.usage.models()
+
+    def state_sizes(self) -> dict[str, int]:
+        """Entries kept per socket, here and in the libraries: all 0 once every socket is gone."""
+        rooms = self.gate.rooms.get(NAMESPACE, {})
+        return {
+            "connections": self.connections, "engineio_sockets": len(self.sio.eio.sockets),
+            "environ": len(self.sio.environ), "sids": len(rooms.get(None, {})),
+            "rooms": sum(1 for name in rooms if name is not None),
+            "room_members": sum(len(m) for name, m in rooms.items() if name is not None),
+            "binary_packets": len(self.sio._binary_packet), "callbacks": len(self.gate.callbacks),
+            "members": len(self.members), "binding": len(self._binding),
+            "feeds": len(self.gate.feeds), "usage": self.usage.size(), "tasks": len(self._tasks)}
 
     def _register(self) -> None:
         self.sio.on("connect", self.connect)
@@ -191,10 +206,18 @@ class Realtime:
             return member
         self.members[sid] = member
         self.gate.subscribe(sid, position)  # before entering the room: nothing live is missed
-        await self.sio.enter_room(sid, user_room(principal.id))
+        await self._enter(sid, user_room(principal.id))
         if position is not None:
             self._spawn(self._resume(sid, principal.id, position))
         return member
+
+    async def _enter(self, sid: str, room: str) -> bool:
+        """Enter unless the socket left meanwhile (a handler may finish after the disconnect):
+        python-socketio would leave an empty room behind and raise KeyError."""
+        if not self.gate.is_connected(sid, NAMESPACE):
+            return False
+        await self.sio.enter_room(sid, room)
+        return True
 
     async def _name(self, user_id: str) -> str:
         """For relays (typing shows who); a read-model hiccup must not keep a socket unbound."""
@@ -296,7 +319,7 @@ class Realtime:
     async def _enter_channels(self, sid: str, principal: Principal) -> None:
         assert self.access is not None
         for channel_id in await asyncio.to_thread(self.access.channel_ids, principal):
-            await self.sio.enter_room(sid, f"channel:{channel_id}")
+            await self._enter(sid, f"channel:{channel_id}")
 
     @guarded("join-note")
     async def join_note(self, sid: str, data: Any) -> None:
@@ -308,7 +331,7 @@ class Realtime:
         if principal is None or not await asyncio.to_thread(self.access.can_open_note,
                                                             principal, note_id):
             raise BadPayload("no access to this note")
-        await self.sio.enter_room(sid, f"note:{note_id}")
+        await self._enter(sid, f"note:{note_id}")
 
     @guarded("events:channel")
     async def channel_event(self, sid: str, data: Any) -> None:
@@ -362,7 +385,8 @@ class Realtime:
     async def ydoc_join(self, sid: str, data: Any) -> None:
         document_id, member, data = await self._document(sid, data, joined=False)
         room = f"doc_{document_id}"
-        await self.sio.enter_room(sid, room)
+        if not await self._enter(sid, room):
+            return
         await self._send_state(sid, document_id)
         await self.sio.emit("ydoc:user:joined", {
             "document_id": document_id, "user_id": member.principal.id,

@@ -42,6 +42,10 @@ class UsagePool:
         else:
             await self.redis.zrem(self.key, *members)
 
+    def size(self) -> int:
+        """Entries held in this process (per socket; the Redis set is shared and times out)."""
+        return len(self._models_of) + len(self._local)
+
     async def models(self) -> list[str]:
         cutoff = time.time() - TIMEOUT
         if self.redis is None:
