@@ -22,9 +22,10 @@ from application.models import ModelService
 from application.retention import RetentionPolicy
 from application.tools import ToolCode, ToolService
 from application.users import UserService
-from application.utils import Isolated, UtilsAdapters, UtilsService
+from application.utils import UtilsAdapters, UtilsService
 from infrastructure import chat_pdf, code_execute, code_format, gravatar, markdown_html, metrics, tool_source
 from infrastructure.event_store import ChronicleStore, EventStore, store_env
+from infrastructure.isolation import Isolated
 from infrastructure.keys import KeyStore, derive_kek, fingerprint
 from infrastructure.llm_client import HttpLLM
 from infrastructure.passwords import Passwords

@@ -1,6 +1,6 @@
 """Request models of /api/v1/utils/* (Open WebUI 0.12.4 names: CodeForm, MarkdownForm,
 ChatTitleMessagesForm). The bounds keep one request's conversion cost small; the conversions
-also run under a time budget (application.utils.Isolated)."""
+also run under a time budget (infrastructure.isolation.Isolated)."""
 
 from __future__ import annotations
 

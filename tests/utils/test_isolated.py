@@ -1,4 +1,4 @@
-"""`application.utils.Isolated`: conversions in warm worker processes, killed on overrun."""
+"""`infrastructure.isolation.Isolated`: conversions in warm worker processes, killed on overrun."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from application.utils import Isolated, IsolatedBusy, IsolatedOutOfMemory, IsolatedTimeout
+from infrastructure.isolation import Isolated, IsolatedBusy, IsolatedOutOfMemory, IsolatedTimeout
 
 
 def echo(value: str) -> str:
