@@ -120,6 +120,7 @@ class Detail:
     STARTUP_NOT_COMPLETE = "Startup not complete"  # upstream (/ready 503)
     DATABASE_NOT_READY = "Database not ready"  # upstream (/ready 503)
     REDIS_NOT_READY = "Redis not ready"  # upstream (/ready 503)
+    PROJECTION_FAILED = "A projection stopped on an event"  # ours (/ready 503, which ones)
 
     # --- rest of the product --------------------------------------------------------
     ID_TAKEN = "Uh-oh! This id is already registered. Please choose another id string."  # upstream

@@ -63,20 +63,34 @@ class LiveCollector:
         self.queue_depth = queue_depth
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        lag = GaugeMetricFamily("chronicle_projection_lag_events",
-                                "Events the projector has not applied yet", labels=["projector"])
-        position = GaugeMetricFamily("chronicle_projection_position",
-                                     "Last applied log position", labels=["projector"])
-        healthy = GaugeMetricFamily("chronicle_projection_healthy", "1 when running",
-                                    labels=["projector"])
-        for item in self.projections():
-            lag.add_metric([item["name"]], item["lag"])
-            position.add_metric([item["name"]], item["position"])
-            healthy.add_metric([item["name"]], 1 if item["status"] == "running" else 0)
+        yield from self._projections()
         depth = GaugeMetricFamily("chronicle_job_queue_depth", "Jobs waiting", labels=["queue"])
         for queue, size in self.queue_depth().items():
             depth.add_metric([queue], size)
-        yield from (lag, position, healthy, depth)
+        yield depth
+
+    def _projections(self) -> list[GaugeMetricFamily]:
+        def gauge(name: str, doc: str, *labels: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(name, doc, labels=["projector", *labels])
+
+        lag = gauge("chronicle_projection_lag_events", "Events the projector has not applied yet")
+        position = gauge("chronicle_projection_position", "Last applied log position")
+        healthy = gauge("chronicle_projection_healthy", "1 when running")
+        failed = gauge("chronicle_projection_failed", "1 when stopped on a failure (retried)")
+        stuck = gauge("chronicle_projection_failed_event_position",
+                      "Log position of the event a failed projector is stopped at", "topic")
+        skipped = gauge("chronicle_projection_skipped_events",
+                        "Events passed over because they did not decode (the realtime feed)")
+        for item in self.projections():
+            name, running = item["name"], item["status"] == "running"
+            lag.add_metric([name], item["lag"])
+            position.add_metric([name], item["position"])
+            healthy.add_metric([name], 1 if running else 0)
+            failed.add_metric([name], 1 if item["status"] == "failed" else 0)
+            skipped.add_metric([name], item.get("skipped") or 0)
+            if item["status"] == "failed" and (event := item.get("failed_event")):
+                stuck.add_metric([name, event["topic"]], event["position"])
+        return [lag, position, healthy, failed, stuck, skipped]
 
     def describe(self) -> list[Any]:
         return []

@@ -23,6 +23,7 @@ class AuditLogProjector(Projector):
     name = "audit_log"
     version = 1
     tables = ("audit_events",)
+    follows = (object,)  # a row for every event, whatever its class
 
     def ddl(self) -> list[str]:
         big = "BIGINT" if self.dialect == "postgres" else "INTEGER"

@@ -79,6 +79,7 @@ class ChatsProjector(Projector):
     name = "chats"
     version = 2
     tables = ("chat_list", "chat_tags", "chat_text", "chat_fts", "chat_gone_users")
+    follows = (Chat.Event,)  # apply_page folds every chat event
 
     def ddl(self) -> list[str]:
         common = [

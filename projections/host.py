@@ -21,6 +21,7 @@ from projections.runtime import (
     ensure_state_table,
     rebuild,
     rebuild_many,
+    state_json,
 )
 
 
@@ -107,6 +108,10 @@ class ProjectionHost:
                 "generation": row.get("generation"),
                 "failures": runner.status.failures if runner else row.get("failures", 0),
                 "last_error": runner.status.last_error if runner else row.get("last_error"),
+                "failed_event": (runner.status.failed_event if runner else
+                                 state_json(row.get("failed_event"))),
+                "skipped": int(row.get("skipped") or 0),  # stored at once by whoever skips
+                "last_skipped": state_json(row.get("last_skipped")),
                 "rebuilding": f"{name}@rebuild" in rows,
             }
             if runner and not runner.alive and item["status"] != "failed":

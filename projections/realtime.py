@@ -12,6 +12,7 @@ the missed payloads read from the log (`replay_page`), then live ones.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,9 +29,12 @@ from projections.runtime import (
     RUNNING,
     STATE_TABLE,
     Event,
+    Logged,
     LogReader,
     Projector,
     ProjectorRunner,
+    describe,
+    event_class,
     read_state,
 )
 
@@ -151,11 +155,37 @@ class Translator:
     def __init__(self, store: AggregateReader):
         self.store = store
         self._payloads = {getattr(Chat, name): fn for name, fn in CHAT_TRANSLATIONS.items()}
+        self._topics: dict[str, bool] = {}  # topic -> published (see `publishes`)
+        self._warned: dict[int, None] = {}  # positions of undecodable events already logged
 
     def register(self, event_class: type, translate: Translate) -> None:
         """Hook: `translate(event, translator)` returns an `events` payload (or None) for the
         event's owner. Files register their processing-status event here."""
         self._payloads[event_class] = translate
+        self._topics = {}
+
+    def publishes(self, topic: str) -> bool:
+        """Whether events of a stored topic give a delivery, known without decoding them. A
+        class this process does not know has no translation, so its events are passed over."""
+        published = self._topics.get(topic)
+        if published is None:
+            cls = event_class(topic)
+            published = self._topics[topic] = cls is not None and (
+                cls in self._payloads or issubclass(cls, REVOKING))
+        return published
+
+    def undecodable(self, notification: Any, error: Exception) -> bool:
+        """Log an event the feed (or a replay) passes over because it does not decode, once per
+        process: live delivery is best effort past it. True the first time."""
+        position = int(notification.id)
+        if position in self._warned:
+            return False
+        if len(self._warned) >= 1000:  # bounded: forget the oldest
+            del self._warned[next(iter(self._warned))]
+        self._warned[position] = None
+        log.warning("realtime: event does not decode, not delivered",
+                    extra={**describe(notification), "error": f"{type(error).__name__}: {error}"})
+        return True
 
     def deliveries(self, position: int, event: Any) -> list[Delivery]:
         owner = event_meta(event).get("o") or getattr(event, "owner_id", None)
@@ -206,9 +236,14 @@ def replay_page(source: LogSource, translator: Translator, user_id: str, after: 
     room = user_room(user_id)
     found = []
     for row in rows:
-        if read_header(row.state).get("o") != user_id:
+        if read_header(row.state).get("o") != user_id or not translator.publishes(row.topic):
             continue
-        for delivery in translator.safe_deliveries(row.id, source.decode(row)):
+        try:
+            event = source.decode(row)
+        except Exception as error:  # passed over live too: the client misses nothing it had
+            translator.undecodable(row, error)
+            continue
+        for delivery in translator.safe_deliveries(row.id, event):
             if delivery.event == EVENTS and delivery.room == room:
                 found.append((row.id, delivery.data))
     return found, rows[-1].id
@@ -281,6 +316,22 @@ class RealtimeFeed:
     def attach(self, publisher: Publisher | None) -> None:
         self.publisher = publisher
 
+    def decoded(self, batch: Sequence[Logged]
+                ) -> tuple[list[Event], list[tuple[Logged, Exception]]]:
+        """The page's events that give deliveries, decoded (the rest are never decoded), and
+        those among them that do not decode."""
+        events: list[Event] = []
+        failed: list[tuple[Logged, Exception]] = []
+        for entry in batch:
+            if not self.translator.publishes(entry.topic):
+                continue
+            try:
+                events.append((entry.position, entry.event()))
+            except Exception as error:
+                self.translator.undecodable(entry.notification, error)
+                failed.append((entry, error))
+        return events, failed
+
     def publish(self, batch: Sequence[Event]) -> int:
         # No transport means no socket can be listening here: advancing loses nothing, since a
         # client that connects later resumes from the log.
@@ -318,6 +369,7 @@ class RealtimeRunner(ProjectorRunner):
                  lease: Any = None):
         super().__init__(cls, db, reader, on_advance, lease=lease, page=200)
         self.feed = feed
+        self._counted = 0  # undecodable events up to here are counted (a page may be retried)
 
     def ensure(self) -> None:
         """A feed has no history to rebuild: the first start (or a new version) begins at the head."""
@@ -333,8 +385,8 @@ class RealtimeRunner(ProjectorRunner):
     def step(self) -> int:
         batch = self.reader.after(self.status.position, 1 if self._single else self.page)
         if batch:
-            published = self.feed.publish(batch)
-            self.status.position = batch[-1][0]
+            published = self._publish(batch)
+            self.status.position = batch[-1].position
             self.status.processed += len(batch)
             self.status.extra["published"] = self.status.extra.get("published", 0) + published
             self._single = False
@@ -342,6 +394,32 @@ class RealtimeRunner(ProjectorRunner):
         self._flush()
         self._healthy()
         return len(batch)
+
+    def _publish(self, batch: Sequence[Logged]) -> int:
+        # No transport: no socket can be listening here, so there is nothing to decode either.
+        if self.feed.publisher is None:
+            return 0
+        events, failed = self.feed.decoded(batch)
+        self._skipped([(entry, error) for entry, error in failed
+                       if entry.position > self._counted])
+        return self.feed.publish(events)
+
+    def _skipped(self, entries: Sequence[tuple[Logged, Exception]]) -> None:
+        """Count events passed over undecoded in the state row, where `chronicle status` and
+        /metrics of every process see them. Best effort: the feed goes on regardless."""
+        if not entries:
+            return
+        last, error = entries[-1]
+        self._counted = last.position
+        self.status.extra["skipped"] = self.status.extra.get("skipped", 0) + len(entries)
+        described = {**last.describe(), "error": f"{type(error).__name__}: {error}"[:2000]}
+        try:
+            with self.db.transaction() as tx:
+                tx.execute(f"UPDATE {STATE_TABLE} SET skipped = skipped + ?, last_skipped = ?, "
+                           f"updated_at = ? WHERE name = ?",
+                           (len(entries), json.dumps(described), time.time(), self.name))
+        except Exception:
+            log.warning("could not count skipped realtime events", exc_info=True)
 
 
 def start_at_head(db: Database, cls: type[Projector], head: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import inspect
+import json
 import logging
 import queue
 import threading
@@ -22,6 +23,9 @@ from dataclasses import dataclass, field
 from functools import singledispatchmethod
 from typing import Any, ClassVar, Protocol
 
+from eventsourcing.utils import get_topic, resolve_topic
+
+from domain.erasure import Erasure
 from infrastructure.sql import Database, Tx
 from projections.compare import Comparison, compare_tables
 
@@ -29,7 +33,8 @@ log = logging.getLogger("chronicle.projections")
 
 STATE_TABLE = "projection_state"
 NOTIFY_CHANNEL = "chronicle_projection"
-RUNNING = "status = 'running', failures = 0, last_error = NULL"  # a state row's healthy columns
+RUNNING = ("status = 'running', failures = 0, last_error = NULL, "
+           "failed_event = NULL")  # a state row's healthy columns
 
 
 class EventSource(Protocol):
@@ -49,6 +54,28 @@ class Projector:
     name: ClassVar[str] = ""
     version: ClassVar[int] = 1
     tables: ClassVar[tuple[str, ...]] = ()
+    # Event classes (or bases) read other than through `singledispatchmethod` registrations,
+    # e.g. by isinstance in apply_page. With the registrations they decide which stored topics
+    # the runner decodes for this projector (`claims`); `object` claims every event.
+    follows: ClassVar[tuple[type, ...]] = ()
+
+    @classmethod
+    def interests(cls) -> tuple[type, ...]:
+        """The event classes this projector reads: its dispatch registrations and `follows`."""
+        registered = [c for name in _dispatched(cls)
+                      for c in inspect.getattr_static(cls, name).dispatcher.registry
+                      if c is not object]
+        return tuple(dict.fromkeys([*registered, *cls.follows]))
+
+    @classmethod
+    def claims(cls, topic: str) -> bool:
+        """Whether events of this stored topic may concern the projector, decided without
+        decoding them. One that declares nothing is given every event, as before topics counted."""
+        known = _CLAIMS.setdefault(cls, {})
+        claim = known.get(topic)
+        if claim is None:
+            claim = known[topic] = topic_claimed(topic, cls.interests() or (object,))
+        return claim
 
     def __init__(self, names: dict[str, str], dialect: str):
         self.t = names
@@ -70,6 +97,38 @@ class Projector:
 
 
 _DISPATCHED: dict[type, tuple[str, ...]] = {}
+_CLAIMS: dict[type, dict[str, bool]] = {}
+
+
+def event_class(topic: str) -> type | None:
+    """The class a stored topic names in this process; None if none (a newer deploy's event)."""
+    try:
+        found = resolve_topic(topic)
+    except Exception:  # TopicError, or a module that no longer imports
+        return None
+    return found if isinstance(found, type) else None
+
+
+def aggregate_of(topic: str) -> str:
+    """`domain.chat:Chat` for `domain.chat:Chat.TitleChanged`."""
+    module, _, qualname = topic.partition(":")
+    return f"{module}:{qualname.split('.')[0]}"
+
+
+def topic_claimed(topic: str, interests: tuple[type, ...]) -> bool:
+    """Whether a reader of `interests` handles events of `topic`, from the string alone.
+
+    A topic this process knows is claimed when its class is one of them or a subclass. One it
+    does not know is claimed when it belongs to an aggregate whose events are among them: it may
+    change what the reader shows, so passing over it could leave a read model wrong for good, and
+    stopping on it shows the problem. An unknown aggregate's events concern nobody here.
+    """
+    if object in interests:
+        return True
+    cls = event_class(topic)
+    if cls is not None:
+        return issubclass(cls, interests)
+    return aggregate_of(topic) in {aggregate_of(get_topic(c)) for c in interests}
 
 
 def _dispatched(cls: type) -> tuple[str, ...]:
@@ -113,6 +172,11 @@ class RowProjector(Projector):
     row_table: ClassVar[str] = ""
     columns: ClassVar[tuple[str, ...]] = ()  # the first column is the key
     event_base: ClassVar[type[Any]] = object
+    follows = (Erasure.UserErased,)  # row projectors split pages at erasures (erasure_segments)
+
+    @classmethod
+    def interests(cls) -> tuple[type, ...]:
+        return (*super().interests(), cls.event_base)  # row_key takes every event of the base
 
     def row_key(self, event: Any) -> str | None:
         if not isinstance(event, self.event_base):
@@ -163,15 +227,63 @@ def physical_names(projector_cls: type[Projector], generation: int) -> dict[str,
     return {t: f"{t}__g{generation}" for t in projector_cls.tables}
 
 
+_UNDECODED = object()
+
+
+class Logged:
+    """One stored event as the reader shares it: the topic is plain, the state is decoded on
+    first demand and then kept, once for every runner that wants it. Runners decide from the
+    topic whether they want it, so an event no runner here understands is never decoded."""
+
+    __slots__ = ("position", "notification", "_decode", "_event")
+
+    def __init__(self, notification: Any, decode: Callable[[Any], Any]):
+        self.position = int(notification.id)
+        self.notification = notification
+        self._decode = decode
+        self._event: Any = _UNDECODED
+
+    @property
+    def topic(self) -> str:
+        return str(self.notification.topic)
+
+    def event(self) -> Any:
+        # A failure is not kept: it may pass (the key store was away), so the next call retries.
+        if self._event is _UNDECODED:
+            self._event = self._decode(self.notification)
+        return self._event
+
+    def describe(self) -> dict[str, Any]:
+        return describe(self.notification)
+
+
+def describe(notification: Any) -> dict[str, Any]:
+    """What an operator needs to find a stored event: its position, topic and aggregate."""
+    return {"position": int(notification.id), "topic": str(notification.topic),
+            "originator_id": str(notification.originator_id),
+            "originator_version": int(notification.originator_version)}
+
+
+class EventFailed(Exception):
+    """A runner cannot apply one event (it does not decode, or the handler raised): it stops
+    there, alone, and reports the event (`failed_event` in its state row)."""
+
+    def __init__(self, entry: Logged, error: Exception):
+        self.event = {**entry.describe(), "error": f"{type(error).__name__}: {error}"[:2000]}
+        super().__init__(f"event at position {entry.position} ({entry.topic}, "
+                         f"{self.event['originator_id']} v{self.event['originator_version']}): "
+                         f"{self.event['error']}")
+
+
 class LogReader:
-    """Reads the log once for all runners: a window of recently decoded events is shared."""
+    """Reads the log once for all runners: a window of recently read events is shared."""
 
     def __init__(self, source: EventSource, window: int = 20000, poll_interval: float = 0.1):
         self.source = source
         self.window = window
         self.poll_interval = poll_interval
         self._ids: list[int] = []
-        self._events: list[Any] = []
+        self._events: list[Logged] = []
         self._lo = 0
         self._hi = 0
         self._lock = threading.Lock()
@@ -216,12 +328,12 @@ class LogReader:
             self._cond.notify_all()
 
     # -- reading ----------------------------------------------------------------------------
-    def fetch(self, after: int, limit: int) -> list[Event]:
-        """Uncached read, for rebuilds."""
-        rows = self.source.select(after, limit)
-        return [(n.id, self.source.decode(n)) for n in rows]
+    def fetch(self, after: int, limit: int) -> list[Logged]:
+        """Uncached read."""
+        return [Logged(n, self.source.decode) for n in self.source.select(after, limit)]
 
-    def after(self, position: int, limit: int) -> list[Event]:
+    def after(self, position: int, limit: int) -> list[Logged]:
+        """Up to `limit` stored events after `position`, each decoded when a runner asks."""
         # At the known head there is nothing to read: each idle runner's turn would otherwise
         # cost a query. The head comes from commits (NOTIFY, this process, or the poller); a
         # query at least every second covers a wake-up that never came.
@@ -233,24 +345,23 @@ class LogReader:
                 self._ids, self._events, self._lo, self._hi = [], [], 0, 0
             if self._lo <= position < self._hi:
                 i = bisect.bisect_right(self._ids, position)
-                return list(zip(self._ids[i : i + limit], self._events[i : i + limit],
-                                strict=True))
+                return self._events[i : i + limit]
             self._queried_at = time.monotonic()
             page = self.fetch(position, limit)
             if not page:
                 return page
             if position != self._hi:
                 self._ids, self._events, self._lo = [], [], position
-            self._ids.extend(n for n, _ in page)
-            self._events.extend(e for _, e in page)
-            self._hi = page[-1][0]
+            self._ids.extend(e.position for e in page)
+            self._events.extend(page)
+            self._hi = page[-1].position
             self._trim()
             if self._hi > self._head:
                 self._head = self._hi
             return page
 
     def forget(self) -> None:
-        """Drop the decoded window (a key was destroyed: it may hold that owner's data).
+        """Drop the window's decoded events (a key was destroyed: they may hold that owner's data).
         Without the lock: it is called from decoding, which may run inside after()."""
         self._stale = True
 
@@ -271,6 +382,7 @@ class RunnerStatus:
     failures: int = 0
     last_error: str | None = None
     last_failure_at: float | None = None
+    failed_event: dict[str, Any] | None = None  # the event it is stopped at (EventFailed)
     processed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -299,6 +411,30 @@ def ensure_state_table(db: Database) -> None:
             f"status TEXT, failures INTEGER NOT NULL DEFAULT 0, last_error TEXT, "
             f"updated_at {real})"
         )
+        _add_state_columns(tx, {
+            "failed_event": "TEXT",  # JSON: the event a failed runner is stopped at
+            "skipped": f"{big} NOT NULL DEFAULT 0",  # events passed over undecoded (the feed)
+            "last_skipped": "TEXT",  # JSON: the last of them
+        })
+
+
+def _add_state_columns(tx: Tx, wanted: dict[str, str]) -> None:
+    """Columns newer than the table (made by an earlier release). Looked up first: an ALTER
+    would wait for the row locks of every running projector even when there is nothing to add."""
+    if tx.dialect == "postgres":
+        have = {r["column_name"] for r in tx.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "AND table_schema = current_schema()", (STATE_TABLE,))}
+    else:
+        have = {r["name"] for r in tx.execute(f"PRAGMA table_info({STATE_TABLE})")}
+    for column, kind in wanted.items():
+        if column not in have:
+            tx.execute(f"ALTER TABLE {STATE_TABLE} ADD COLUMN {column} {kind}")
+
+
+def state_json(value: str | None) -> dict[str, Any] | None:
+    """A JSON column of the state row (failed_event, last_skipped), parsed."""
+    return json.loads(value) if value else None
 
 
 def read_state(db: Database, name: str) -> dict[str, Any] | None:
@@ -459,21 +595,26 @@ class ProjectorRunner:
         status = self.status
         status.failures += 1
         status.status = "failed"
-        status.last_error = f"{type(error).__name__}: {error}"[:2000]
+        named = isinstance(error, EventFailed)  # its message names the event
+        status.last_error = (str(error) if named else f"{type(error).__name__}: {error}")[:2000]
+        status.failed_event = error.event if isinstance(error, EventFailed) else None
         status.last_failure_at = time.time()
         self._single = True  # narrow down to the one event that fails
         log.error("projector failed", extra={"projector": self.name,
                                              "position": status.position,
+                                             "failed_event": status.failed_event,
                                              "failures": status.failures}, exc_info=error)
         self._record_failure()
         return min(self.max_backoff, 0.2 * 2 ** min(status.failures, 10))
 
     def _record_failure(self) -> None:
+        event = self.status.failed_event
         try:
             with self.db.transaction() as tx:
                 tx.execute(f"UPDATE {STATE_TABLE} SET status = 'failed', failures = ?, "
-                           f"last_error = ?, updated_at = ? WHERE name = ?",
-                           (self.status.failures, self.status.last_error, time.time(), self.name))
+                           f"last_error = ?, failed_event = ?, updated_at = ? WHERE name = ?",
+                           (self.status.failures, self.status.last_error,
+                            json.dumps(event) if event else None, time.time(), self.name))
         except Exception:
             log.warning("could not record projector failure", exc_info=True)
 
@@ -520,18 +661,47 @@ class ProjectorRunner:
         if not batch:
             self._healthy()
             return 0
+        claimed, batch = self._claimed(batch)
         page = LazyPage(self.db, self._check_unmoved)
         try:
             with page:
-                self.projector.apply_page(batch, page)
+                if claimed:
+                    self._apply(claimed, page)
                 if page.tx is not None:
-                    self._advance(page.tx, batch[-1][0])
+                    self._advance(page.tx, batch[-1].position)
         except Moved as moved:  # a rebuild swapped, or another runner advanced: follow it
             self._adopt(moved.state)
             return 0
         if page.tx is not None:
-            self._stored_now(batch[-1][0])
+            self._stored_now(batch[-1].position)
         return self._applied(batch)
+
+    def _claimed(self, batch: list[Logged]) -> tuple[list[tuple[Logged, Any]], list[Logged]]:
+        """The page's events this projector claims, decoded (the rest stay undecoded), and the
+        page itself, cut before the first claimed event that does not decode: what precedes it
+        is applied, then the runner stops at it (EventFailed when it comes first)."""
+        claimed = []
+        for i, entry in enumerate(batch):
+            if not self.cls.claims(entry.topic):
+                continue
+            try:
+                claimed.append((entry, entry.event()))
+            except Exception as error:
+                if i == 0:
+                    raise EventFailed(entry, error) from error
+                return claimed, batch[:i]
+        return claimed, batch
+
+    def _apply(self, claimed: list[tuple[Logged, Any]], tx: LazyPage) -> None:
+        assert self.projector is not None
+        try:
+            self.projector.apply_page([(entry.position, event) for entry, event in claimed], tx)
+        except Moved:
+            raise
+        except Exception as error:
+            if len(claimed) == 1:  # the one event that fails is known: name it
+                raise EventFailed(claimed[0][0], error) from error
+            raise
 
     def _check_unmoved(self, tx: Tx) -> None:
         """Lock our state row; raise Moved when it is not where this runner left it.
@@ -575,8 +745,8 @@ class ProjectorRunner:
                        f"SELECT pg_notify(?, ? || position) FROM moved",
                        [params + (NOTIFY_CHANNEL, f"{self.name}:")])
 
-    def _applied(self, batch: Sequence[Event]) -> int:
-        last = batch[-1][0]
+    def _applied(self, batch: Sequence[Logged]) -> int:
+        last = batch[-1].position
         self.status.position = last
         self.status.processed += len(batch)
         self._single = False
@@ -588,6 +758,7 @@ class ProjectorRunner:
         if self.status.status != "running":
             self.status.status = "running"
             self.status.failures = 0
+            self.status.failed_event = None
 
 
 def store_positions(db: Database, runners: Sequence[ProjectorRunner]) -> None:

@@ -23,7 +23,6 @@ from interfaces.schemas.meta import (
 
 router = APIRouter()
 VERSION = OPEN_WEBUI_VERSION
-NOT_READY_STATES = {"starting", "failed"}  # projections still catching up at boot, or broken
 
 
 @router.get("/health", response_model=HealthResponse)
@@ -40,13 +39,23 @@ def health_db(container: ContainerDep) -> Any:
 
 @router.get("/ready", response_model=HealthResponse)
 def ready(container: ContainerDep) -> Any:
-    if any(p["status"] in NOT_READY_STATES for p in container.host.status()):
+    projections = container.host.status()
+    if failed := [p for p in projections if p["status"] == "failed"]:
+        return JSONResponse({"detail": Detail.PROJECTION_FAILED,
+                             "failed": [_failure(p) for p in failed]}, status_code=503)
+    if any(p["status"] == "starting" for p in projections):  # still catching up at boot
         return JSONResponse({"detail": Detail.STARTUP_NOT_COMPLETE}, status_code=503)
     if not _database_ok(container):
         return JSONResponse({"detail": Detail.DATABASE_NOT_READY}, status_code=503)
     if container.settings.REDIS_URL and not container.sessions.ping():
         return JSONResponse({"detail": Detail.REDIS_NOT_READY}, status_code=503)
     return {"status": True}
+
+
+def _failure(projection: dict[str, Any]) -> dict[str, Any]:
+    """Which projector stopped, where (its last applied position), on which event and why."""
+    return {"projector": projection["name"], "position": projection["position"],
+            "event": projection.get("failed_event"), "error": projection.get("last_error")}
 
 
 def _database_ok(container: Any) -> bool:

@@ -92,9 +92,16 @@ def test_health_and_ready_report_failures(world, monkeypatch):
 
     status = container.host.status
     monkeypatch.setattr(container.host, "status",
-                        lambda: [{**p, "status": "failed"} for p in status()])
+                        lambda: [{**p, "status": "starting"} for p in status()])
     r = client.get("/ready")
     assert r.status_code == 503 and r.json() == {"detail": Detail.STARTUP_NOT_COMPLETE}
+    monkeypatch.setattr(container.host, "status",
+                        lambda: [{**p, "status": "failed" if p["name"] == "users" else
+                                  p["status"]} for p in status()])
+    r = client.get("/ready")
+    assert r.status_code == 503 and r.json()["detail"] == Detail.PROJECTION_FAILED
+    # which projector (the event it is stopped at: tests/projections/test_unknown_events.py)
+    assert [f["projector"] for f in r.json()["failed"]] == ["users"]
     monkeypatch.undo()
     assert client.get("/ready").status_code == 200
 
