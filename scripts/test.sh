@@ -6,4 +6,5 @@ bash scripts/services.sh
 bash scripts/system-packages.sh
 bash scripts/setup.sh
 .venv/bin/ruff check .
+.venv/bin/mypy .
 .venv/bin/python -m pytest "$@"
