@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from application.permissions import DEFAULT_PERMISSIONS
 from interfaces import bounds
 
 # ---------------------------------------------------------------------------------------
@@ -289,95 +290,124 @@ class OAuthSessionResponse(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------
-# Permissions (defaults = 0.12.4 OpenAPI defaults = config defaults)
+# Permissions (defaults: application.permissions, = the 0.12.4 OpenAPI and config defaults)
 # ---------------------------------------------------------------------------------------
 
 
-class WorkspacePermissions(BaseModel):
-    models: bool = False
-    knowledge: bool = False
-    prompts: bool = False
-    tools: bool = False
-    skills: bool = False
-    models_import: bool = False
-    models_export: bool = False
-    models_hidden: bool = False
-    prompts_import: bool = False
-    prompts_export: bool = False
-    tools_import: bool = False
-    tools_export: bool = False
-    skills_import: bool = False
-    skills_export: bool = False
+class _PermissionSection(BaseModel):
+    """One section of the permissions. A section declares its fields (0.12.4's wire shape);
+    their defaults are application.permissions.DEFAULT_PERMISSIONS, the one definition."""
+
+    section: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        defaults = DEFAULT_PERMISSIONS[cls.section]
+        fields = {field.alias or name: field for name, field in cls.model_fields.items()}
+        if fields.keys() != defaults.keys():  # a permission added on one side only
+            raise TypeError(f"{cls.__name__} differs from DEFAULT_PERMISSIONS[{cls.section!r}]")
+        for key, field in fields.items():
+            field.default = defaults[key]
+        cls.model_rebuild(force=True)  # validation and the OpenAPI schema take the defaults
 
 
-class SharingPermissions(BaseModel):
-    models: bool = False
-    public_models: bool = False
-    knowledge: bool = False
-    public_knowledge: bool = False
-    prompts: bool = False
-    public_prompts: bool = False
-    tools: bool = False
-    public_tools: bool = False
-    skills: bool = False
-    public_skills: bool = False
-    notes: bool = False
-    public_notes: bool = False
-    folders: bool = False
-    public_chats: bool = False
-    open_chats: bool = False
-    public_calendars: bool = False
+class WorkspacePermissions(_PermissionSection):
+    section = "workspace"
+
+    models: bool
+    knowledge: bool
+    prompts: bool
+    tools: bool
+    skills: bool
+    models_import: bool
+    models_export: bool
+    models_hidden: bool
+    prompts_import: bool
+    prompts_export: bool
+    tools_import: bool
+    tools_export: bool
+    skills_import: bool
+    skills_export: bool
 
 
-class AccessGrantsPermissions(BaseModel):
-    allow_users: bool = True
-    allow_groups: bool = True
+class SharingPermissions(_PermissionSection):
+    section = "sharing"
+
+    models: bool
+    public_models: bool
+    knowledge: bool
+    public_knowledge: bool
+    prompts: bool
+    public_prompts: bool
+    tools: bool
+    public_tools: bool
+    skills: bool
+    public_skills: bool
+    notes: bool
+    public_notes: bool
+    folders: bool
+    public_chats: bool
+    open_chats: bool
+    public_calendars: bool
 
 
-class ChatPermissions(BaseModel):
+class AccessGrantsPermissions(_PermissionSection):
+    section = "access_grants"
+
+    allow_users: bool
+    allow_groups: bool
+
+
+class ChatPermissions(_PermissionSection):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    section = "chat"
 
-    controls: bool = True
-    valves: bool = True
-    system_prompt: bool = True
-    params: bool = True
-    file_upload: bool = True
-    web_upload: bool = True
-    delete: bool = True
-    delete_message: bool = True
-    continue_response: bool = True
-    regenerate_response: bool = True
-    rate_response: bool = True
-    edit: bool = True
-    share: bool = True
-    export: bool = True
-    import_: bool = Field(default=True, alias="import")  # wire name is "import"
-    stt: bool = True
-    tts: bool = True
-    call: bool = True
-    multiple_models: bool = True
-    temporary: bool = True
-    temporary_enforced: bool = False
-
-
-class FeaturesPermissions(BaseModel):
-    api_keys: bool = False
-    notes: bool = True
-    channels: bool = True
-    encrypted_channels: bool = False
-    folders: bool = True
-    direct_tool_servers: bool = False
-    web_search: bool = True
-    image_generation: bool = True
-    code_interpreter: bool = True
-    memories: bool = True
-    automations: bool = False
-    calendar: bool = True
-    webhooks: bool = False
+    controls: bool
+    valves: bool
+    system_prompt: bool
+    params: bool
+    file_upload: bool
+    web_upload: bool
+    delete: bool
+    delete_message: bool
+    continue_response: bool
+    regenerate_response: bool
+    rate_response: bool
+    edit: bool
+    share: bool
+    export: bool
+    import_: bool = Field(alias="import")  # wire name is "import"
+    stt: bool
+    tts: bool
+    call: bool
+    multiple_models: bool
+    temporary: bool
+    temporary_enforced: bool
 
 
-class SettingsPermissions(BaseModel):
-    interface: bool = True
+class FeaturesPermissions(_PermissionSection):
+    section = "features"
+
+    api_keys: bool
+    notes: bool
+    channels: bool
+    encrypted_channels: bool
+    folders: bool
+    direct_tool_servers: bool
+    web_search: bool
+    image_generation: bool
+    code_interpreter: bool
+    memories: bool
+    automations: bool
+    calendar: bool
+    webhooks: bool
+
+
+class SettingsPermissions(_PermissionSection):
+    section = "settings"
+
+    interface: bool
 
 
 class UserPermissions(BaseModel):
@@ -394,14 +424,7 @@ class UserPermissions(BaseModel):
 
     @classmethod
     def defaults(cls) -> UserPermissions:
-        return cls(
-            workspace=WorkspacePermissions(),
-            sharing=SharingPermissions(),
-            access_grants=AccessGrantsPermissions(),
-            chat=ChatPermissions(),
-            features=FeaturesPermissions(),
-            settings=SettingsPermissions(),
-        )
+        return cls.from_stored(None)
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any] | None) -> UserPermissions:
