@@ -9,6 +9,7 @@ on `…/access/update` the whole change is refused (403) if any of them is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,7 +66,7 @@ class AccessControlled:
                                             viewer.group_ids, permission)
 
 
-def _may_give(permissions: dict[str, Any], resource: str) -> Any:
+def _may_give(permissions: dict[str, Any], resource: str) -> Callable[[Grant], bool]:
     general, public = SHARING_KEYS[resource]
     audiences = {"public": allowed(permissions, public),
                  "user": allowed(permissions, "access_grants.allow_users"),
