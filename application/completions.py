@@ -17,7 +17,7 @@ from application.auth import Principal
 from application.catalog import ModelCatalog
 from application.connections import Connection, ConnectionsService
 from application.errors import BadRequest
-from application.llm import LanguageModels, UpstreamError
+from application.llm import LanguageModels
 
 MODEL_NOT_FOUND = "Model not found"
 UPSTREAM_FIELDS = ("messages", "stream", "temperature", "top_p", "max_tokens",
@@ -106,5 +106,3 @@ async def collect(chunks: AsyncIterator[Row], model: str) -> Row:
         reply["usage"] = usage
     return reply
 
-
-__all__ = ["CompletionService", "UpstreamError", "collect", "with_system"]

@@ -67,12 +67,9 @@ class ConnectionsService:
 
     # -- OpenAI-compatible ----------------------------------------------------------------
     def openai(self) -> dict[str, Any]:
-        values = self.config.values()
-        urls = list(values.get("OPENAI_API_BASE_URLS") or [])
-        return {"ENABLE_OPENAI_API": bool(values.get("ENABLE_OPENAI_API")),
-                "OPENAI_API_BASE_URLS": urls,
-                "OPENAI_API_KEYS": _fit(list(values.get("OPENAI_API_KEYS") or []), len(urls)),
-                "OPENAI_API_CONFIGS": dict(values.get("OPENAI_API_CONFIGS") or {})}
+        enabled, urls, keys, configs = self._stored("openai")
+        return {"ENABLE_OPENAI_API": enabled, "OPENAI_API_BASE_URLS": urls,
+                "OPENAI_API_KEYS": keys, "OPENAI_API_CONFIGS": configs}
 
     def update_openai(self, enable: bool | None, urls: list[str], keys: list[str],
                       configs: dict[str, Any]) -> Outcome[dict[str, Any]]:
@@ -87,15 +84,14 @@ class ConnectionsService:
 
     # -- Ollama ---------------------------------------------------------------------------
     def ollama(self) -> dict[str, Any]:
-        values = self.config.values()
-        urls = list(values.get("OLLAMA_BASE_URLS") or [])
-        keys = _fit(list(values.get("OLLAMA_API_KEYS") or []), len(urls))
-        configs = {i: dict(c) for i, c in (values.get("OLLAMA_API_CONFIGS") or {}).items()}
+        """0.12.4's shape: each connection's key inside its config."""
+        enabled, urls, keys, configs = self._stored("ollama")
+        configs = {i: dict(c) for i, c in configs.items()}
         for index, key in enumerate(keys):
             if key:
                 configs.setdefault(str(index), {})["key"] = key
-        return {"ENABLE_OLLAMA_API": bool(values.get("ENABLE_OLLAMA_API")),
-                "OLLAMA_BASE_URLS": urls, "OLLAMA_API_CONFIGS": configs}
+        return {"ENABLE_OLLAMA_API": enabled, "OLLAMA_BASE_URLS": urls,
+                "OLLAMA_API_CONFIGS": configs}
 
     def update_ollama(self, enable: bool | None, urls: list[str], configs: dict[str, Any]
                       ) -> Outcome[dict[str, Any]]:
@@ -110,43 +106,35 @@ class ConnectionsService:
         return Outcome(self.ollama(), outcome.position)
 
     # -- what the model list and completions use ------------------------------------------
+    def _stored(self, kind: str) -> tuple[bool, list[str], list[str], dict[str, Any]]:
+        """(enabled, URLs, keys, per-connection configs) of one kind, as saved."""
+        values = self.config.values()
+        prefix, urls_key = ("OPENAI_API", "OPENAI_API_BASE_URLS") if kind == "openai" else (
+            "OLLAMA_API", "OLLAMA_BASE_URLS")
+        urls = list(values.get(urls_key) or [])
+        return (bool(values.get(f"ENABLE_{prefix}")), urls,
+                _fit(list(values.get(f"{prefix}_KEYS") or []), len(urls)),
+                dict(values.get(f"{prefix}_CONFIGS") or {}))
+
+    def _all(self, kind: str) -> tuple[bool, list[Connection]]:
+        """Whether the kind is switched on, and each of its configured connections."""
+        switched_on, urls, keys, configs = self._stored(kind)
+        return switched_on, [Connection(kind, i, url, keys[i], configs.get(str(i)) or {})
+                             for i, url in enumerate(urls)]
+
     def enabled(self) -> list[Connection]:
         """Every connection switched on, OpenAI-compatible first (0.12.4's order)."""
         found: list[Connection] = []
-        openai, ollama = self.openai(), self.ollama()
-        if openai["ENABLE_OPENAI_API"]:
-            found += self._enabled("openai", openai["OPENAI_API_BASE_URLS"],
-                                   openai["OPENAI_API_KEYS"], openai["OPENAI_API_CONFIGS"])
-        if ollama["ENABLE_OLLAMA_API"]:
-            configs = ollama["OLLAMA_API_CONFIGS"]
-            keys = [str(configs.get(str(i), {}).get("key") or "")
-                    for i in range(len(ollama["OLLAMA_BASE_URLS"]))]
-            found += self._enabled("ollama", ollama["OLLAMA_BASE_URLS"], keys, configs)
+        for kind in ("openai", "ollama"):
+            switched_on, connections = self._all(kind)
+            if switched_on:
+                found += [c for c in connections if c.base_url and c.config.get("enable", True)]
         return found
-
-    @staticmethod
-    def _enabled(kind: str, urls: list[str], keys: list[str], configs: dict[str, Any]
-                 ) -> list[Connection]:
-        out = []
-        for index, url in enumerate(urls):
-            config = configs.get(str(index)) or {}
-            if config.get("enable", True) and url:
-                out.append(Connection(kind, index, url, keys[index], config))
-        return out
 
     def at(self, kind: str, index: int) -> Connection | None:
         """A configured connection by index, enabled or not (for verify and per-index lists)."""
-        if kind == "openai":
-            data = self.openai()
-            urls, keys, configs = (data["OPENAI_API_BASE_URLS"], data["OPENAI_API_KEYS"],
-                                   data["OPENAI_API_CONFIGS"])
-        else:
-            data = self.ollama()
-            urls, configs = data["OLLAMA_BASE_URLS"], data["OLLAMA_API_CONFIGS"]
-            keys = [str(configs.get(str(i), {}).get("key") or "") for i in range(len(urls))]
-        if not 0 <= index < len(urls):
-            return None
-        return Connection(kind, index, urls[index], keys[index], configs.get(str(index)) or {})
+        connections = self._all(kind)[1]
+        return connections[index] if 0 <= index < len(connections) else None
 
     # -- /api/v1/configs ------------------------------------------------------------------
     def _section(self, defaults: dict[str, Any]) -> dict[str, Any]:
