@@ -30,8 +30,9 @@ from application.messages import Detail
 from application.paging import page_or_all, page_window
 from application.permissions import allowed
 from application.ports import EventStorePort
-from domain.chat import Chat, ChatError, normalize_tag
+from domain.chat import Chat, ChatError
 from domain.folder import Folder, FolderError
+from domain.tags import normalize_tag
 from domain.user import User
 
 T = TypeVar("T")

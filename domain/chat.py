@@ -5,36 +5,50 @@ aggregate diffs that JSON against its state and records only what changed, so a
 chat's event stream grows with its messages, not with the number of saves.
 
 Every attribute is plain JSON data (dict, list, str, int, float, bool, None) so that
-snapshots transcode without custom types.
+snapshots transcode without custom types. How the chat JSON is read is domain/chat_document.py,
+the message tree domain/chat_history.py, tag ids domain/tags.py.
 """
 
-import json
+import functools
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from copy import deepcopy
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.base import DeletedError, SoftDeleted, epoch
+from domain.chat_document import (
+    BRANCH_POINT_KEY,
+    ORIGINAL_CHAT_KEY,
+    parse_fields,
+    parse_history,
+    parse_origin,
+    parse_title,
+)
 from domain.chat_history import (
     Messages,
     apply_message_event,
     diff_messages,
-    history_from_linear,
     linear_branch,
     message_changes,
     normalise_message,
     with_children,
 )
+from domain.document import (
+    DocumentError,
+    json_data,
+    json_key,
+    json_list,
+    json_object,
+    optional_str,
+    required_str,
+)
+from domain.tags import normalize_tag, normalize_tags
 
-DEFAULT_TITLE = "New Chat"
-ORIGINAL_CHAT_KEY = "originalChatId"
-BRANCH_POINT_KEY = "branchPointMessageId"
-ORIGIN_KEYS = (ORIGINAL_CHAT_KEY, BRANCH_POINT_KEY)
-# Top-level chat JSON keys the aggregate models itself; every other key is a "field".
-MODELLED_KEYS = frozenset({"id", "title", "history", "messages", "tags", *ORIGIN_KEYS})
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class ChatError(ValueError):
@@ -49,87 +63,17 @@ class ChatNotDeletedError(ChatError):
     """Restore or purge was asked of a chat that is not in the trash."""
 
 
-def normalize_tag(name: str) -> str:
-    """Open WebUI's tag id for a tag name: lower-case, spaces as underscores."""
-    return name.replace("\x00", "").strip().replace(" ", "_").lower()
+def _chat_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """The command's DocumentError (bad client JSON) as a ChatError with the same message."""
 
+    @functools.wraps(command)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except DocumentError as e:
+            raise ChatError(str(e)) from e
 
-def normalize_tags(values: Iterable[Any]) -> list[str]:
-    """Tag ids for tag names (or legacy `{"name": ...}` objects), deduplicated in order."""
-    tags: list[str] = []
-    for value in values:
-        name = value.get("name") if isinstance(value, dict) else value
-        if not isinstance(name, str):
-            raise ChatError("tag names must be strings")
-        tag = normalize_tag(name)
-        # Open WebUI never stores a tag called "none" (it means "no tag" in its UI).
-        if tag and tag != "none" and tag not in tags:
-            tags.append(tag)
-    return tags
-
-
-def json_data(value: Any) -> Any:
-    """Deep copy of JSON-like data with NUL characters removed from strings.
-
-    Copying cuts any aliasing between the caller's objects, event payloads and
-    aggregate state; NULs are stripped as Open WebUI does, since PostgreSQL text
-    and JSON columns in the read models reject them.
-    """
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, dict):
-        return {_json_key(k): json_data(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_data(v) for v in value]
-    raise ChatError(f"not JSON data: {type(value).__name__}")
-
-
-def _json_key(key: Any) -> str:
-    # Keys become strings exactly as json.dumps would make them, so live state and
-    # state replayed from stored events cannot differ.
-    if isinstance(key, str):
-        return key.replace("\x00", "")
-    if key is None or isinstance(key, bool | int | float):
-        return json.dumps(key)
-    raise ChatError(f"not a JSON object key: {key!r}")
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ChatError(f"{what} must be an object")
-    return json_data(dict(value))
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list | tuple):
-        raise ChatError(f"{what} must be a list")
-    return list(value)
-
-
-def _optional_str(value: Any, what: str) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise ChatError(f"{what} must be a string or null")
-    return value
-
-
-def _required_str(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ChatError(f"{what} must be a non-empty string")
-    return value
-
-
-def _title(value: Any) -> str:
-    if value is None or value == "":
-        return DEFAULT_TITLE
-    if not isinstance(value, str):
-        raise ChatError("title must be a string")
-    return value.replace("\x00", "") or DEFAULT_TITLE
+    return checked
 
 
 def _parse_uuid(value: str) -> uuid.UUID:
@@ -137,35 +81,6 @@ def _parse_uuid(value: str) -> uuid.UUID:
         return uuid.UUID(value)
     except (TypeError, ValueError, AttributeError) as e:
         raise ChatError(f"not a UUID: {value!r}") from e
-
-
-def _parse_history(doc: Mapping[str, Any]) -> tuple[Messages, str | None] | None:
-    """(messages, currentId) carried by a chat document, or None if it carries none."""
-    history = doc.get("history")
-    if history is None:
-        legacy = doc.get("messages")
-        # Chats exported by old Open WebUI versions only have the linear list.
-        if isinstance(legacy, list) and legacy:
-            if not all(isinstance(m, dict) for m in legacy):
-                raise ChatError("messages must be a list of objects")
-            return history_from_linear(legacy)
-        return None
-    if not isinstance(history, dict):
-        raise ChatError("history must be an object")
-    messages = history.get("messages") or {}
-    if not isinstance(messages, dict) or not all(isinstance(m, dict) for m in messages.values()):
-        raise ChatError("history.messages must map message ids to objects")
-    current = history.get("currentId")
-    return messages, current if isinstance(current, str) else None
-
-
-def _fields(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in MODELLED_KEYS}
-
-
-def _origin(doc: Mapping[str, Any]) -> dict[str, Any] | None:
-    origin = {k: doc[k] for k in ORIGIN_KEYS if doc.get(k) is not None}
-    return origin or None
 
 
 class Chat(SoftDeleted, Aggregate):
@@ -230,6 +145,7 @@ class Chat(SoftDeleted, Aggregate):
     # ---- factories -------------------------------------------------------------
 
     @classmethod
+    @_chat_errors
     def create(
         cls,
         user_id: str,
@@ -244,27 +160,27 @@ class Chat(SoftDeleted, Aggregate):
         updated_at: int | None = None,
     ) -> "Chat":
         """A new chat from the client's chat JSON (POST /chats/new, import, clone)."""
-        doc = _object(chat_json, "chat")
-        meta_doc = _object(meta, "meta")
-        raw_messages, current_id = _parse_history(doc) or ({}, None)
+        doc = json_object(chat_json, "chat")
+        meta_doc = json_object(meta, "meta")
+        raw_messages, current_id = parse_history(doc) or ({}, None)
         messages = {mid: normalise_message(mid, m) for mid, m in raw_messages.items()}
-        tags = [*_list(meta_doc.get("tags"), "meta.tags"), *_list(doc.get("tags"), "tags")]
+        tags = [*json_list(meta_doc.get("tags"), "meta.tags"), *json_list(doc.get("tags"), "tags")]
         for value, what in ((created_at, "created_at"), (updated_at, "updated_at")):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ChatError(f"{what} must be an integer")
         return cls(
-            owner_id=_required_str(user_id, "user_id"),
-            chat_id=_optional_str(chat_id, "chat_id"),
-            title=_title(doc.get("title")),
-            fields=_fields(doc),
+            owner_id=required_str(user_id, "user_id"),
+            chat_id=optional_str(chat_id, "chat_id"),
+            title=parse_title(doc.get("title")),
+            fields=parse_fields(doc),
             messages=messages,
             current_id=current_id if current_id in messages else None,
             tags=normalize_tags(tags),
-            folder_id=_optional_str(folder_id, "folder_id"),
+            folder_id=optional_str(folder_id, "folder_id"),
             meta={k: v for k, v in meta_doc.items() if k != "tags"},
             pinned=bool(pinned),
             archived=bool(archived),
-            origin=_origin(doc),
+            origin=parse_origin(doc),
             created_at=created_at,
             updated_at=updated_at,
         )
@@ -336,6 +252,7 @@ class Chat(SoftDeleted, Aggregate):
 
     # ---- commands ----------------------------------------------------------------
 
+    @_chat_errors
     def apply_update(self, chat_json: Mapping[str, Any]) -> None:
         """POST /chats/{id}: merge the client's whole chat JSON, recording only changes.
 
@@ -347,31 +264,33 @@ class Chat(SoftDeleted, Aggregate):
             raise ChatError("chat must be an object")
         # The history is the bulk of the chat and mostly unchanged: it is copied and cleaned
         # message by message, only where it differs (see _changed_history).
-        doc = _object({k: v for k, v in chat_json.items() if k not in ("history", "messages")},
-                      "chat")
+        doc = json_object({k: v for k, v in chat_json.items() if k not in ("history", "messages")},
+                          "chat")
         # Validate everything before recording anything: no half-applied updates.
-        title = _title(doc.get("title")) if "title" in doc else None
+        title = parse_title(doc.get("title")) if "title" in doc else None
         history = self._changed_history(chat_json)
-        tags = normalize_tags(_list(doc["tags"], "tags")) if "tags" in doc else None
+        tags = normalize_tags(json_list(doc["tags"], "tags")) if "tags" in doc else None
         if title is not None and title != self.title:
             self._retitle(title)
         if history is not None:
             self._merge_history(*history)
-        self._change_fields(_fields(doc))
+        self._change_fields(parse_fields(doc))
         if tags is not None and tags != self.tags:
             self._change_tags(tags)
 
+    @_chat_errors
     def rename(self, title: str | None) -> None:
         self._live()
-        title = _title(title)
+        title = parse_title(title)
         if title != self.title:
             self._retitle(title)
 
+    @_chat_errors
     def upsert_message(self, message_id: str, message: Mapping[str, Any]) -> None:
         """POST /chats/{id}/messages/{message_id}: shallow-merge one message, make it current."""
         self._live()
-        message_id = _required_str(message_id, "message_id")
-        incoming = normalise_message(message_id, _object(message, "message"))
+        message_id = required_str(message_id, "message_id")
+        incoming = normalise_message(message_id, json_object(message, "message"))
         if message_id not in self.messages:
             self._add_message(incoming)
         else:
@@ -381,6 +300,7 @@ class Chat(SoftDeleted, Aggregate):
         if self.current_id != message_id:
             self._move_current(message_id)
 
+    @_chat_errors
     def record_message_event(self, message_id: str, event_type: str, data: Any) -> None:
         """POST /chats/{id}/messages/{message_id}/event: a realtime event for a message.
 
@@ -390,9 +310,9 @@ class Chat(SoftDeleted, Aggregate):
         of a message through one event type.
         """
         self._live()
-        message_id = _required_str(message_id, "message_id")
-        event_type = _required_str(event_type, "event type")
-        data = _object(data, "event data")
+        message_id = required_str(message_id, "message_id")
+        event_type = required_str(event_type, "event type")
+        data = json_object(data, "event data")
         self._record_message_event(message_id, event_type, data)
         message = self.messages.get(message_id)
         updated = None if message is None else apply_message_event(message, event_type, data)
@@ -432,10 +352,11 @@ class Chat(SoftDeleted, Aggregate):
         else:
             self.archive()
 
+    @_chat_errors
     def share(self, share_id: str) -> None:
         """Publish the chat under `share_id`; sharing again republishes the current state."""
         self._live()
-        share_id = _required_str(share_id, "share_id")
+        share_id = required_str(share_id, "share_id")
         # The shared copy is the chat as of the Shared event; nothing to do if that is now.
         if share_id != self.share_id or self.shared_version != self.version:
             self._share(share_id)
@@ -445,13 +366,15 @@ class Chat(SoftDeleted, Aggregate):
         if self.share_id is not None:
             self._unshare()
 
+    @_chat_errors
     def move_to_folder(self, folder_id: str | None) -> None:
         """Move into a folder (None: back to the chat list). Unpins, as Open WebUI does."""
         self._live()
-        folder_id = _optional_str(folder_id, "folder_id")
+        folder_id = optional_str(folder_id, "folder_id")
         if folder_id != self.folder_id:
             self._move_to_folder(folder_id)
 
+    @_chat_errors
     def add_tag(self, name: str) -> None:
         self._live()
         tags = normalize_tags([name])
@@ -460,9 +383,10 @@ class Chat(SoftDeleted, Aggregate):
         if tags[0] not in self.tags:
             self._add_tag(tags[0])
 
+    @_chat_errors
     def remove_tag(self, name: str) -> None:
         self._live()
-        tag = normalize_tag(_required_str(name, "tag name"))
+        tag = normalize_tag(required_str(name, "tag name"))
         if tag in self.tags:
             self._remove_tag(tag)
 
@@ -471,16 +395,18 @@ class Chat(SoftDeleted, Aggregate):
         if self.tags:
             self._clear_tags()
 
+    @_chat_errors
     def set_tags(self, names: Iterable[Any]) -> None:
         self._live()
         tags = normalize_tags(names)
         if tags != self.tags:
             self._change_tags(tags)
 
+    @_chat_errors
     def set_meta(self, meta: Mapping[str, Any]) -> None:
         """Replace `meta`. A `tags` key is ignored: tags change only through tag commands."""
         self._live()
-        new_meta = {k: v for k, v in _object(meta, "meta").items() if k != "tags"}
+        new_meta = {k: v for k, v in json_object(meta, "meta").items() if k != "tags"}
         if new_meta != self.meta:
             self._change_meta(new_meta)
 
@@ -518,11 +444,11 @@ class Chat(SoftDeleted, Aggregate):
         The client resends the whole chat on every save; comparing before copying keeps a
         save of a long chat from deep-copying every message it already has.
         """
-        parsed = _parse_history(chat_json)
+        parsed = parse_history(chat_json)
         if parsed is None:
             return None
         messages, current_id = parsed
-        changed = {_json_key(mid): json_data(m) for mid, m in messages.items()
+        changed = {json_key(mid): json_data(m) for mid, m in messages.items()
                    if normalise_message(mid, m) != self.messages.get(mid)}
         return changed, json_data(current_id)
 

@@ -14,7 +14,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from domain.base import DeletedError, SoftDeleted, epoch
-from domain.chat import ChatError, json_data
+from domain.document import DocumentError, json_data
 
 
 class FolderError(ValueError):
@@ -44,7 +44,7 @@ def _object(value: Any, what: str) -> dict[str, Any]:
         raise FolderError(f"{what} must be an object")
     try:
         return json_data(dict(value))
-    except ChatError as e:
+    except DocumentError as e:
         raise FolderError(f"{what}: {e}") from e
 
 

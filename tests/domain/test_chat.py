@@ -7,7 +7,8 @@ from eventsourcing.application import Application
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.chat import Chat, ChatDeletedError, ChatError, ChatNotDeletedError, normalize_tag
+from domain.chat import Chat, ChatDeletedError, ChatError, ChatNotDeletedError
+from domain.tags import normalize_tag
 
 USER = "user-1"
 ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
