@@ -1,4 +1,4 @@
-"""Ports the use cases need; infrastructure provides the adapters (wired in infrastructure.bootstrap)."""
+"""Ports the use cases need; infrastructure provides the adapters (wired in interfaces.composition)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,12 @@ class SessionStore(Protocol):
 
     def last_write(self, user_id: str) -> int: ...
 
+    def forget_user(self, user_id: str, rate_keys: Sequence[str] = ()) -> None:
+        """Drop everything kept about a user (erasure)."""
+        ...
+
+    def ping(self) -> bool: ...
+
 
 class ProjectionWaiter(Protocol):
     def wait(self, names: Sequence[str], position: int, timeout: float) -> bool: ...
@@ -77,6 +83,14 @@ class JobQueue(Protocol):
     Every job must be idempotent: a job may run twice (redelivery, a retry, a startup sweep)."""
 
     def enqueue(self, name: str, *, delay: float = 0.0, **kwargs: Any) -> None: ...
+
+
+class BackgroundJobs(JobQueue, Protocol):
+    """The queue as the process that owns it sees it: what waits, and how it stops."""
+
+    def depth(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
 
 
 class FileStorage(Protocol):

@@ -138,7 +138,7 @@ class Embedder(Protocol):
 
 @dataclass
 class EmbeddingPorts:
-    """What infrastructure provides (wired in bootstrap)."""
+    """What infrastructure provides (wired in interfaces.composition)."""
 
     model_id: Callable[[EmbeddingSpec], str]  # the cache key of a spec's model, without loading it
     create: Callable[[EmbeddingSpec], Embedder]  # a raw embedder (may load a model)
@@ -187,7 +187,8 @@ class RetrievalService:
     def __init__(self, config: Any, runner: CommandRunner, defaults: dict[str, Any],
                  embedding_default: EmbeddingSpec, ports: EmbeddingPorts, storage: FileStorage,
                  chunks: ChunkSources, jobs: JobQueue, waiter: ProjectionWaiter,
-                 head: Callable[[], int], access: Callable[[Principal, str], bool] | None = None):
+                 head: Callable[[], int], access: Callable[[Principal, str], bool] | None = None,
+                 index: VectorSearch | None = None):
         self.config = config
         self.runner = runner
         self.defaults = defaults
@@ -198,8 +199,8 @@ class RetrievalService:
         self.jobs = jobs
         self.waiter = waiter
         self.head = head
-        self.access = access  # may this principal read this collection? (set by bootstrap)
-        self.index: VectorSearch | None = None
+        self.access = access  # may this principal read this collection?
+        self.index = index  # the vector index searches query (none: nothing to search)
         self.switch_retry_base = 2.0  # seconds; the n-th retry of a switch waits base * 2**n
 
     # -- configuration ------------------------------------------------------------------------

@@ -1,10 +1,9 @@
 """Background jobs: Dramatiq actors on the Redis broker in production, a thread pool when embedded.
 
 Use cases enqueue by name through the JobQueue port (application.ports); the same function runs in
-either shape, and every job must be idempotent (a job run twice has no extra effect). A job is
-registered with `@job("name")` and called as `fn(container, **kwargs)`: in the API process (or
-the embedded default) the container is the process's own; in `chronicle worker` (which runs this
-module as its Dramatiq module) it is bootstrapped lazily, once, on the first job.
+either shape, and every job must be idempotent (a job run twice has no extra effect). A queue is
+built with `run(name, kwargs)`, which runs the named job: the composition root
+(interfaces.composition.jobs) holds the jobs and the container they run against.
 
 Retries: a use case that meets a transient failure records it and re-enqueues itself with a delay
 (its own backoff, visible on the aggregate). Dramatiq additionally retries a job that raised
@@ -13,12 +12,9 @@ Retries: a use case that meets a transient failure records it and re-enqueues it
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import re
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -28,20 +24,10 @@ import dramatiq
 
 log = logging.getLogger("chronicle.jobs")
 
-JOBS: dict[str, Callable[..., Any]] = {}
+RunJob = Callable[[str, dict[str, Any]], None]  # runs the job of that name with its kwargs
 QUEUE = "chronicle"
 ACTOR = "chronicle_job"
 TIME_LIMIT_MS = 3_600_000  # a large document on the local model takes minutes, not hours
-
-
-def job(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a job function under a stable name; it is called as fn(container, **kwargs)."""
-
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        JOBS[name] = fn
-        return fn
-
-    return register
 
 
 def queue_name(database_url: str = "") -> str:
@@ -51,29 +37,16 @@ def queue_name(database_url: str = "") -> str:
     return f"{QUEUE}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}" if name else QUEUE
 
 
-def _call(context: Callable[[], Any] | None, name: str, kwargs: dict[str, Any]) -> Any:
-    fn = JOBS.get(name)
-    if fn is None:
-        log.error("unknown job", extra={"job": name})
-        return None
-    if context is None:
-        raise RuntimeError("job queue has no container bound")
-    return fn(context(), **kwargs)
-
-
 class InProcessJobs:
     """The embedded default: a small thread pool; delayed jobs wait on timers."""
 
-    def __init__(self, workers: int = 2):
+    def __init__(self, run: RunJob, workers: int = 2):
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
-        self.context: Callable[[], Any] | None = None
+        self.run = run
         self._lock = threading.Condition()
         self._pending = 0
         self._timers: set[threading.Timer] = set()
         self._closed = False
-
-    def bind(self, context: Callable[[], Any]) -> None:
-        self.context = context
 
     def enqueue(self, name: str, *, delay: float = 0.0, **kwargs: Any) -> None:
         with self._lock:
@@ -103,7 +76,7 @@ class InProcessJobs:
 
     def _run(self, name: str, kwargs: dict[str, Any]) -> None:
         try:
-            _call(self.context, name, kwargs)
+            self.run(name, kwargs)
         except Exception:
             log.exception("job failed", extra={"job": name})
         finally:
@@ -147,24 +120,21 @@ def redis_broker(url: str, global_broker: bool = False) -> Any:
 class DramatiqJobs:
     """Production: jobs are messages on Redis; `chronicle worker` processes consume them."""
 
-    def __init__(self, url: str, queue: str = QUEUE, global_broker: bool = False,
+    def __init__(self, url: str, run: RunJob, queue: str = QUEUE, global_broker: bool = False,
                  max_retries: int = 5):
         self.queue = queue
         self.broker = redis_broker(url, global_broker)
-        self.context: Callable[[], Any] | None = None
+        self.run = run
         self.actor = dramatiq.actor(actor_name=ACTOR, queue_name=queue, broker=self.broker,
                                     max_retries=max_retries, min_backoff=1_000,
                                     max_backoff=300_000, time_limit=TIME_LIMIT_MS)(self._dispatch)
-
-    def bind(self, context: Callable[[], Any]) -> None:
-        self.context = context
 
     def enqueue(self, name: str, *, delay: float = 0.0, **kwargs: Any) -> None:
         self.actor.send_with_options(args=(name, kwargs),
                                      delay=int(delay * 1000) if delay > 0 else None)
 
     def _dispatch(self, name: str, kwargs: dict[str, Any]) -> None:
-        _call(self.context, name, kwargs)
+        self.run(name, kwargs)
 
     def depth(self) -> dict[str, int]:
         client = self.broker.client
@@ -202,53 +172,3 @@ class Schedule:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-
-
-# -- the worker process's container -------------------------------------------------------------
-_container: Any = None
-_container_lock = threading.Lock()
-
-
-def worker_container() -> Any:
-    """The container of a `chronicle worker` process: bootstrapped on the first job, closed at
-    exit. It runs no projectors and loads no model until a job embeds."""
-    global _container
-    if _container is None:
-        with _container_lock:
-            if _container is None:
-                from infrastructure.bootstrap import bootstrap
-
-                _container = bootstrap(run_projectors=False)
-                atexit.register(_container.close)
-    return _container
-
-
-# -- the jobs ------------------------------------------------------------------------------------
-@job("files.process")
-def process_file(container: Any, file_id: str, attempt: int = 0) -> None:
-    outcome, _ = container.files.process(file_id, attempt)
-    log.info("file processed", extra={"file_id": file_id, "outcome": outcome, "attempt": attempt})
-
-
-@job("files.collect")
-def collect_blobs(container: Any, digests: list[str], attempt: int = 0) -> None:
-    container.files.collect(digests, attempt)
-
-
-@job("retrieval.switch_model")
-def switch_embedding_model(container: Any, target: dict[str, Any], attempt: int = 0) -> None:
-    outcome = container.retrieval.switch_model(target, attempt)
-    log.info("embedding model switch", extra={"outcome": outcome, "attempt": attempt})
-
-
-@job("retention")
-def apply_retention(container: Any) -> None:
-    report = container.retention.run(time.time())
-    log.info("retention applied", extra={"trashed": report.trashed, "purged": report.purged})
-
-
-# `chronicle worker` imports this module: register the actor on the production broker.
-if os.environ.get("REDIS_URL") and os.environ.get("CHRONICLE_WORKER") == "1":
-    WORKER = DramatiqJobs(os.environ["REDIS_URL"], queue_name(os.environ.get("DATABASE_URL", "")),
-                          global_broker=True)
-    WORKER.bind(worker_container)

@@ -10,9 +10,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from infrastructure.bootstrap import Container, bootstrap
 from infrastructure.metrics import REGISTRY, LiveCollector
 from infrastructure.settings import Settings
+from interfaces.composition.bootstrap import bootstrap
+from interfaces.composition.container import Container
 from interfaces.errors import install_error_handlers
 from interfaces.logs import configure_logging
 from interfaces.middleware import RequestContextMiddleware

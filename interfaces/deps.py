@@ -11,8 +11,8 @@ from application.auth import Principal
 from application.context import Actor, set_actor
 from application.errors import ApplicationError
 from application.messages import Detail
-from infrastructure.bootstrap import Container
 from infrastructure.metrics import READ_WAIT_TIMEOUTS
+from interfaces.composition.container import Container
 
 POSITION_HEADER = "X-Chronicle-Position"
 MIN_POSITION_HEADER = "X-Chronicle-Min-Position"

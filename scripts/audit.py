@@ -18,6 +18,7 @@ from typing import Any
 from application.audit import Kind
 from application.auth import Principal
 from application.errors import ApplicationError
+from interfaces.schemas.audit import state_view  # the CLI prints an aggregate as the API shows it
 
 OPERATOR = Principal(id="operator", role="admin", via="cli")
 
@@ -64,7 +65,7 @@ def _when(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
 
     container = bootstrap(run_projectors=False)
     try:
@@ -78,8 +79,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _query(container: Any, args: argparse.Namespace) -> Any:
-    from interfaces.schemas.audit import state_view
-
     audit = container.audit
     if args.view in ("log", "signins"):
         filters = {"actor": args.actor, "event_type": args.event_type, "since": args.since,
@@ -101,3 +100,9 @@ def _query(container: Any, args: argparse.Namespace) -> Any:
     target = args.to_version or audit.latest(OPERATOR, kind, args.id)
     return audit.diff(OPERATOR, kind, args.id, args.from_version, target,
                       lambda aggregate: state_view(kind, aggregate))
+
+
+if __name__ == "__main__":
+    from scripts.chronicle import run_as
+
+    sys.exit(run_as("audit"))

@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from application.context import Actor, acting_as
 from application.errors import ApplicationError
-from infrastructure.bootstrap import Container, bootstrap
+from interfaces.composition.bootstrap import bootstrap
+from interfaces.composition.container import Container
 from projections.registry import PROJECTORS
 
 
@@ -71,3 +72,9 @@ def _erase(container: Container, user_id: str) -> int:
               "scrubbed: rerun to finish", file=sys.stderr)
         return 1
     return 0
+
+
+if __name__ == "__main__":
+    from scripts.chronicle import run_as
+
+    sys.exit(run_as("erase-user"))

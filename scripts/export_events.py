@@ -100,7 +100,7 @@ def export(container: Any, out: IO[str], progress: Callable[[int], None] | None 
 
 
 def run(output: str | None) -> int:
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
     from scripts.rebuild import progress_bar, say
 
     container = bootstrap(run_projectors=False)
@@ -134,3 +134,9 @@ def _export_file(container: Any, path: Path, advance: Callable[[int], None]) -> 
     finally:
         tmp.unlink(missing_ok=True)
     return summary
+
+
+if __name__ == "__main__":
+    from scripts.chronicle import run_as
+
+    sys.exit(run_as("export"))

@@ -249,7 +249,7 @@ def _insert(recorder: Any, batch: list[StoredEvent], progress: Callable[[int], N
 
 
 def run(file: str) -> int:
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
 
     path = Path(file)
     if not path.is_file():

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infrastructure.bootstrap import bootstrap
+from interfaces.composition.bootstrap import bootstrap
 from projections.compare import Comparison
 
 
@@ -108,3 +108,9 @@ def report(comparison: Comparison) -> None:
     for table in comparison.tables:
         for sample in table.samples:
             print(f"  {table.table} only in {sample['side']}: {sample['row']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    from scripts.chronicle import run_as
+
+    sys.exit(run_as("rebuild"))

@@ -11,7 +11,8 @@ import time
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infrastructure.bootstrap import Container, bootstrap
+from interfaces.composition.bootstrap import bootstrap
+from interfaces.composition.container import Container
 from projections.chats import ChatsProjector
 from projections.runtime import read_state
 
@@ -62,3 +63,9 @@ def _read_model_ready(container: Container) -> bool:
         print(f"note: the chats read model is at position {state['position']} of {head}; "
               f"chats written since are considered on the next run", file=sys.stderr)
     return True
+
+
+if __name__ == "__main__":
+    from scripts.chronicle import run_as
+
+    sys.exit(run_as("retention"))

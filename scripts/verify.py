@@ -277,7 +277,7 @@ def _section(title: str, findings: Findings, clean: str) -> None:
 
 
 def run(as_json: bool = False) -> int:
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
 
     container = bootstrap(run_projectors=False)
     try:
@@ -292,3 +292,9 @@ def run(as_json: bool = False) -> int:
     else:
         print_report(report)
     return 0 if report.findings == 0 else 1
+
+
+if __name__ == "__main__":
+    from scripts.chronicle import run_as
+
+    sys.exit(run_as("verify"))

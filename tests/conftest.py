@@ -67,7 +67,7 @@ def make_settings(env: dict[str, str], **overrides: str):  # type: ignore[no-unt
 
 @pytest.fixture
 def container(settings_env: dict[str, str]):  # type: ignore[no-untyped-def]
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
 
     c = bootstrap(make_settings(settings_env))
     yield c

@@ -133,7 +133,7 @@ class Realtime:
         self._binding: dict[str, asyncio.Lock] = {}  # connect and user-join may race per socket
         self.container: Any = None
         self.access: RealtimeAccess | None = None
-        self.usage = UsagePool(settings.REDIS_URL, key=f"{self.channel}:usage")
+        self.usage = UsagePool()  # in memory and empty until start() hands over the container's
         self._own_publisher: LoopPublisher | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._register()
@@ -141,7 +141,7 @@ class Realtime:
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self, container: Any) -> None:
         self.container = container
-        self.access = RealtimeAccess(container.store, container.channel_directory)
+        self.access, self.usage = container.realtime_access, container.usage
         if container.realtime.publisher is None:  # no Redis: the feed emits in this process
             self._own_publisher = LoopPublisher(self._emit, asyncio.get_running_loop())
             container.realtime.attach(self._own_publisher)

@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 
 from application.audit import MAX_PAGE, Kind
 from application.auth import Principal
-from infrastructure.bootstrap import Container
 from interfaces import bounds
+from interfaces.composition.container import Container
 from interfaces.deps import AdminUser, ContainerDep, CurrentUser, committed, consistent
 from interfaces.schemas.audit import (
     AuditDiff,

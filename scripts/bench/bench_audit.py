@@ -21,8 +21,8 @@ from typing import Any
 from application.context import Actor, acting_as
 from domain.chat import Chat
 from domain.user import User
-from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings
+from interfaces.composition.bootstrap import bootstrap
 from scripts.bench.common import drop_database, emit, fresh_database, percentiles, temp_dir
 
 

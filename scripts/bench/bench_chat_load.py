@@ -28,8 +28,8 @@ MESSAGES = 1000
 def container(backend: str) -> Iterator[Any]:
     import psycopg
 
-    from infrastructure.bootstrap import bootstrap
     from infrastructure.settings import Settings
+    from interfaces.composition.bootstrap import bootstrap
 
     env = {"DATA_DIR": tempfile.mkdtemp(prefix="bench-chat-"), "LOG_LEVEL": "WARNING",
            "WEBUI_SECRET_KEY": uuid.uuid4().hex}

@@ -30,8 +30,8 @@ from typing import Any
 from uuid import UUID
 
 from domain.user import User
-from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings
+from interfaces.composition.bootstrap import bootstrap
 from projections.runtime import rebuild
 from projections.users import UsersProjector
 from scripts.bench.common import (
@@ -273,10 +273,10 @@ def http_signin_get(url: str, seconds: float, clients: int) -> dict[str, Any]:
 
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     port = 18080
-    server = subprocess.Popen([sys.executable, "-m", "interfaces.cli", "serve", "--port",
+    server = subprocess.Popen([sys.executable, "-m", "scripts.chronicle", "serve", "--port",
                                str(port), "--workers", "2"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    projector = subprocess.Popen([sys.executable, "-m", "interfaces.cli", "projector"], env=env,
+    projector = subprocess.Popen([sys.executable, "-m", "scripts.chronicle", "projector"], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

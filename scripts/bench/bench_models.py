@@ -24,9 +24,9 @@ from typing import Any
 
 from domain.model import Model
 from domain.user import User
-from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings
 from infrastructure.sql import Database
+from interfaces.composition.bootstrap import bootstrap
 from scripts.bench.common import drop_database, emit, fresh_database, percentiles, temp_dir
 
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")

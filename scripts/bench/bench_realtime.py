@@ -48,8 +48,8 @@ class Deployment:
         self.env = {"DATA_DIR": str(tmp / "data"), "WEBUI_SECRET_KEY": "bench-" + "x" * 40,
                     "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + f"/{self.db_name}",
                     "REDIS_URL": REDIS, "CHRONICLE_PROJECTORS": "external", "LOG_LEVEL": "WARNING"}
-        from infrastructure.bootstrap import bootstrap
         from infrastructure.settings import Settings
+        from interfaces.composition.bootstrap import bootstrap
 
         self.container = bootstrap(Settings(**self.env), run_projectors=False)  # type: ignore[arg-type]
         full = server_env(self.env)

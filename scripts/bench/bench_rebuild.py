@@ -29,8 +29,8 @@ from application.context import Actor, acting_as
 from domain.chat import Chat
 from domain.model import Model
 from domain.user import User
-from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings
+from interfaces.composition.bootstrap import bootstrap
 from scripts.bench.common import CpuMeter, drop_database, emit, fresh_database, temp_dir
 
 PAGE = 2000

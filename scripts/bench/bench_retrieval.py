@@ -225,7 +225,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("EVENTSOURCING_DISABLE_REDEFINITION_CHECK", "y")
 
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
 
     settings, url = settings_for(args.backend)
     container = bootstrap(settings)

@@ -60,8 +60,8 @@ _OPEN: list[Callable[[], None]] = []  # closers of the shared worlds still open
 def shared_world(backend: str, tmp: Path) -> Iterator[World]:
     from fastapi.testclient import TestClient
 
-    from infrastructure.bootstrap import bootstrap
     from interfaces.app import create_app
+    from interfaces.composition.bootstrap import bootstrap
 
     env = backend_env(backend, tmp)
     container = bootstrap(make_settings(env))

@@ -7,7 +7,7 @@ import uuid
 
 from application.context import Actor, acting_as
 from domain.chat import Chat
-from infrastructure.bootstrap import bootstrap
+from interfaces.composition.bootstrap import bootstrap
 from tests.cli.test_operator_commands import run
 from tests.conftest import make_settings
 

@@ -22,7 +22,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def container(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
 
     env = backend_env(backend, Path(tmp_path_factory.mktemp(f"chats-{backend}")))
     if backend == "postgres":

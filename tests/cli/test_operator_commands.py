@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infrastructure.bootstrap import bootstrap
+from interfaces.composition.bootstrap import bootstrap
 from projections.runtime import read_state
 from tests.conftest import make_settings
 from tests.projections.test_runtime import dump, wait_caught_up, write_users

@@ -327,7 +327,7 @@ def test_what_another_user_took_over_survives_erasure_and_rebuild(client, contai
 
 
 def test_erasing_is_idempotent_and_survives_a_restart(client, container, settings_env):
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
     from tests.conftest import make_settings
 
     admin = signup(client, "Admin")

@@ -130,8 +130,8 @@ def _stop_process(proc: subprocess.Popen[bytes]) -> None:
 def stack(backend: str, tmp: Path, worker: str = "thread", **overrides: str) -> Iterator[Stack]:
     from fastapi.testclient import TestClient
 
-    from infrastructure.bootstrap import bootstrap
     from interfaces.app import create_app
+    from interfaces.composition.bootstrap import bootstrap
 
     env = backend_env(backend, tmp)
     env.update(overrides)

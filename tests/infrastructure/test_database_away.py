@@ -17,7 +17,7 @@ from psycopg_pool import PoolTimeout
 
 from application.errors import Unavailable
 from infrastructure.availability import is_database_away
-from infrastructure.bootstrap import bootstrap
+from interfaces.composition.bootstrap import bootstrap
 from tests.chats.helpers import chat_doc
 from tests.conftest import PG_ADMIN_URL, backend_env, drop_pg_database, make_settings
 from tests.helpers import cast

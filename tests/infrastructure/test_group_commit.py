@@ -15,8 +15,8 @@ from eventsourcing.persistence import StoredEvent
 
 from application.errors import ConcurrencyConflict
 from domain.user import User
-from infrastructure.bootstrap import bootstrap
 from infrastructure.group_commit import GroupCommitter
+from interfaces.composition.bootstrap import bootstrap
 from tests.conftest import make_settings
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from infrastructure.bootstrap import bootstrap
 from infrastructure.sql import insert_rows
+from interfaces.composition.bootstrap import bootstrap
 from tests.conftest import make_settings
 
 COLUMNS = ("id", "name", "score", "flag", "at")

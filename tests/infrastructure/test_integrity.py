@@ -9,10 +9,10 @@ import uuid
 import pytest
 
 from domain.user import User
-from infrastructure.bootstrap import bootstrap
 from infrastructure.integrity import verify_chains
 from infrastructure.keys import derive_kek
 from infrastructure.mapper import FORMAT, split_state
+from interfaces.composition.bootstrap import bootstrap
 from tests.conftest import make_settings
 from tests.operations.helpers import events_sql
 

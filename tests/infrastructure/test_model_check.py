@@ -14,6 +14,7 @@ import pytest
 
 from infrastructure.embeddings import MODEL_FILES, startup_problem
 from interfaces import cli
+from scripts import chronicle
 
 
 @pytest.fixture
@@ -65,5 +66,5 @@ def test_serve_logs_it_once(no_package: None, root_logging: None, monkeypatch: p
 
 def test_install_model_check_exits_1_when_missing(no_package: None,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["install-model", "--check"]) == 1
+    assert chronicle.main(["install-model", "--check"]) == 1
     assert "chronicle install-model" in capsys.readouterr().err

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from infrastructure.bootstrap import bootstrap
 from infrastructure.pg_recorder import binary_array
+from interfaces.composition.bootstrap import bootstrap
 from tests.conftest import backend_env, drop_pg_database, make_settings
 
 

@@ -46,8 +46,8 @@ def world(backend: str, secret: str | None = None, populate: bool = True) -> Ite
     """A fresh store and server on `backend` (own directory, own PostgreSQL database)."""
     from fastapi.testclient import TestClient
 
-    from infrastructure.bootstrap import bootstrap
     from interfaces.app import create_app
+    from interfaces.composition.bootstrap import bootstrap
 
     env = backend_env(backend, Path(tempfile.mkdtemp(prefix="chronicle-ops-")))
     if secret:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from infrastructure.bootstrap import bootstrap
+from interfaces.composition.bootstrap import bootstrap
 from projections.runtime import read_state, rebuild
 from projections.users import UsersProjector
 from tests.conftest import make_settings

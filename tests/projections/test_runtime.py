@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from domain.user import User
-from infrastructure.bootstrap import bootstrap
+from interfaces.composition.bootstrap import bootstrap
 from projections.runtime import Projector, read_state, rebuild
 from projections.users import UsersProjector
 from tests.conftest import make_settings

@@ -199,7 +199,7 @@ def test_topics_decide_what_each_projector_decodes(container: Any) -> None:
 
 
 def test_a_projector_decodes_only_the_events_it_handles(settings_env: dict[str, str]) -> None:
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
     from tests.conftest import make_settings
 
     quiet = bootstrap(make_settings(settings_env), run_projectors=False)

@@ -45,7 +45,7 @@ def _base_env(tmp: Path) -> dict[str, str]:
 
 
 def _writer(env: dict[str, str]) -> Any:
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
 
     # Bootstrapping here first creates every table, so the servers never race to create them.
     return bootstrap(make_settings(env), run_projectors=False)

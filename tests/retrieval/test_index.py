@@ -132,7 +132,7 @@ def _wait(predicate: Any, timeout: float = 30.0) -> None:
 def test_index_is_saved_and_caught_up_on_start(backend: str, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from application.retrieval import RetrievalService
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
 
     with installation(backend, tmp_path, CHRONICLE_JOBS="embedded") as env:
         user = Principal(id=str(uuid.uuid4()), role="user", via="session")
@@ -181,7 +181,7 @@ def test_chronicle_rebuild_rebuilds_the_index_from_the_cache(tmp_path: Path,
     import sys
 
     from application.retrieval import RetrievalService
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
 
     with installation("sqlite", tmp_path, CHRONICLE_JOBS="embedded") as env:
         user = Principal(id=str(uuid.uuid4()), role="user", via="session")

@@ -122,7 +122,7 @@ def test_code_execute_uses_the_configured_jupyter(client, container, people):
 
 
 def test_settings_configure_jupyter(settings_env_sqlite):
-    from infrastructure.bootstrap import bootstrap
+    from interfaces.composition.bootstrap import bootstrap
     from tests.conftest import make_settings
 
     built = bootstrap(make_settings(settings_env_sqlite,
