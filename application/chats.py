@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from application.auth import Principal
 from application.commands import CommandRunner, Outcome
+from application.context import Actor, acting_as
 from application.domain_errors import domain_errors
 from application.errors import BadRequest, NotFound, Unauthorized
 from application.ids import parse_uuid
@@ -281,6 +282,43 @@ class ChatService:
         return await self._change_async(
             "chats.message_event", principal, chat_id,
             lambda chat: chat.record_message_event(message_id, event_type, data))
+
+    # A web-app completion: the server records the reply it streams (application/replies.py).
+    async def start_reply(self, principal: Principal, chat_id: str,
+                          user_message: dict[str, Any] | None, reply: dict[str, Any],
+                          task_id: str) -> Outcome[tuple[Chat, None]]:
+        def change(chat: Chat) -> None:
+            if user_message is not None and isinstance(user_message.get("id"), str):
+                chat.upsert_message(user_message["id"], user_message)
+            chat.start_reply(reply, task_id)
+
+        return await self._change_async("chats.start_reply", principal, chat_id, change)
+
+    async def checkpoint_reply(self, principal: Principal, chat_id: str, message_id: str,
+                               content: str) -> Outcome[tuple[Chat, bool]]:
+        return await self._change_async(
+            "chats.checkpoint_reply", principal, chat_id,
+            lambda chat: chat.checkpoint_reply(message_id, content))
+
+    async def finish_reply(self, principal: Principal, chat_id: str, message_id: str,
+                           changes: dict[str, Any]) -> Outcome[tuple[Chat, None]]:
+        return await self._change_async(
+            "chats.finish_reply", principal, chat_id,
+            lambda chat: chat.finish_reply(message_id, changes))
+
+    def interrupt_reply(self, chat_id: str, message_id: str, error: str) -> bool:
+        """A reply whose streaming process died, finished with what was checkpointed and an
+        error; recorded by the system, not by the chat's owner."""
+        def decide() -> tuple[bool, list[Any]]:
+            chat = self._live(chat_id)
+            message = chat.messages.get(message_id) if chat is not None else None
+            if chat is None or message is None or message.get("done") is True:
+                return False, []
+            chat.finish_reply(message_id, {"error": {"content": error}})
+            return True, [chat]
+
+        with acting_as(Actor.system("replies")):
+            return self.runner.run("chats.interrupt_reply", decide).value
 
     def delete(self, principal: Principal, chat_id: str) -> Outcome[tuple[Chat, None]]:
         self._permit(principal, "chat.delete")

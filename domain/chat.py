@@ -472,6 +472,61 @@ class Chat(SoftDeleted, Aggregate):
     def _retitle(self, title: str) -> None:
         self.title = title
 
+    # -- replies the server generates (a web-app completion) ---------------------------------
+    # Their own events: the realtime feed does not turn them into `chat:message` payloads,
+    # which would overwrite the content a client is building from the streamed deltas.
+    @_chat_errors
+    def start_reply(self, message: Mapping[str, Any], task_id: str) -> None:
+        """An assistant reply begins: the message as the server will fill it, made current;
+        `task_id` names the task streaming it (who may stop it, whether it still runs)."""
+        self._live()
+        message_id = required_str(json_object(message, "message").get("id"), "message id")
+        stored = self.messages.get(message_id, {})
+        self._reply_started(self.owner_id, task_id,
+                            {**stored, **normalise_message(message_id, message)})
+        if self.current_id != message_id:
+            self._move_current(message_id)
+
+    def checkpoint_reply(self, message_id: str, content: str) -> bool:
+        """What a streaming reply holds so far, so that a crash loses at most one interval."""
+        self._live()
+        if message_id not in self.messages:
+            raise ChatError(f"no message {message_id}")
+        if self.messages[message_id].get("content") == content:
+            return False
+        self._reply_checkpointed(message_id, {"content": content})
+        return True
+
+    @_chat_errors
+    def finish_reply(self, message_id: str, changes: Mapping[str, Any]) -> None:
+        """The reply ends once: its content, usage and error, `done`."""
+        self._live()
+        if message_id not in self.messages:
+            raise ChatError(f"no message {message_id}")
+        if self.messages[message_id].get("done") is True:
+            raise ChatError(f"the reply {message_id} has ended")
+        self._reply_finished(message_id, {**json_data(dict(changes)), "done": True})
+
+    @event("ReplyStarted")
+    def _reply_started(self, user_id: str, task_id: str, message: dict[str, Any],
+                       timestamp: datetime | None = None) -> None:
+        self.messages[message["id"]] = deepcopy(message)
+        self.updated_at = epoch(timestamp)
+
+    @event("ReplyCheckpointed")
+    def _reply_checkpointed(
+        self, message_id: str, changes: dict[str, Any], timestamp: datetime | None = None
+    ) -> None:
+        self.messages[message_id] = {**self.messages[message_id], **deepcopy(changes)}
+        self.updated_at = epoch(timestamp)
+
+    @event("ReplyFinished")
+    def _reply_finished(
+        self, message_id: str, changes: dict[str, Any], timestamp: datetime | None = None
+    ) -> None:
+        self.messages[message_id] = {**self.messages[message_id], **deepcopy(changes)}
+        self.updated_at = epoch(timestamp)
+
     @event("MessageAdded")
     def _add_message(self, message: dict[str, Any], timestamp: datetime | None = None) -> None:
         self.messages[message["id"]] = deepcopy(message)

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     OPENAI_API_KEYS: str = Field(default="", validation_alias=AliasChoices(
         "OPENAI_API_KEYS", "OPENAI_API_KEY"))
     ENABLE_OLLAMA_API: bool = True
+    # Replies the web app asks for (docs/completions.md): how often a streaming reply is saved,
+    # after how long an open reply whose task runs nowhere counts as interrupted, how often
+    # each API worker looks for such replies.
+    REPLY_CHECKPOINT_SECONDS: float = Field(default=1.0, gt=0, le=3600, allow_inf_nan=False)
+    REPLY_STALE_SECONDS: float = Field(default=60.0, gt=0, le=86400, allow_inf_nan=False)
+    REPLY_SWEEP_SECONDS: float = Field(default=15.0, gt=0, le=86400, allow_inf_nan=False)
     OLLAMA_BASE_URLS: str = Field(default="http://localhost:11434", validation_alias=AliasChoices(
         "OLLAMA_BASE_URLS", "OLLAMA_BASE_URL"))
 

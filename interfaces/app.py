@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,7 +52,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             app.state.container = bootstrap(settings)
         _register_collector(app.state.container)
         _resume_pending_files(app.state.container)
+        # Replies whose streaming process died are marked interrupted (application/replies.py).
+        sweeper = asyncio.create_task(app.state.container.replies.sweep_forever(
+            app.state.container.settings.REPLY_SWEEP_SECONDS))
         yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         if owned:
             app.state.container.close()
 

@@ -167,6 +167,18 @@ class ChatsProjector(Projector):
             page.put_text(chat_id, "m", event.message_id, message_text(event.changes))
 
     @fold.register
+    def _reply_started(self, event: Chat.ReplyStarted, page: ChatPage) -> None:
+        self._message_added(event, page)  # type: ignore[arg-type]  # same fields
+
+    @fold.register
+    def _reply_checkpointed(self, event: Chat.ReplyCheckpointed, page: ChatPage) -> None:
+        self._message_edited(event, page)  # type: ignore[arg-type]  # same fields
+
+    @fold.register
+    def _reply_finished(self, event: Chat.ReplyFinished, page: ChatPage) -> None:
+        self._message_edited(event, page)  # type: ignore[arg-type]  # same fields
+
+    @fold.register
     def _current_moved(self, event: Chat.CurrentMessageMoved, page: ChatPage) -> None:
         page.set(str(event.originator_id), updated_at=epoch(event.timestamp))
 

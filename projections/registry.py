@@ -9,6 +9,7 @@ from projections.files import FilesProjector
 from projections.knowledge import KnowledgeProjector
 from projections.models import ModelsProjector
 from projections.realtime import RealtimeProjector
+from projections.replies import OpenRepliesProjector
 from projections.retrieval_index import RetrievalIndexProjector
 from projections.runtime import Projector
 from projections.tools import ToolsProjector
@@ -17,6 +18,6 @@ from projections.users import UsersProjector
 PROJECTORS: list[type[Projector]] = [UsersProjector, ChatsProjector, FoldersProjector,
                                      ModelsProjector, ToolsProjector, FilesProjector,
                                      KnowledgeProjector, RetrievalIndexProjector,
-                                     AuditLogProjector]
+                                     AuditLogProjector, OpenRepliesProjector]
 # Feeds follow the log like projectors but publish instead of writing tables (RealtimeHost).
 FEEDS: list[type[Projector]] = [RealtimeProjector]

@@ -35,6 +35,7 @@ from application.knowledge import KnowledgeService
 from application.models import ModelService
 from application.ports import BackgroundJobs, FileStorage, SessionStore
 from application.realtime import RealtimeAccess
+from application.replies import LocalTasks, ReplyService, TaskBoard
 from application.retention import RetentionPolicy
 from application.retrieval import Embedder, EmbeddingPorts, EmbeddingSpec, RetrievalService, rag_defaults
 from application.tools import ToolCode, ToolService
@@ -63,6 +64,7 @@ from infrastructure.passwords import Passwords
 from infrastructure.sessions import MemorySessions, RedisSessions
 from infrastructure.settings import Settings
 from infrastructure.sql import Database, open_database
+from infrastructure.task_board import RedisTasks
 from infrastructure.tokens import Tokens
 from infrastructure.ydoc_store import YdocStore
 from interfaces.composition.container import Container
@@ -84,6 +86,7 @@ from projections.realtime import (
     socketio_channel,
 )
 from projections.registry import FEEDS, PROJECTORS
+from projections.replies import OpenRepliesQueries
 from projections.retrieval_index import RetrievalQueries, VectorMirror
 from projections.runtime import NOTIFY_CHANNEL, LogReader
 from projections.tools import ToolsQueries
@@ -163,7 +166,7 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
                                     schema="chronicle_ydoc", pool_min=0, pool_max=4))
     closers.append(ydocs.close)
     chats = _chats(settings, store, runner, read_db, config, ports.clock)
-    llm = _completions(config, read_db)
+    llm = _completions(settings, config, read_db, chats.chats)
     work = _workspace(settings, store, runner, read_db, config, closers, host)
     storage = (ports.file_storage if ports.file_storage is not None
                else LocalFileStorage(settings.DATA_DIR / "uploads"))
@@ -182,6 +185,7 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
         channel_directory=channels, config=config, auth=people.auth, users=people.users,
         user_queries=people.queries, connections=llm.connections, llm=llm.llm,
         completions=llm.completions,
+        replies=llm.replies,
         chats=chats.chats, folders=chats.folders, models=work.models, tools=work.tools,
         utils=work.utils, files=files.files, knowledge=files.knowledge, retrieval=files.retrieval,
         vector_index=files.mirror, retention=retention,
@@ -356,13 +360,23 @@ class Completions(NamedTuple):
     connections: ConnectionsService
     llm: HttpLLM
     completions: CompletionService
+    replies: ReplyService
 
 
-def _completions(config: ConfigService, read_db: Database) -> Completions:
-    """Connections, the model list and chat completions (docs/completions.md)."""
+def _completions(settings: Settings, config: ConfigService, read_db: Database,
+                 chats: ChatService) -> Completions:
+    """Connections, the model list, chat completions and the web app's replies
+    (docs/completions.md)."""
     connections, llm = ConnectionsService(config), HttpLLM()
     catalog = ModelCatalog(connections, llm, ModelsQueries(read_db).every, NoGroups())
-    return Completions(connections, llm, CompletionService(catalog, connections, llm))
+    completions = CompletionService(catalog, connections, llm)
+    # Across API workers a stop must reach the one streaming the reply: Redis when there is one.
+    tasks: TaskBoard = (RedisTasks(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
+                        if settings.REDIS_URL else LocalTasks())
+    replies = ReplyService(completions, chats, tasks, OpenRepliesQueries(read_db),
+                           checkpoint_seconds=settings.REPLY_CHECKPOINT_SECONDS,
+                           stale_seconds=settings.REPLY_STALE_SECONDS)
+    return Completions(connections, llm, completions, replies)
 
 
 class Work(NamedTuple):

@@ -21,6 +21,7 @@ from application.llm import LanguageModels
 from application.models import ModelService
 from application.ports import BackgroundJobs, SessionStore
 from application.realtime import RealtimeAccess
+from application.replies import ReplyService
 from application.retention import RetentionPolicy
 from application.retrieval import RetrievalService
 from application.tools import ToolService
@@ -65,6 +66,7 @@ class Container:
     connections: ConnectionsService  # language-model servers (docs/completions.md)
     llm: LanguageModels
     completions: CompletionService
+    replies: ReplyService  # the web app's replies, stoppable from any API worker
     chats: ChatService
     folders: FolderService
     models: ModelService

@@ -11,7 +11,9 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from application.completions import CompletionService
+from application.errors import NotFound
 from application.llm import UpstreamError
+from application.replies import Emit, ReplyService
 from interfaces.deps import AdminUser, VerifiedUser, consistent, get_container
 
 router = APIRouter(prefix="/api", tags=["chat"])
@@ -23,7 +25,25 @@ def completions_service(request: Request) -> CompletionService:
     return get_container(request).completions
 
 
+def replies_service(request: Request) -> ReplyService:
+    return get_container(request).replies
+
+
+def socket_emit(request: Request) -> Emit:
+    """Emits through this process's Socket.IO server (its Redis manager reaches every worker);
+    without one (an app served bare, in tests), nobody can be listening."""
+    realtime = getattr(request.app.state, "realtime", None)
+
+    async def emit(event: str, data: dict[str, Any], room: str) -> None:
+        if realtime is not None:
+            await realtime.sio.emit(event, data, room=room)
+
+    return emit
+
+
 Completions = Annotated[CompletionService, Depends(completions_service)]
+Replies = Annotated[ReplyService, Depends(replies_service)]
+SocketEmit = Annotated[Emit, Depends(socket_emit)]
 
 
 def upstream_failure(error: UpstreamError) -> JSONResponse:
@@ -63,10 +83,14 @@ async def _relay(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]
 
 
 @router.post("/chat/completions", response_model=None)
-async def chat_completions(principal: VerifiedUser, completions: Completions,
-                           body: Annotated[dict[str, Any], Body()]
+async def chat_completions(principal: VerifiedUser, completions: Completions, replies: Replies,
+                           emit: SocketEmit, body: Annotated[dict[str, Any], Body()]
                            ) -> dict[str, Any] | JSONResponse | StreamingResponse:
-    """An OpenAI-compatible chat completion: a `chat.completion`, or server-sent chunks."""
+    """An OpenAI-compatible chat completion (a `chat.completion`, or server-sent chunks); with
+    the web app's `chat_id`, `id` and `session_id`, the task id at once and the reply recorded
+    in the chat and streamed to the user's sockets."""
+    if replies.wanted(body):
+        return await replies.start(principal, body, emit)
     connection, upstream = await completions.prepare(principal, body)
     try:
         if not body.get("stream"):
@@ -86,3 +110,28 @@ async def chat_completed(principal: VerifiedUser,
     """After a reply: no server-side filters run here, so the message comes back as sent."""
     body.pop("model_item", None)
     return body
+
+
+# -- tasks: the replies running ---------------------------------------------------------------
+@router.get("/tasks/chat/{chat_id}")
+async def chat_tasks(chat_id: str, principal: VerifiedUser, replies: Replies) -> dict[str, Any]:
+    """The replies running in one of the caller's chats."""
+    return {"task_ids": await replies.of_chat(principal, chat_id)}
+
+
+@router.post("/tasks/chat/{chat_id}/stop")
+async def stop_chat_tasks(chat_id: str, principal: VerifiedUser, replies: Replies
+                          ) -> dict[str, Any]:
+    """Stop every reply running in one of the caller's chats; what arrived is kept."""
+    stopped = await replies.stop_chat(principal, chat_id)
+    if not stopped:
+        return {"status": True, "message": "No tasks found."}
+    return {"status": True, "message": f"Task {stopped[-1]} stopped."}
+
+
+@router.post("/tasks/stop/{task_id}")
+async def stop_task(task_id: str, principal: AdminUser, replies: Replies) -> dict[str, Any]:
+    """Stop one reply (admins, as 0.12.4)."""
+    if not await replies.stop(principal, task_id):
+        raise NotFound(f"Task with ID {task_id} not found.")
+    return {"status": True, "message": f"Task {task_id} stopped."}
