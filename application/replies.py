@@ -27,6 +27,7 @@ from application.completions import CompletionService
 from application.connections import Connection
 from application.errors import BadRequest
 from application.llm import UpstreamError
+from application.task_models import TASKS, TaskModels, parse
 from domain.chat import Chat
 from domain.chat_history import linear_branch
 
@@ -107,6 +108,9 @@ class Reply:
     parts: list[str] = field(default_factory=list)
     usage: Row | None = None
     error: str | None = None
+    model: str = ""
+    messages: list[Row] = field(default_factory=list)
+    background: Row = field(default_factory=dict)  # the app's `background_tasks`
 
     @property
     def content(self) -> str:
@@ -124,13 +128,15 @@ class Reply:
 
 class ReplyService:
     def __init__(self, completions: CompletionService, chats: ChatService, tasks: TaskBoard,
-                 open_replies: OpenReplies, checkpoint_seconds: float = CHECKPOINT_SECONDS,
+                 open_replies: OpenReplies, task_models: TaskModels | None = None,
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS,
                  stale_seconds: float = STALE_SECONDS,
                  clock: Callable[[], float] = time.monotonic):
         self.completions = completions
         self.chats = chats
         self.tasks = tasks
         self.open_replies = open_replies
+        self.task_models = task_models
         self.checkpoint_seconds = checkpoint_seconds
         self.stale_seconds = stale_seconds
         self.clock = clock
@@ -155,7 +161,10 @@ class ReplyService:
             "id": message_id, "parentId": parent if isinstance(parent, str) else None,
             "role": "assistant", "content": "", "model": body["model"], "done": False,
             "timestamp": int(time.time())}, task_id)
-        reply = Reply(principal, chat_id, message_id, task_id, emit)
+        background = body.get("background_tasks")
+        reply = Reply(principal, chat_id, message_id, task_id, emit, model=body["model"],
+                      messages=list(messages),
+                      background=background if isinstance(background, dict) else {})
         registered = asyncio.Event()  # the task must be on the board before it can leave it
         task = asyncio.create_task(self._run(reply, connection, upstream, registered))
         try:
@@ -219,7 +228,48 @@ class ReplyService:
             await reply.send("chat:completion", {"done": True, "content": reply.content,
                                                  **({"usage": reply.usage} if reply.usage
                                                     else {})})
+            await self._background(reply)
         await reply.send("chat:active", {"active": False})
+
+    # -- after a reply: what the app asked for in `background_tasks` ----------------------
+    async def _background(self, reply: Reply) -> None:
+        """A title, tags and follow-ups from the task model; a title and tags are commands on
+        the chat. A failing task is logged: the reply itself has ended well."""
+        if self.task_models is None:
+            return
+        conversation = [*reply.messages, {"role": "assistant", "content": reply.content}]
+        for kind, wanted, apply in (("title", "title_generation", self._retitle),
+                                    ("tags", "tags_generation", self._tag),
+                                    ("follow_up", "follow_up_generation", self._follow_ups)):
+            if not reply.background.get(wanted) or not self.task_models.enabled(kind):
+                continue
+            try:
+                answer = await self.task_models.ask(reply.principal, kind, reply.model,
+                                                    conversation)
+                await apply(reply, parse(answer, TASKS[kind].answer))
+            except Exception:
+                log.warning("%s generation failed for chat %s", kind, reply.chat_id,
+                            exc_info=True)
+
+    async def _retitle(self, reply: Reply, title: Any) -> None:
+        if isinstance(title, str) and title.strip():
+            title = title.strip()[:200]
+            await self.chats.update(reply.principal, reply.chat_id, {"title": title})
+            await reply.send("chat:title", title)
+
+    async def _tag(self, reply: Reply, tags: Any) -> None:
+        names = [t for t in tags if isinstance(t, str) and t.strip()] if isinstance(
+            tags, list) else []
+        for name in names[:6]:
+            await asyncio.to_thread(self.chats.add_tag, reply.principal, reply.chat_id,
+                                    name.strip()[:100])
+        if names:
+            await reply.send("chat:tags", names[:6])
+
+    async def _follow_ups(self, reply: Reply, questions: Any) -> None:
+        if isinstance(questions, list):
+            found = [q for q in questions if isinstance(q, str) and q.strip()][:5]
+            await reply.send("chat:message:follow_ups", {"follow_ups": found})
 
     # -- tasks ----------------------------------------------------------------------------
     async def of_chat(self, principal: Principal, chat_id: str) -> list[str]:

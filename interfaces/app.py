@@ -30,6 +30,7 @@ from interfaces.routers import (
     meta,
     models,
     system,
+    tasks,
     tools,
     users,
     utils,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(connections.openai)
     app.include_router(connections.ollama)
     app.include_router(configs.router)
+    app.include_router(tasks.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

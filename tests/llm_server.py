@@ -3,7 +3,8 @@
 
 Deterministic replies, streamed at a set token rate, and faults on demand by model name:
 
-  echo          "You said: <last user message>", one token per word
+  echo          "You said: <last user message>", one token per word; a task prompt (asking
+                for a JSON `title`, `tags`, `follow_ups` or `queries`) gets such a JSON answer
   inspect       the request it received (model, messages, parameters) as JSON text
   fault-401 / fault-429 / fault-500   that status with an OpenAI error body
   slow-first    waits `--slow` seconds before the first token
@@ -32,6 +33,14 @@ FAULTS = {"fault-401": (401, "Incorrect API key provided"),
           "fault-500": (500, "The server had an error")}
 
 
+TASK_ANSWERS = {  # a task prompt asks for one of these JSON keys: answered in kind
+    '{"title":': {"title": "Echo Title"},
+    '{"tags":': {"tags": ["Testing", "Echo"]},
+    '{"follow_ups":': {"follow_ups": ["And then?", "Why?"]},
+    '{"queries":': {"queries": ["echo query"]},
+}
+
+
 def reply_text(body: dict[str, Any]) -> str:
     model = body.get("model", "")
     if model == "inspect":
@@ -41,6 +50,9 @@ def reply_text(body: dict[str, Any]) -> str:
     last = users[-1].get("content", "") if users else ""
     if isinstance(last, list):
         last = "".join(p.get("text", "") for p in last if isinstance(p, dict))
+    for asked, answer in TASK_ANSWERS.items():
+        if asked in last:
+            return "Here you go: " + json.dumps(answer)
     return f"You said: {last}"
 
 

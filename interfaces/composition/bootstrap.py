@@ -38,6 +38,7 @@ from application.realtime import RealtimeAccess
 from application.replies import LocalTasks, ReplyService, TaskBoard
 from application.retention import RetentionPolicy
 from application.retrieval import Embedder, EmbeddingPorts, EmbeddingSpec, RetrievalService, rag_defaults
+from application.task_models import TaskModels
 from application.tools import ToolCode, ToolService
 from application.users import UserService
 from application.utils import UtilsAdapters, UtilsService
@@ -185,7 +186,7 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
         channel_directory=channels, config=config, auth=people.auth, users=people.users,
         user_queries=people.queries, connections=llm.connections, llm=llm.llm,
         completions=llm.completions,
-        replies=llm.replies,
+        replies=llm.replies, task_models=llm.task_models,
         chats=chats.chats, folders=chats.folders, models=work.models, tools=work.tools,
         utils=work.utils, files=files.files, knowledge=files.knowledge, retrieval=files.retrieval,
         vector_index=files.mirror, retention=retention,
@@ -361,6 +362,7 @@ class Completions(NamedTuple):
     llm: HttpLLM
     completions: CompletionService
     replies: ReplyService
+    task_models: TaskModels
 
 
 def _completions(settings: Settings, config: ConfigService, read_db: Database,
@@ -373,10 +375,11 @@ def _completions(settings: Settings, config: ConfigService, read_db: Database,
     # Across API workers a stop must reach the one streaming the reply: Redis when there is one.
     tasks: TaskBoard = (RedisTasks(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
                         if settings.REDIS_URL else LocalTasks())
-    replies = ReplyService(completions, chats, tasks, OpenRepliesQueries(read_db),
+    task_models = TaskModels(config, catalog, completions)
+    replies = ReplyService(completions, chats, tasks, OpenRepliesQueries(read_db), task_models,
                            checkpoint_seconds=settings.REPLY_CHECKPOINT_SECONDS,
                            stale_seconds=settings.REPLY_STALE_SECONDS)
-    return Completions(connections, llm, completions, replies)
+    return Completions(connections, llm, completions, replies, task_models)
 
 
 class Work(NamedTuple):

@@ -24,6 +24,7 @@ from application.realtime import RealtimeAccess
 from application.replies import ReplyService
 from application.retention import RetentionPolicy
 from application.retrieval import RetrievalService
+from application.task_models import TaskModels
 from application.tools import ToolService
 from application.users import UserService
 from application.utils import UtilsService
@@ -67,6 +68,7 @@ class Container:
     llm: LanguageModels
     completions: CompletionService
     replies: ReplyService  # the web app's replies, stoppable from any API worker
+    task_models: TaskModels  # titles, tags and follow-ups from the admin's task model
     chats: ChatService
     folders: FolderService
     models: ModelService

@@ -232,3 +232,34 @@ def test_unknown_models_and_callers(client, people, connected):
     r = client.post("/api/chat/completed", headers=people.user.headers,
                     json={"model": "echo", "messages": [], "model_item": {"id": "echo"}})
     assert r.status_code == 200 and r.json() == {"model": "echo", "messages": []}
+
+
+# ---- task-model completions -----------------------------------------------------------------
+def test_task_config_and_task_completions(client, people, connected):
+    got = client.get("/api/v1/tasks/config", headers=people.user.headers)
+    assert got.status_code == 200 and got.json()["ENABLE_TITLE_GENERATION"] is True
+    messages = [{"role": "user", "content": "How do I keep bread fresh?"},
+                {"role": "assistant", "content": "Wrap it."}]
+    for kind, key, value in (("title", "title", "Echo Title"),
+                             ("tags", "tags", ["Testing", "Echo"]),
+                             ("follow_up", "follow_ups", ["And then?", "Why?"]),
+                             ("queries", "queries", ["echo query"])):
+        r = client.post(f"/api/v1/tasks/{kind}/completions", headers=people.admin.headers,
+                        json={"model": "echo", "messages": messages, "chat_id": "x"})
+        assert r.status_code == 200, r.text
+        content = r.json()["choices"][0]["message"]["content"]
+        assert json.loads(content[content.index("{"):])[key] == value
+    assert client.post("/api/v1/tasks/title/completions", headers=people.admin.headers,
+                       json={"model": "", "messages": messages}).status_code == 400
+    assert client.post("/api/v1/tasks/title/completions", headers=people.admin.headers,
+                       json={"model": "nope", "messages": messages}).status_code == 404
+    body = {**got.json(), "ENABLE_TITLE_GENERATION": False}
+    assert client.post("/api/v1/tasks/config/update", headers=people.user.headers,
+                       json=body).status_code == 401
+    r = client.post("/api/v1/tasks/config/update", headers=people.admin.headers, json=body)
+    assert r.status_code == 200 and r.json()["ENABLE_TITLE_GENERATION"] is False
+    r = client.post("/api/v1/tasks/title/completions", headers=people.admin.headers,
+                    json={"model": "echo", "messages": messages})
+    assert r.status_code == 200 and r.json() == {"detail": "Title generation is disabled"}
+    client.post("/api/v1/tasks/config/update", headers=people.admin.headers,
+                json={**body, "ENABLE_TITLE_GENERATION": True})

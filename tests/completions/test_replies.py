@@ -68,7 +68,8 @@ def _ask(dep: Deployment, person: Person, chat_id: str, text: str, model: str = 
     body = {"stream": True, "model": model, "messages": [{"role": "user", "content": text}],
             "params": {}, "features": {}, "variables": {}, "session_id": "socket-1",
             "chat_id": chat_id, "id": reply_id, "parent_id": None, "user_message": user_message,
-            "background_tasks": {"title_generation": True}}
+            "background_tasks": {"title_generation": True, "tags_generation": True,
+                                 "follow_up_generation": True}}
     r = httpx.post(f"{dep.apis[-1].url}/api/chat/completions", json=body,
                    headers=person.headers, timeout=10)
     return r, user_id, reply_id
@@ -121,6 +122,16 @@ def test_a_reply_streams_to_the_users_sockets_and_is_recorded_once(dep: Deployme
     assert streamed == f"You said: {text}"  # every delta, in order, none lost
     done = [c for c in _of(events, reply_id, "chat:completion") if c.get("done")]
     assert len(done) == 1 and done[0]["content"] == streamed and done[0]["usage"]
+    # What the app asked for after the reply: a title and tags (commands on the chat), and
+    # follow-up questions, from the task model.
+    assert _of(events, reply_id, "chat:title") == ["Echo Title"]
+    assert _of(events, reply_id, "chat:tags") == [["Testing", "Echo"]]
+    assert _of(events, reply_id, "chat:message:follow_ups") == [
+        {"follow_ups": ["And then?", "Why?"]}]
+    r = httpx.get(f"{dep.apis[0].url}/api/v1/chats/{chat_id}", headers=alice.headers,
+                  timeout=10)
+    assert r.json()["title"] == "Echo Title"
+    assert {"testing", "echo"} <= set(r.json()["meta"].get("tags", []))
     other_tab.wait(_ended(reply_id), timeout=10)  # every session of the user
     assert _of(bob.of("events"), reply_id, "chat:completion") == []
 
