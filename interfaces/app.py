@@ -20,6 +20,7 @@ from interfaces.errors import install_error_handlers
 from interfaces.logs import configure_logging
 from interfaces.middleware import RequestContextMiddleware
 from interfaces.routers import (
+    analytics,
     audit,
     auths,
     chats,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(connections.ollama)
     app.include_router(configs.router)
     app.include_router(tasks.router)
+    app.include_router(analytics.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

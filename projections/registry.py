@@ -13,11 +13,13 @@ from projections.replies import OpenRepliesProjector
 from projections.retrieval_index import RetrievalIndexProjector
 from projections.runtime import Projector
 from projections.tools import ToolsProjector
+from projections.usage import UsageProjector
 from projections.users import UsersProjector
 
 PROJECTORS: list[type[Projector]] = [UsersProjector, ChatsProjector, FoldersProjector,
                                      ModelsProjector, ToolsProjector, FilesProjector,
                                      KnowledgeProjector, RetrievalIndexProjector,
-                                     AuditLogProjector, OpenRepliesProjector]
+                                     AuditLogProjector, OpenRepliesProjector,
+                                     UsageProjector]
 # Feeds follow the log like projectors but publish instead of writing tables (RealtimeHost).
 FEEDS: list[type[Projector]] = [RealtimeProjector]

@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from application.access import NoGroups
+from application.analytics import Analytics
 from application.audit import AuditService
 from application.auth import AuthService
 from application.catalog import ModelCatalog
@@ -91,6 +92,7 @@ from projections.replies import OpenRepliesQueries
 from projections.retrieval_index import RetrievalQueries, VectorMirror
 from projections.runtime import NOTIFY_CHANNEL, LogReader
 from projections.tools import ToolsQueries
+from projections.usage import UsageQueries
 from projections.users import UsersQueries
 
 log = logging.getLogger("chronicle.bootstrap")
@@ -187,6 +189,7 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
         user_queries=people.queries, connections=llm.connections, llm=llm.llm,
         completions=llm.completions,
         replies=llm.replies, task_models=llm.task_models,
+        analytics=Analytics(UsageQueries(read_db), people.queries),
         chats=chats.chats, folders=chats.folders, models=work.models, tools=work.tools,
         utils=work.utils, files=files.files, knowledge=files.knowledge, retrieval=files.retrieval,
         vector_index=files.mirror, retention=retention,

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from application.analytics import Analytics
 from application.audit import AuditService
 from application.auth import AuthService
 from application.chats import ChatService
@@ -69,6 +70,7 @@ class Container:
     completions: CompletionService
     replies: ReplyService  # the web app's replies, stoppable from any API worker
     task_models: TaskModels  # titles, tags and follow-ups from the admin's task model
+    analytics: Analytics  # replies and tokens per model and per user (admins)
     chats: ChatService
     folders: FolderService
     models: ModelService

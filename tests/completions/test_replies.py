@@ -199,6 +199,39 @@ def test_nobody_writes_into_another_users_chat(dep: Deployment) -> None:
 
 
 
+def test_usage_per_user_and_model_for_admins(dep: Deployment) -> None:
+    assert dep.admin is not None
+    carol = dep.person("Carol")
+    sock = dep.sock(dep.apis[0], {"token": carol.token})
+    r, _, reply_id = _ask(dep, carol, _new_chat(dep, carol), "count my tokens")
+    assert r.status_code == 200, r.text
+    sock.wait(_ended(reply_id), timeout=20)
+    done = [c for c in _of(sock.of("events"), reply_id, "chat:completion") if c.get("done")]
+    usage = done[0]["usage"]
+    deadline = time.monotonic() + 10
+    while True:  # the usage read model follows the log
+        users = httpx.get(f"{dep.apis[0].url}/api/v1/analytics/users", timeout=10,
+                          headers=dep.admin.headers).json()["users"]
+        mine = [u for u in users if u["user_id"] == carol.id]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert mine == [{"user_id": carol.id, "name": "Carol", "email": mine[0]["email"], "count": 1,
+                     "input_tokens": usage["prompt_tokens"],
+                     "output_tokens": usage["completion_tokens"],
+                     "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}]
+    tokens = httpx.get(f"{dep.apis[0].url}/api/v1/analytics/tokens", timeout=10,
+                       headers=dep.admin.headers).json()
+    echo = next(m for m in tokens["models"] if m["model_id"] == "echo")
+    assert echo["output_tokens"] >= usage["completion_tokens"] and tokens["total_tokens"] > 0
+    models = httpx.get(f"{dep.apis[0].url}/api/v1/analytics/models", timeout=10,
+                       headers=dep.admin.headers).json()["models"]
+    assert any(m["model_id"] == "echo" and m["unique_users"] >= 1 for m in models)
+    for path in ("users", "tokens", "models"):
+        assert httpx.get(f"{dep.apis[0].url}/api/v1/analytics/{path}", headers=carol.headers,
+                         timeout=10).status_code == 401
+
+
 def test_a_reply_cut_by_a_crash_is_marked_interrupted(tmp_path, llm_port: int) -> None:
     """The server streaming a reply is killed: after a restart the reply is finished as
     interrupted, with what its last checkpoint held; it is never left in progress."""

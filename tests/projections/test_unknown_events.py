@@ -119,7 +119,7 @@ def test_a_newer_chat_event_stops_the_chat_projectors_and_is_reported_everywhere
 
     feed_delivers(collected, later, last)
     # Every projector that follows chat events may be missing a newer one: each stops on it.
-    following_chats = {"chats", "audit_log", "open_replies"}
+    following_chats = {"chats", "audit_log", "open_replies", "usage"}
     wait_others(container, following_chats)
     assert len(container.read_db.query("SELECT id FROM users")) == len(users)
     for name in sorted(following_chats):
