@@ -488,13 +488,16 @@ class Chat(SoftDeleted, Aggregate):
             self._move_current(message_id)
 
     def checkpoint_reply(self, message_id: str, content: str) -> bool:
-        """What a streaming reply holds so far, so that a crash loses at most one interval."""
+        """What a streaming reply holds so far, so that a crash loses at most one interval.
+        Only what arrived since the last checkpoint is recorded: the bytes a reply writes grow
+        with the reply, once."""
         self._live()
         if message_id not in self.messages:
             raise ChatError(f"no message {message_id}")
-        if self.messages[message_id].get("content") == content:
-            return False
-        self._reply_checkpointed(message_id, {"content": content})
+        stored = self.messages[message_id].get("content") or ""
+        if not isinstance(stored, str) or not content.startswith(stored) or content == stored:
+            return False  # nothing new (or not a continuation): the end records it all
+        self._reply_checkpointed(message_id, content[len(stored):])
         return True
 
     @_chat_errors
@@ -515,9 +518,11 @@ class Chat(SoftDeleted, Aggregate):
 
     @event("ReplyCheckpointed")
     def _reply_checkpointed(
-        self, message_id: str, changes: dict[str, Any], timestamp: datetime | None = None
+        self, message_id: str, appended: str, timestamp: datetime | None = None
     ) -> None:
-        self.messages[message_id] = {**self.messages[message_id], **deepcopy(changes)}
+        message = self.messages[message_id]
+        self.messages[message_id] = {**message, "content": (message.get("content") or "")
+                                     + appended}
         self.updated_at = epoch(timestamp)
 
     @event("ReplyFinished")

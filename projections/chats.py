@@ -172,7 +172,8 @@ class ChatsProjector(Projector):
 
     @fold.register
     def _reply_checkpointed(self, event: Chat.ReplyCheckpointed, page: ChatPage) -> None:
-        self._message_edited(event, page)  # type: ignore[arg-type]  # same fields
+        # Only the new part is in the event: search sees the reply's text when it ends.
+        page.set(str(event.originator_id), updated_at=epoch(event.timestamp))
 
     @fold.register
     def _reply_finished(self, event: Chat.ReplyFinished, page: ChatPage) -> None:
