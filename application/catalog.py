@@ -30,13 +30,16 @@ Row = dict[str, Any]
 class ModelCatalog(AccessControlled):
     def __init__(self, connections: ConnectionsService, llm: LanguageModels,
                  workspace: Callable[[], list[Row]], groups: GroupMembership,
+                 workspace_version: Callable[[], int] | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.connections = connections
         self.llm = llm
         self.workspace = workspace  # every live workspace model row (the models read model)
+        self.workspace_version = workspace_version  # the models read model's log position
         self.groups = groups
         self.clock = clock
         self._cache: dict[str, tuple[float, list[Row]]] = {}
+        self._rows: tuple[int, list[Row]] | None = None
 
     # -- upstream lists -------------------------------------------------------------------
     @staticmethod
@@ -85,8 +88,7 @@ class ModelCatalog(AccessControlled):
 
     async def connection_models(self) -> list[Row]:
         """Every enabled connection's models, in connection order (first id wins)."""
-        # Reading the config may touch the database: not on the event loop.
-        enabled = await asyncio.to_thread(self.connections.enabled)
+        enabled = self.connections.enabled(await self.connections.values_async())
         lists = await asyncio.gather(*map(self._fetch, enabled))
         seen: dict[str, Row] = {}
         for models in lists:
@@ -100,7 +102,7 @@ class ModelCatalog(AccessControlled):
     # -- the merged list ------------------------------------------------------------------
     async def models(self, principal: Principal) -> list[Row]:
         base = {m["id"]: dict(m) for m in await self.connection_models()}
-        rows = {r["id"]: r for r in await asyncio.to_thread(self.workspace)}
+        rows = {r["id"]: r for r in await self._workspace_rows()}
         viewer = self.viewer(principal)
         out: list[Row] = []
         for model_id, model in base.items():
@@ -119,6 +121,18 @@ class ModelCatalog(AccessControlled):
                     self.can(viewer, row["user_id"], row["access_control"], "read"):
                 out.append(self._preset(row, base[row["base_model_id"]]))
         return out
+
+    async def _workspace_rows(self) -> list[Row]:
+        """The workspace models, read again only when the read model has moved on: every chat
+        request resolves its model through them (the hot path of a completion)."""
+        version = self.workspace_version() if self.workspace_version else None
+        cached = self._rows
+        if version is not None and version > 0 and cached is not None and cached[0] == version:
+            return cached[1]
+        rows = await asyncio.to_thread(self.workspace)
+        if version is not None:
+            self._rows = (version, rows)
+        return rows
 
     async def base_models(self) -> list[Row]:
         return [self._public(m) for m in await self.connection_models()]
@@ -140,12 +154,14 @@ class ModelCatalog(AccessControlled):
 
     async def resolve(self, principal: Principal, model_id: str) -> tuple[Row, Row | None]:
         """(the connection model a request runs on, the preset it goes through, if any);
-        LookupError when the caller may not use `model_id`."""
-        for model in await self.models(principal):
-            if model["id"] != model_id:
-                continue
-            if model.get("preset"):
-                base = {m["id"]: m for m in await self.connection_models()}
-                return base[model["info"]["base_model_id"]], model["info"]
-            return next(m for m in await self.connection_models() if m["id"] == model_id), None
+        LookupError when the caller may not use `model_id` (the rules of `models`)."""
+        base = {m["id"]: m for m in await self.connection_models()}
+        row = {r["id"]: r for r in await self._workspace_rows()}.get(model_id)
+        viewer = self.viewer(principal)
+        readable = row is not None and bool(row["is_active"]) and self.can(
+            viewer, row["user_id"], row["access_control"], "read")
+        if model_id in base and (readable or (row is None and viewer is None)):
+            return base[model_id], None
+        if readable and row is not None and row["base_model_id"] in base:
+            return base[row["base_model_id"]], row
         raise LookupError(model_id)

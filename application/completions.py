@@ -58,7 +58,8 @@ class CompletionService:
             base, preset = await self.catalog.resolve(principal, model_id)
         except LookupError:
             raise BadRequest(MODEL_NOT_FOUND) from None
-        connection = self.connections.at(base["owned_by"], base["urlIdx"])
+        connection = self.connections.at(base["owned_by"], base["urlIdx"],
+                                         await self.connections.values_async())
         if connection is None:
             raise BadRequest(MODEL_NOT_FOUND)
         upstream = {k: body[k] for k in UPSTREAM_FIELDS if k in body}

@@ -29,6 +29,12 @@ class ConfigService:
         self._cached = (time.monotonic() + self.TTL, merged)
         return merged
 
+    def cached(self) -> dict[str, Any] | None:
+        """The values when this process read them less than TTL ago, else None: what an event
+        loop may use without waiting on the database."""
+        cached = self._cached
+        return cached[1] if cached and cached[0] > time.monotonic() else None
+
     def get(self, key: str) -> Any:
         return self.values().get(key)
 

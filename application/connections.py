@@ -10,6 +10,7 @@ them back. Ollama keys live inside 0.12.4's per-connection config (`key`); they 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,9 +107,10 @@ class ConnectionsService:
         return Outcome(self.ollama(), outcome.position)
 
     # -- what the model list and completions use ------------------------------------------
-    def _stored(self, kind: str) -> tuple[bool, list[str], list[str], dict[str, Any]]:
+    def _stored(self, kind: str, values: dict[str, Any] | None = None
+                ) -> tuple[bool, list[str], list[str], dict[str, Any]]:
         """(enabled, URLs, keys, per-connection configs) of one kind, as saved."""
-        values = self.config.values()
+        values = values if values is not None else self.config.values()
         prefix, urls_key = ("OPENAI_API", "OPENAI_API_BASE_URLS") if kind == "openai" else (
             "OLLAMA_API", "OLLAMA_BASE_URLS")
         urls = list(values.get(urls_key) or [])
@@ -116,25 +118,33 @@ class ConnectionsService:
                 _fit(list(values.get(f"{prefix}_KEYS") or []), len(urls)),
                 dict(values.get(f"{prefix}_CONFIGS") or {}))
 
-    def _all(self, kind: str) -> tuple[bool, list[Connection]]:
+    def _all(self, kind: str, values: dict[str, Any] | None = None
+             ) -> tuple[bool, list[Connection]]:
         """Whether the kind is switched on, and each of its configured connections."""
-        switched_on, urls, keys, configs = self._stored(kind)
+        switched_on, urls, keys, configs = self._stored(kind, values)
         return switched_on, [Connection(kind, i, url, keys[i], configs.get(str(i)) or {})
                              for i, url in enumerate(urls)]
 
-    def enabled(self) -> list[Connection]:
+    def enabled(self, values: dict[str, Any] | None = None) -> list[Connection]:
         """Every connection switched on, OpenAI-compatible first (0.12.4's order)."""
         found: list[Connection] = []
         for kind in ("openai", "ollama"):
-            switched_on, connections = self._all(kind)
+            switched_on, connections = self._all(kind, values)
             if switched_on:
                 found += [c for c in connections if c.base_url and c.config.get("enable", True)]
         return found
 
-    def at(self, kind: str, index: int) -> Connection | None:
+    def at(self, kind: str, index: int, values: dict[str, Any] | None = None
+           ) -> Connection | None:
         """A configured connection by index, enabled or not (for verify and per-index lists)."""
-        connections = self._all(kind)[1]
+        connections = self._all(kind, values)[1]
         return connections[index] if 0 <= index < len(connections) else None
+
+    async def values_async(self) -> dict[str, Any]:
+        """The saved values for code on an event loop: from this process's cache when fresh,
+        else read on a worker thread."""
+        cached = self.config.cached()
+        return cached if cached is not None else await asyncio.to_thread(self.config.values)
 
     # -- /api/v1/configs ------------------------------------------------------------------
     def _section(self, defaults: dict[str, Any]) -> dict[str, Any]:

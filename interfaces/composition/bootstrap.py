@@ -169,7 +169,7 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
                                     schema="chronicle_ydoc", pool_min=0, pool_max=4))
     closers.append(ydocs.close)
     chats = _chats(settings, store, runner, read_db, config, ports.clock)
-    llm = _completions(settings, config, read_db, chats.chats)
+    llm = _completions(settings, config, read_db, chats.chats, host)
     work = _workspace(settings, store, runner, read_db, config, closers, host)
     storage = (ports.file_storage if ports.file_storage is not None
                else LocalFileStorage(settings.DATA_DIR / "uploads"))
@@ -369,11 +369,12 @@ class Completions(NamedTuple):
 
 
 def _completions(settings: Settings, config: ConfigService, read_db: Database,
-                 chats: ChatService) -> Completions:
+                 chats: ChatService, host: ProjectionHost) -> Completions:
     """Connections, the model list, chat completions and the web app's replies
     (docs/completions.md)."""
     connections, llm = ConnectionsService(config), HttpLLM()
-    catalog = ModelCatalog(connections, llm, ModelsQueries(read_db).every, NoGroups())
+    catalog = ModelCatalog(connections, llm, ModelsQueries(read_db).every, NoGroups(),
+                           workspace_version=partial(host.position, "models"))
     completions = CompletionService(catalog, connections, llm)
     # Across API workers a stop must reach the one streaming the reply: Redis when there is one.
     tasks: TaskBoard = (RedisTasks(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
