@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -46,6 +49,91 @@ def backend_env(backend: str, tmp: Path) -> dict[str, str]:
     return env
 
 
+def drop_redis_keys(env: dict[str, str]) -> None:
+    """Forget what one installation kept in the shared Redis: its prefix, and the keys named
+    after its database (Socket.IO channel, usage pool, job queue)."""
+    import redis
+
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    patterns = [f"{env['REDIS_KEY_PREFIX']}*", f"*{env['DATABASE_URL'].rsplit('/', 1)[1]}*"]
+    for pattern in patterns:
+        for key in client.scan_iter(match=pattern, count=500):
+            client.delete(key)
+    client.close()
+
+
+def drop_installation(env: dict[str, str]) -> None:
+    """Remove what backend_env() created outside DATA_DIR."""
+    if "DATABASE_URL" in env:
+        drop_pg_database(env["DATABASE_URL"])
+        drop_redis_keys(env)
+
+
+@dataclass
+class Installation:
+    """One in-process installation: its settings, its container and (with the app) a client."""
+
+    backend: str
+    env: dict[str, str]
+    container: Any
+    client: Any = None
+
+
+@contextmanager
+def installed_env(backend: str, tmp: Path, **overrides: str) -> Iterator[dict[str, str]]:
+    env = {**backend_env(backend, tmp), **overrides}
+    try:
+        yield env
+    finally:
+        drop_installation(env)
+
+
+@contextmanager
+def built(env: dict[str, str], run_projectors: bool | None = None, **ports: Any) -> Iterator[Any]:
+    """The container of `env` through the one composition root; closed on exit."""
+    from interfaces.composition.bootstrap import bootstrap
+
+    container = bootstrap(make_settings(env), run_projectors, **ports)
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+@contextmanager
+def served(container: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from interfaces.app import create_app
+
+    with TestClient(create_app(container=container)) as test_client:
+        yield test_client
+
+
+@contextmanager
+def installed(backend: str, tmp: Path, *, app: bool = True, run_projectors: bool | None = None,
+                 **overrides: str) -> Iterator[Installation]:
+    """Settings, container, app and client of one backend, torn down in reverse on exit."""
+    with installed_env(backend, tmp, **overrides) as env, built(env, run_projectors) as container:
+        if not app:
+            yield Installation(backend, env, container)
+            return
+        with served(container) as test_client:
+            yield Installation(backend, env, container, test_client)
+
+
+@pytest.fixture(scope="module")
+def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Installation]]:
+    """Module-scoped factory: `install(backend, **settings)`; everything it built is torn down
+    when the module ends (suites share one server per module: setting one up costs seconds)."""
+    with ExitStack() as stack:
+        def make(backend: str, **overrides: Any) -> Installation:
+            tmp = tmp_path_factory.mktemp(f"installation-{backend}")
+            return stack.enter_context(installed(backend, tmp, **overrides))
+
+        yield make
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -53,10 +141,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = backend_env(backend, tmp_path)
-    yield env
-    if "DATABASE_URL" in env:
-        drop_pg_database(env["DATABASE_URL"])
+    with installed_env(backend, tmp_path) as env:
+        yield env
 
 
 def make_settings(env: dict[str, str], **overrides: str):  # type: ignore[no-untyped-def]
@@ -67,20 +153,13 @@ def make_settings(env: dict[str, str], **overrides: str):  # type: ignore[no-unt
 
 @pytest.fixture
 def container(settings_env: dict[str, str]):  # type: ignore[no-untyped-def]
-    from interfaces.composition.bootstrap import bootstrap
-
-    c = bootstrap(make_settings(settings_env))
-    yield c
-    c.close()
+    with built(settings_env) as c:
+        yield c
 
 
 @pytest.fixture
 def client(container):  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
-    from interfaces.app import create_app
-
-    with TestClient(create_app(container=container)) as test_client:
+    with served(container) as test_client:
         yield test_client
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
-from tests.conftest import REDIS_URL, backend_env, drop_pg_database, make_settings
+from tests.conftest import Installation, installed
 from tests.helpers import Caller, Cast, cast, set_role, signup
 
 
@@ -21,27 +19,20 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def container(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from interfaces.composition.bootstrap import bootstrap
-
-    env = backend_env(backend, Path(tmp_path_factory.mktemp(f"chats-{backend}")))
-    if backend == "postgres":
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    built = bootstrap(make_settings(env))
-    yield built
-    built.close()
-    if "DATABASE_URL" in env:
-        drop_pg_database(env["DATABASE_URL"])
+def installation(backend: str, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[Installation]:
+    with installed(backend, tmp_path_factory.mktemp("chats-" + backend)) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")
-def client(container: Any) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
+def container(installation: Installation) -> Any:
+    return installation.container
 
-    from interfaces.app import create_app
 
-    with TestClient(create_app(container=container)) as test_client:
-        yield test_client
+@pytest.fixture(scope="module")
+def client(installation: Installation) -> Any:
+    return installation.client
 
 
 @pytest.fixture(scope="module")

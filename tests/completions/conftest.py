@@ -10,7 +10,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.models.conftest import backend, client, container, fresh, people, permissions  # noqa: F401
+from tests.models.conftest import (  # noqa: F401
+    backend,
+    client,
+    container,
+    fresh,
+    installation,
+    people,
+    permissions,
+)
 
 KEY = "sk-test-upstream-key"
 

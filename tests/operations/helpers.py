@@ -19,7 +19,7 @@ from projections.compare import columns
 from projections.registry import PROJECTORS
 from projections.runtime import physical_names, read_state
 from tests.chats.helpers import chat_doc
-from tests.conftest import backend_env, drop_pg_database, make_settings
+from tests.conftest import installed
 from tests.helpers import Caller, cast
 
 CHRONICLE = str(Path(sys.executable).with_name("chronicle"))
@@ -44,26 +44,14 @@ class World:
 @contextmanager
 def world(backend: str, secret: str | None = None, populate: bool = True) -> Iterator[World]:
     """A fresh store and server on `backend` (own directory, own PostgreSQL database)."""
-    from fastapi.testclient import TestClient
-
-    from interfaces.app import create_app
-    from interfaces.composition.bootstrap import bootstrap
-
-    env = backend_env(backend, Path(tempfile.mkdtemp(prefix="chronicle-ops-")))
-    if secret:
-        env["WEBUI_SECRET_KEY"] = secret
-    container = bootstrap(make_settings(env))
-    try:
-        with TestClient(create_app(container=container)) as client:
-            made = World(env, container, client)
-            if populate:
-                people = cast(client)
-                made.callers = [people.admin, people.user, people.other]
-            yield made
-    finally:
-        container.close()
-        if "DATABASE_URL" in env:
-            drop_pg_database(env["DATABASE_URL"])
+    overrides: dict[str, Any] = {"WEBUI_SECRET_KEY": secret} if secret else {}
+    tmp = Path(tempfile.mkdtemp(prefix="chronicle-ops-"))
+    with installed(backend, tmp, **overrides) as built:
+        made = World(built.env, built.container, built.client)
+        if populate:
+            people = cast(built.client)
+            made.callers = [people.admin, people.user, people.other]
+        yield made
 
 
 WORDS = st.lists(st.sampled_from(["apple", "pear", "plum", "fig"]), min_size=1, max_size=3)
