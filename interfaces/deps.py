@@ -107,22 +107,54 @@ VerifiedUser = Annotated[Principal, Depends(verified_principal)]
 AdminUser = Annotated[Principal, Depends(admin_principal)]
 
 
+_CALLER = object()  # "the principal this request authenticated as", when none is passed
+
+
+class Written:
+    """A command route's writes: each sets `X-Chronicle-Position` on the response and becomes
+    the caller's last write, which later reads of theirs wait for (`consistent`).
+
+    The one place that bookkeeping happens. By default the writer is whoever the request
+    authenticated as; sign-up and sign-in pass `None` (nobody is signed in yet).
+    """
+
+    def __init__(self, request: Request, response: Response, container: ContainerDep):
+        self.request, self.response, self.sessions = request, response, container.sessions
+
+    def __call__(self, position: int, principal: Principal | None | object = _CALLER) -> None:
+        if not position:
+            return
+        self.response.headers[POSITION_HEADER] = str(position)
+        writer = self._writer(principal)
+        if writer is not None:
+            self.sessions.note_write(writer.id, position)
+
+    async def noted(self, position: int, principal: Principal | None | object = _CALLER
+                    ) -> None:
+        """From an async route: a Redis session store is noted on a thread, a memory one on
+        the loop (a thread hop would cost more than the dict write)."""
+        if self.sessions.blocking:
+            await anyio.to_thread.run_sync(self, position, principal)
+        else:
+            self(position, principal)
+
+    def _writer(self, principal: Principal | None | object) -> Principal | None:
+        if principal is _CALLER:
+            return getattr(self.request.state, "principal", None)
+        return principal if isinstance(principal, Principal) else None
+
+
+Write = Annotated[Written, Depends(Written)]
+
+
 def committed(response: Response, container: Container, principal: Principal | None,
               position: int) -> None:
-    """Tell the client (and the user's later queries) which log position this write produced."""
+    """`Written` for a route that holds the container itself (kept for callers not yet
+    moved to `Write`)."""
     if position:
         response.headers[POSITION_HEADER] = str(position)
         if principal is not None:
             container.sessions.note_write(principal.id, position)
-
-
-async def committed_async(response: Response, container: Container, principal: Principal,
-                          position: int) -> None:
-    """`committed` from an async route: a Redis write goes to a thread, a memory one not."""
-    if container.sessions.blocking:
-        await anyio.to_thread.run_sync(committed, response, container, principal, position)
-    else:
-        committed(response, container, principal, position)
 
 
 def consistent(*projections: str) -> Any:

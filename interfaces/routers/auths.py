@@ -13,15 +13,8 @@ from application.auth import Session
 from application.errors import BadRequest, NotFound
 from application.messages import Detail
 from domain.user import User
-from interfaces.deps import (
-    AdminUser,
-    ContainerDep,
-    CurrentUser,
-    VerifiedUser,
-    client_info,
-    committed,
-    credential,
-)
+from infrastructure.settings import Settings
+from interfaces.deps import AdminUser, CurrentUser, VerifiedUser, Write, client_info, credential
 from interfaces.schemas.auths import (
     ADMIN_CONFIG_DEFAULTS,
     JWT_EXPIRES_IN_PATTERN,
@@ -37,23 +30,24 @@ from interfaces.schemas.auths import (
     UpdateProfileForm,
     UserProfileImageResponse,
 )
+from interfaces.services import AppSettings, Auth, Config, Sessions, Users
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/auths", tags=["auths"])
 
 
-def _set_token_cookie(response: Response, container: Any, session: Session) -> None:
+def _set_token_cookie(response: Response, settings: Settings, session: Session) -> None:
     """The cookie lives as long as the JWT (4 weeks by default); a JWT without expiry gets a
     browser-session cookie."""
     max_age = max(0, session.expires_at - int(time.time())) if session.expires_at else None
     response.set_cookie("token", session.token, max_age=max_age, httponly=True,
-                        samesite="lax", secure=container.settings.WEBUI_AUTH_COOKIE_SECURE)
+                        samesite="lax", secure=settings.WEBUI_AUTH_COOKIE_SECURE)
 
 
-def _session_response(response: Response, container: Any, session: Session,
+def _session_response(response: Response, settings: Settings, session: Session,
                       image_url: str | None = None, cookie: bool = True) -> dict[str, Any]:
     user = session.user
     if cookie:
-        _set_token_cookie(response, container, session)
+        _set_token_cookie(response, settings, session)
     return {
         "token": session.token, "token_type": "Bearer", "expires_at": session.expires_at,
         "id": str(user.id), "email": user.email, "name": user.name, "role": user.role,
@@ -64,30 +58,31 @@ def _session_response(response: Response, container: Any, session: Session,
 
 
 @router.post("/signup", response_model=SessionUserResponse)
-def signup(form: SignupForm, response: Response, container: ContainerDep) -> dict[str, Any]:
-    session, position = container.auth.signup(form.name, form.email, form.password,
-                                              form.profile_image_url)
-    committed(response, container, None, position)
-    container.sessions.note_write(str(session.user.id), position)
-    return _session_response(response, container, session)
+def signup(form: SignupForm, response: Response, settings: AppSettings, auth: Auth,
+           sessions: Sessions, written: Write) -> dict[str, Any]:
+    session, position = auth.signup(form.name, form.email, form.password,
+                                    form.profile_image_url)
+    written(position, None)
+    sessions.note_write(str(session.user.id), position)
+    return _session_response(response, settings, session)
 
 
 @router.post("/signin", response_model=SessionUserResponse)
 def signin(form: SigninForm, request: Request, response: Response,
-           container: ContainerDep) -> dict[str, Any]:
-    session, position = container.auth.signin(form.email, form.password, client_info(request))
-    committed(response, container, None, position)
-    return _session_response(response, container, session)
+           settings: AppSettings, auth: Auth, written: Write) -> dict[str, Any]:
+    session, position = auth.signin(form.email, form.password, client_info(request))
+    written(position, None)
+    return _session_response(response, settings, session)
 
 
-async def _signout(request: Request, response: Response, container: ContainerDep
+async def _signout(request: Request, response: Response, auth: Auth, written: Write
                    ) -> dict[str, Any]:
     token = credential(request)
     if token and not token.startswith("sk-"):
         try:
-            principal = await anyio.to_thread.run_sync(container.auth.authenticate, token)
-            position = container.auth.signout(principal, client_info(request))
-            committed(response, container, principal, position)
+            principal = await anyio.to_thread.run_sync(auth.authenticate, token)
+            position = auth.signout(principal, client_info(request))
+            written(position, principal)  # the token's owner: no dependency authenticated it
         except Exception:  # an invalid token needs no revoking
             pass
     for cookie in ("token", "oui-session", "oauth_id_token", "oauth_session_id"):
@@ -104,13 +99,13 @@ router.add_api_route("/signout", _signout, methods=["POST"], response_model=Sign
 
 @router.get("/", response_model=SessionUserInfoResponse)
 def session_user(principal: CurrentUser, request: Request, response: Response,
-                 container: ContainerDep) -> dict[str, Any]:
-    user: User = container.users.load(principal.id)
+                 settings: AppSettings, config: Config, users: Users) -> dict[str, Any]:
+    user: User = users.load(principal.id)
     token = credential(request) or ""
     session = Session(token=token, expires_at=principal.expires_at, user=user,
-                      permissions=container.config.default_permissions())
+                      permissions=config.default_permissions())
     # Never turn an API key into a browser session cookie.
-    body = _session_response(response, container, session, image_url=user.profile_image_url,
+    body = _session_response(response, settings, session, image_url=user.profile_image_url,
                              cookie=principal.via != "api_key")
     return {**body, "bio": user.bio, "gender": user.gender, "date_of_birth": user.date_of_birth,
             **{k: user.status.get(k) for k in ("status_emoji", "status_message",
@@ -118,24 +113,24 @@ def session_user(principal: CurrentUser, request: Request, response: Response,
 
 
 @router.post("/update/profile", response_model=UserProfileImageResponse)
-def update_profile(form: UpdateProfileForm, principal: VerifiedUser, response: Response,
-                   container: ContainerDep) -> dict[str, Any]:
-    outcome = container.users.update_profile(
+def update_profile(form: UpdateProfileForm, principal: VerifiedUser,
+                   users: Users, written: Write) -> dict[str, Any]:
+    outcome = users.update_profile(
         principal, name=form.name, profile_image_url=form.profile_image_url, bio=form.bio,
         gender=form.gender,
         date_of_birth=form.date_of_birth.isoformat() if form.date_of_birth else None)
-    committed(response, container, principal, outcome.position)
+    written(outcome.position)
     user = outcome.value
     return {"id": str(user.id), "name": user.name, "role": user.role, "email": user.email,
             "profile_image_url": user.profile_image_url}
 
 
 @router.post("/update/password", response_model=bool)
-def update_password(form: UpdatePasswordForm, principal: CurrentUser, response: Response,
-                    container: ContainerDep) -> bool:
-    session, position = container.auth.update_password(principal, form.password,
-                                                       form.new_password)
-    committed(response, container, principal, position)
+def update_password(form: UpdatePasswordForm, principal: CurrentUser,
+                    auth: Auth, written: Write) -> bool:
+    session, position = auth.update_password(principal, form.password,
+                                             form.new_password)
+    written(position)
     return True
 
 
@@ -145,44 +140,44 @@ def ldap(form: LdapForm) -> dict[str, Any]:
 
 
 @router.post("/api_key", response_model=ApiKey)
-def create_api_key(principal: CurrentUser, response: Response,
-                   container: ContainerDep) -> dict[str, str]:
-    key, position = container.auth.create_api_key(principal)
-    committed(response, container, principal, position)
+def create_api_key(principal: CurrentUser,
+                   auth: Auth, written: Write) -> dict[str, str]:
+    key, position = auth.create_api_key(principal)
+    written(position)
     return {"api_key": key}
 
 
 @router.get("/api_key", response_model=ApiKey)
-def get_api_key(principal: CurrentUser, container: ContainerDep) -> dict[str, str]:
+def get_api_key(principal: CurrentUser, auth: Auth, users: Users) -> dict[str, str]:
     """Keys are stored only as a hash: the full key is shown once, at creation."""
-    container.auth.require_api_keys(principal)
-    user = container.users.load(principal.id)
+    auth.require_api_keys(principal)
+    user = users.load(principal.id)
     if not user.api_key_hint:
         raise NotFound(Detail.API_KEY_NOT_FOUND)
     return {"api_key": user.api_key_hint}
 
 
 @router.delete("/api_key", response_model=bool)
-def delete_api_key(principal: CurrentUser, response: Response, container: ContainerDep) -> bool:
-    container.auth.require_api_keys(principal)
-    committed(response, container, principal, container.auth.delete_api_key(principal))
+def delete_api_key(principal: CurrentUser, auth: Auth, written: Write) -> bool:
+    auth.require_api_keys(principal)
+    written(auth.delete_api_key(principal))
     return True
 
 
 @router.get("/admin/config", response_model=AdminConfig)
-def get_admin_config(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
-    return {**ADMIN_CONFIG_DEFAULTS, **container.config.values()}
+def get_admin_config(principal: AdminUser, config: Config) -> dict[str, Any]:
+    return {**ADMIN_CONFIG_DEFAULTS, **config.values()}
 
 
 @router.post("/admin/config", response_model=AdminConfig)
-def update_admin_config(form: AdminConfig, principal: AdminUser, response: Response,
-                        container: ContainerDep) -> dict[str, Any]:
+def update_admin_config(form: AdminConfig, principal: AdminUser,
+                        config: Config, written: Write) -> dict[str, Any]:
     values = form.model_dump()
-    current = container.config.values()
+    current = config.values()
     if values["DEFAULT_USER_ROLE"] not in ("pending", "user", "admin"):
         values["DEFAULT_USER_ROLE"] = current.get("DEFAULT_USER_ROLE")
     if not re.match(JWT_EXPIRES_IN_PATTERN, values["JWT_EXPIRES_IN"] or ""):
         values["JWT_EXPIRES_IN"] = current.get("JWT_EXPIRES_IN")
-    outcome = container.config.update(values)
-    committed(response, container, principal, outcome.position)
+    outcome = config.update(values)
+    written(outcome.position)
     return {**ADMIN_CONFIG_DEFAULTS, **outcome.value}

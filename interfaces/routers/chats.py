@@ -9,13 +9,13 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from application.chats import ImportedChat
 from domain.chat import Chat
 from interfaces import bounds
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, committed_async, consistent
+from interfaces.deps import AdminUser, VerifiedUser, Write, consistent
 from interfaces.schemas.chats import (
     ChatFolderIdForm,
     ChatForm,
@@ -36,8 +36,9 @@ from interfaces.schemas.chats import (
     title_item,
     trash_item,
 )
+from interfaces.services import Chats
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
 CHATS = consistent("chats")
 CHATS_AND_FOLDERS = consistent("chats", "folders")
 NDJSON = "application/x-ndjson"
@@ -71,282 +72,278 @@ def _stream(request: Request, chats: Iterator[Chat]) -> StreamingResponse:
 # -- lists ----------------------------------------------------------------------------------
 @router.get("/", response_model=Titles, dependencies=[CHATS])
 @router.get("/list", response_model=Titles, dependencies=[CHATS])
-def list_chats(principal: VerifiedUser, container: ContainerDep, page: Page = None,
+def list_chats(principal: VerifiedUser, chats: Chats, page: Page = None,
                include_pinned: bool | None = False, include_folders: bool | None = False,
                sort_by: Text = None, sort_dir: Text = None) -> list[dict[str, Any]]:
-    return _titles(container.chats.list_chats(principal, page, bool(include_pinned),
-                                              bool(include_folders), sort_by, sort_dir))
+    return _titles(chats.list_chats(principal, page, bool(include_pinned),
+                                    bool(include_folders), sort_by, sort_dir))
 
 
 @router.delete("/", response_model=bool, dependencies=[CHATS])
-def delete_all(principal: VerifiedUser, response: Response, container: ContainerDep) -> bool:
-    outcome = container.chats.delete_all(principal)
-    committed(response, container, principal, outcome.position)
+def delete_all(principal: VerifiedUser, chats: Chats, written: Write) -> bool:
+    outcome = chats.delete_all(principal)
+    written(outcome.position)
     return True
 
 
 @router.get("/list/user/{user_id}", response_model=Titles, dependencies=[CHATS])
-def list_user_chats(user_id: str, principal: AdminUser, container: ContainerDep,
+def list_user_chats(user_id: str, principal: AdminUser, chats: Chats,
                     page: Page = None, query: Text = None, order_by: Text = None,
                     direction: Text = None) -> list[dict[str, Any]]:
-    return _titles(container.chats.list_filtered(user_id, None, page, query, order_by,
-                                                 direction))
+    return _titles(chats.list_filtered(user_id, None, page, query, order_by,
+                                       direction))
 
 
 @router.get("/archived", response_model=Titles, dependencies=[CHATS])
-def archived_list(principal: VerifiedUser, container: ContainerDep, page: Page = None,
+def archived_list(principal: VerifiedUser, chats: Chats, page: Page = None,
                   query: Text = None, order_by: Text = None,
                   direction: Text = None) -> list[dict[str, Any]]:
-    return _titles(container.chats.list_filtered(principal.id, True, page, query, order_by,
-                                                 direction))
+    return _titles(chats.list_filtered(principal.id, True, page, query, order_by,
+                                       direction))
 
 
 @router.get("/pinned", response_model=Titles, dependencies=[CHATS])
-def pinned_list(principal: VerifiedUser, container: ContainerDep) -> list[dict[str, Any]]:
-    return _titles(container.chats.pinned(principal))
+def pinned_list(principal: VerifiedUser, chats: Chats) -> list[dict[str, Any]]:
+    return _titles(chats.pinned(principal))
 
 
 @router.get("/search", response_model=Titles, dependencies=[CHATS_AND_FOLDERS])
-def search(principal: VerifiedUser, container: ContainerDep,
+def search(principal: VerifiedUser, chats: Chats,
            text: Annotated[str, Query(max_length=1_000)], page: Page = None
            ) -> list[dict[str, Any]]:
-    return _titles(container.chats.search(principal, text, page))
+    return _titles(chats.search(principal, text, page))
 
 
 @router.post("/tags", response_model=Titles, dependencies=[CHATS])
 def chats_by_tag(form: TagFilterForm, principal: VerifiedUser,
-                 container: ContainerDep) -> list[dict[str, Any]]:
+                 chats: Chats) -> list[dict[str, Any]]:
     # As the reference, a limit of 0 (or null) means no limit; the form caps it otherwise.
-    rows = container.chats.by_tag(principal, form.name, form.skip or 0, form.limit or 10_000)
+    rows = chats.by_tag(principal, form.name, form.skip or 0, form.limit or 10_000)
     return _titles(rows)
 
 
 @router.get("/all/tags", response_model=list[TagModel], dependencies=[CHATS])
-def all_tags(principal: VerifiedUser, container: ContainerDep) -> list[dict[str, Any]]:
-    return tag_models(principal.id, container.chats.tags(principal))
+def all_tags(principal: VerifiedUser, chats: Chats) -> list[dict[str, Any]]:
+    return tag_models(principal.id, chats.tags(principal))
 
 
 # -- the trash (not in reference): before `/{id}`, so "trash" is never taken for a chat id ----
 @router.get("/trash", response_model=Trash, dependencies=[CHATS])
-def trash_list(principal: VerifiedUser, container: ContainerDep,
+def trash_list(principal: VerifiedUser, chats: Chats,
                page: Page = None) -> list[dict[str, Any]]:
-    return [trash_item(r) for r in container.chats.trash(principal, page)]
+    return [trash_item(r) for r in chats.trash(principal, page)]
 
 
 @router.get("/trash/all", response_model=Trash, dependencies=[CHATS])
-def trash_all(principal: AdminUser, container: ContainerDep,
+def trash_all(principal: AdminUser, chats: Chats,
               page: Page = None) -> list[dict[str, Any]]:
-    return [trash_item(r) for r in container.chats.trash(principal, page, everyone=True)]
+    return [trash_item(r) for r in chats.trash(principal, page, everyone=True)]
 
 
 @router.delete("/trash/{id}", response_model=bool)
-def purge(id: str, principal: VerifiedUser, response: Response,
-          container: ContainerDep) -> bool:
-    outcome = container.chats.purge(principal, id)
-    committed(response, container, principal, outcome.position)
+def purge(id: str, principal: VerifiedUser,
+          chats: Chats, written: Write) -> bool:
+    outcome = chats.purge(principal, id)
+    written(outcome.position)
     return True
 
 
 @router.post("/{id}/restore", response_model=ChatResponse | None)
-def restore(id: str, principal: VerifiedUser, response: Response,
-            container: ContainerDep) -> dict[str, Any]:
-    outcome = container.chats.restore(principal, id)
-    committed(response, container, principal, outcome.position)
+def restore(id: str, principal: VerifiedUser,
+            chats: Chats, written: Write) -> dict[str, Any]:
+    outcome = chats.restore(principal, id)
+    written(outcome.position)
     return chat_response(outcome.value)
 
 
 # -- chat bodies in bulk (aggregates, streamed) ---------------------------------------------
 @router.get("/all", response_model=list[ChatResponse], dependencies=[CHATS])
 def all_chats(request: Request, principal: VerifiedUser,
-              container: ContainerDep) -> StreamingResponse:
-    chats = container.chats
+              chats: Chats) -> StreamingResponse:
     return _stream(request, chats.bodies(chats.everything(principal.id)))
 
 
 @router.get("/all/archived", response_model=list[ChatResponse], dependencies=[CHATS])
 def all_archived(request: Request, principal: VerifiedUser,
-                 container: ContainerDep) -> StreamingResponse:
-    chats = container.chats
+                 chats: Chats) -> StreamingResponse:
     return _stream(request, chats.bodies(chats.everything(principal.id, archived=True)))
 
 
 @router.get("/all/db", response_model=list[ChatResponse], dependencies=[CHATS])
 def all_in_db(request: Request, principal: AdminUser,
-              container: ContainerDep) -> StreamingResponse:
-    chats = container.chats
+              chats: Chats) -> StreamingResponse:
     return _stream(request, chats.bodies(chats.everything(None)))
 
 
 @router.get("/folder/{folder_id}", response_model=list[ChatResponse],
             dependencies=[CHATS_AND_FOLDERS])
 def folder_chats(folder_id: str, principal: VerifiedUser,
-                 container: ContainerDep) -> list[dict[str, Any]]:
-    chats = container.chats
+                 chats: Chats) -> list[dict[str, Any]]:
     return [chat_response(c) for c in chats.bodies(chats.in_folder(principal, folder_id))]
 
 
 # -- creating -------------------------------------------------------------------------------
 @router.post("/new", response_model=ChatResponse | None)
-def create_chat(form: ChatForm, principal: VerifiedUser, response: Response,
-                container: ContainerDep) -> dict[str, Any]:
-    outcome = container.chats.create(principal, form.chat, form.folder_id, form.meta, form.tags)
-    committed(response, container, principal, outcome.position)
+def create_chat(form: ChatForm, principal: VerifiedUser,
+                chats: Chats, written: Write) -> dict[str, Any]:
+    outcome = chats.create(principal, form.chat, form.folder_id, form.meta, form.tags)
+    written(outcome.position)
     return chat_response(outcome.value)
 
 
 @router.post("/import", response_model=list[ChatResponse])
-def import_chats(form: ChatsImportForm, principal: VerifiedUser, response: Response,
-                 container: ContainerDep) -> list[dict[str, Any]]:
+def import_chats(form: ChatsImportForm, principal: VerifiedUser,
+                 chats: Chats, written: Write) -> list[dict[str, Any]]:
     items = [ImportedChat(chat=f.chat, meta=f.meta, pinned=bool(f.pinned),
                           archived=bool(f.archived), folder_id=f.folder_id,
                           created_at=f.created_at, updated_at=f.updated_at) for f in form.chats]
-    outcome = container.chats.import_chats(principal, items)
-    committed(response, container, principal, outcome.position)
+    outcome = chats.import_chats(principal, items)
+    written(outcome.position)
     return [chat_response(c) for c in outcome.value]
 
 
 # -- bulk flags -----------------------------------------------------------------------------
 @router.post("/archive/all", response_model=bool, dependencies=[CHATS])
-def archive_all(principal: VerifiedUser, response: Response, container: ContainerDep) -> bool:
-    outcome = container.chats.archive_all(principal)
-    committed(response, container, principal, outcome.position)
+def archive_all(principal: VerifiedUser, chats: Chats, written: Write) -> bool:
+    outcome = chats.archive_all(principal)
+    written(outcome.position)
     return True
 
 
 @router.post("/unarchive/all", response_model=bool, dependencies=[CHATS])
-def unarchive_all(principal: VerifiedUser, response: Response, container: ContainerDep) -> bool:
-    outcome = container.chats.unarchive_all(principal)
-    committed(response, container, principal, outcome.position)
+def unarchive_all(principal: VerifiedUser, chats: Chats, written: Write) -> bool:
+    outcome = chats.unarchive_all(principal)
+    written(outcome.position)
     return True
 
 
 # -- sharing --------------------------------------------------------------------------------
 @router.get("/share/{share_id}", response_model=ChatResponse | None, dependencies=[CHATS])
-def get_shared(share_id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
-    return shared_response(*container.chats.shared(principal, share_id))
+def get_shared(share_id: str, principal: VerifiedUser, chats: Chats) -> dict[str, Any]:
+    return shared_response(*chats.shared(principal, share_id))
 
 
 @router.post("/{id}/clone/shared", response_model=ChatResponse | None, dependencies=[CHATS])
-def clone_shared(id: str, principal: VerifiedUser, response: Response,
-                 container: ContainerDep) -> dict[str, Any]:
-    outcome = container.chats.clone_shared(principal, id)
-    committed(response, container, principal, outcome.position)
+def clone_shared(id: str, principal: VerifiedUser,
+                 chats: Chats, written: Write) -> dict[str, Any]:
+    outcome = chats.clone_shared(principal, id)
+    written(outcome.position)
     return chat_response(outcome.value)
 
 
 @router.post("/{id}/share", response_model=ChatResponse | None)
-def share(id: str, principal: VerifiedUser, response: Response, container: ContainerDep,
+def share(id: str, principal: VerifiedUser, chats: Chats, written: Write,
           form: ShareChatForm | None = None) -> dict[str, Any]:
     # share_mode "continue" (others may continue the chat) is accepted but not modelled yet.
-    outcome = container.chats.share(principal, id)
-    committed(response, container, principal, outcome.position)
+    outcome = chats.share(principal, id)
+    written(outcome.position)
     return chat_response(outcome.value[0])
 
 
 @router.delete("/{id}/share", response_model=bool | None)
-def unshare(id: str, principal: VerifiedUser, response: Response,
-            container: ContainerDep) -> bool:
-    outcome = container.chats.unshare(principal, id)
-    committed(response, container, principal, outcome.position)
+def unshare(id: str, principal: VerifiedUser,
+            chats: Chats, written: Write) -> bool:
+    outcome = chats.unshare(principal, id)
+    written(outcome.position)
     return outcome.value[1]
 
 
 # -- one chat -------------------------------------------------------------------------------
 @router.get("/{id}", response_model=ChatResponse | None)
-def get_chat(id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
-    return chat_response(container.chats.readable(principal, id))
+def get_chat(id: str, principal: VerifiedUser, chats: Chats) -> dict[str, Any]:
+    return chat_response(chats.readable(principal, id))
 
 
 @router.post("/{id}", response_model=ChatResponse | None)
-async def update_chat(id: str, form: ChatForm, principal: VerifiedUser, response: Response,
-                      container: ContainerDep) -> dict[str, Any]:
-    outcome = await container.chats.update(principal, id, form.chat)
-    await committed_async(response, container, principal, outcome.position)
+async def update_chat(id: str, form: ChatForm, principal: VerifiedUser,
+                      chats: Chats, written: Write) -> dict[str, Any]:
+    outcome = await chats.update(principal, id, form.chat)
+    await written.noted(outcome.position)
     return chat_response(outcome.value[0])
 
 
 @router.delete("/{id}", response_model=bool)
-def delete_chat(id: str, principal: VerifiedUser, response: Response,
-                container: ContainerDep) -> bool:
-    outcome = container.chats.delete(principal, id)
-    committed(response, container, principal, outcome.position)
+def delete_chat(id: str, principal: VerifiedUser,
+                chats: Chats, written: Write) -> bool:
+    outcome = chats.delete(principal, id)
+    written(outcome.position)
     return True
 
 
 @router.post("/{id}/messages/{message_id}", response_model=ChatResponse | None)
 async def update_message(id: str, message_id: str, form: MessageForm,
-                         principal: VerifiedUser, response: Response,
-                         container: ContainerDep) -> dict[str, Any]:
-    outcome = await container.chats.upsert_message(principal, id, message_id,
-                                                   form.content or "")
-    await committed_async(response, container, principal, outcome.position)
+                         principal: VerifiedUser,
+                         chats: Chats, written: Write) -> dict[str, Any]:
+    outcome = await chats.upsert_message(principal, id, message_id,
+                                         form.content or "")
+    await written.noted(outcome.position)
     return chat_response(outcome.value[0])
 
 
 @router.post("/{id}/messages/{message_id}/event", response_model=bool | None)
 async def message_event(id: str, message_id: str, form: EventForm, principal: VerifiedUser,
-                        response: Response, container: ContainerDep) -> bool:
+                        chats: Chats, written: Write) -> bool:
     # Recorded now; the realtime feed delivers it to the owner's sockets from the log.
-    outcome = await container.chats.message_event(principal, id, message_id, form.type,
-                                                  form.data)
-    await committed_async(response, container, principal, outcome.position)
+    outcome = await chats.message_event(principal, id, message_id, form.type,
+                                        form.data)
+    await written.noted(outcome.position)
     return True
 
 
 @router.get("/{id}/pinned", response_model=bool | None)
-def pinned_status(id: str, principal: VerifiedUser, container: ContainerDep) -> bool:
-    return container.chats.own(principal, id).pinned
+def pinned_status(id: str, principal: VerifiedUser, chats: Chats) -> bool:
+    return chats.own(principal, id).pinned
 
 
 @router.post("/{id}/pin", response_model=ChatResponse | None)
-def pin(id: str, principal: VerifiedUser, response: Response,
-        container: ContainerDep) -> dict[str, Any]:
-    outcome = container.chats.toggle_pin(principal, id)
-    committed(response, container, principal, outcome.position)
+def pin(id: str, principal: VerifiedUser,
+        chats: Chats, written: Write) -> dict[str, Any]:
+    outcome = chats.toggle_pin(principal, id)
+    written(outcome.position)
     return chat_response(outcome.value[0])
 
 
 @router.post("/{id}/archive", response_model=ChatResponse | None)
-def archive(id: str, principal: VerifiedUser, response: Response,
-            container: ContainerDep) -> dict[str, Any]:
-    outcome = container.chats.toggle_archive(principal, id)
-    committed(response, container, principal, outcome.position)
+def archive(id: str, principal: VerifiedUser,
+            chats: Chats, written: Write) -> dict[str, Any]:
+    outcome = chats.toggle_archive(principal, id)
+    written(outcome.position)
     return chat_response(outcome.value[0])
 
 
 @router.post("/{id}/clone", response_model=ChatResponse | None)
-def clone(id: str, principal: VerifiedUser, response: Response, container: ContainerDep,
+def clone(id: str, principal: VerifiedUser, chats: Chats, written: Write,
           form: CloneForm | None = None) -> dict[str, Any]:
-    outcome = container.chats.clone(principal, id, form.title if form else None)
-    committed(response, container, principal, outcome.position)
+    outcome = chats.clone(principal, id, form.title if form else None)
+    written(outcome.position)
     return chat_response(outcome.value)
 
 
 @router.post("/{id}/folder", response_model=ChatResponse | None)
-def move_to_folder(id: str, form: ChatFolderIdForm, principal: VerifiedUser, response: Response,
-                   container: ContainerDep) -> dict[str, Any]:
-    outcome = container.chats.move_to_folder(principal, id, form.folder_id)
-    committed(response, container, principal, outcome.position)
+def move_to_folder(id: str, form: ChatFolderIdForm, principal: VerifiedUser,
+                   chats: Chats, written: Write) -> dict[str, Any]:
+    outcome = chats.move_to_folder(principal, id, form.folder_id)
+    written(outcome.position)
     return chat_response(outcome.value[0])
 
 
 # -- tags of one chat -----------------------------------------------------------------------
 @router.get("/{id}/tags", response_model=list[TagModel])
-def chat_tags(id: str, principal: VerifiedUser, container: ContainerDep) -> list[dict[str, Any]]:
-    return tag_models(principal.id, container.chats.own(principal, id).tags)
+def chat_tags(id: str, principal: VerifiedUser, chats: Chats) -> list[dict[str, Any]]:
+    return tag_models(principal.id, chats.own(principal, id).tags)
 
 
 @router.post("/{id}/tags", response_model=list[TagModel])
-def add_tag(id: str, form: TagForm, principal: VerifiedUser, response: Response,
-            container: ContainerDep) -> list[dict[str, Any]]:
-    outcome = container.chats.add_tag(principal, id, form.name)
-    committed(response, container, principal, outcome.position)
+def add_tag(id: str, form: TagForm, principal: VerifiedUser,
+            chats: Chats, written: Write) -> list[dict[str, Any]]:
+    outcome = chats.add_tag(principal, id, form.name)
+    written(outcome.position)
     return tag_models(principal.id, outcome.value[0].tags)
 
 
 @router.delete("/{id}/tags", response_model=list[TagModel])
-def remove_tag(id: str, form: TagForm, principal: VerifiedUser, response: Response,
-               container: ContainerDep) -> list[dict[str, Any]]:
-    outcome = container.chats.remove_tag(principal, id, form.name)
-    committed(response, container, principal, outcome.position)
+def remove_tag(id: str, form: TagForm, principal: VerifiedUser,
+               chats: Chats, written: Write) -> list[dict[str, Any]]:
+    outcome = chats.remove_tag(principal, id, form.name)
+    written(outcome.position)
     return tag_models(principal.id, outcome.value[0].tags)

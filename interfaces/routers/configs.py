@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from application.connections import CONNECTION_DEFAULTS, MODELS_DEFAULTS
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed
+from interfaces.deps import AdminUser, VerifiedUser, Write
 from interfaces.routers.connections import Connections
 from interfaces.schemas.connections import ConnectionsConfigForm, ModelsConfigForm
 
@@ -21,11 +21,11 @@ def get_connections(principal: AdminUser, connections: Connections) -> dict[str,
 
 
 @router.post("/connections", response_model=ConnectionsConfigForm)
-def set_connections(form: ConnectionsConfigForm, principal: AdminUser, response: Response,
-                    container: ContainerDep, connections: Connections) -> dict[str, Any]:
+def set_connections(form: ConnectionsConfigForm, principal: AdminUser,
+                    written: Write, connections: Connections) -> dict[str, Any]:
     """Save the connection switches."""
     outcome = connections.update_section(CONNECTION_DEFAULTS, form.model_dump())
-    committed(response, container, principal, outcome.position)
+    written(outcome.position)
     return outcome.value
 
 
@@ -36,11 +36,11 @@ def get_models_config(principal: AdminUser, connections: Connections) -> dict[st
 
 
 @router.post("/models", response_model=ModelsConfigForm)
-def set_models_config(form: ModelsConfigForm, principal: AdminUser, response: Response,
-                      container: ContainerDep, connections: Connections) -> dict[str, Any]:
+def set_models_config(form: ModelsConfigForm, principal: AdminUser,
+                      written: Write, connections: Connections) -> dict[str, Any]:
     """Save the default models, pinned models and the model order."""
     outcome = connections.update_section(MODELS_DEFAULTS, form.model_dump())
-    committed(response, container, principal, outcome.position)
+    written(outcome.position)
     return outcome.value
 
 

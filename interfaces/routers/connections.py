@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request
 
+from application.completions import CompletionService
 from application.connections import Connection, ConnectionsService
 from application.errors import NotFound
 from application.llm import LanguageModels, UpstreamError
 from application.messages import Detail
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, get_container
-from interfaces.routers.completions import upstream_failure
+from interfaces.deps import AdminUser, VerifiedUser, Write, get_container
+from interfaces.routers.completions import Completions, upstream_failure
 from interfaces.schemas.connections import ConnectionForm, OllamaConfigForm, OpenAIConfigForm
 
 openai = APIRouter(prefix="/openai", tags=["openai"])
@@ -32,9 +33,9 @@ Connections = Annotated[ConnectionsService, Depends(connections_service)]
 LLM = Annotated[LanguageModels, Depends(language_models)]
 
 
-def _forget_models(container: Any) -> None:
+def _forget_models(completions: CompletionService) -> None:
     """The model list is cached per connection config: drop it so a change shows at once."""
-    container.completions.catalog.forget()
+    completions.catalog.forget()
 
 
 def _connection(connections: ConnectionsService, kind: str, index: int) -> Connection:
@@ -52,20 +53,21 @@ def get_openai_config(principal: AdminUser, connections: Connections) -> dict[st
 
 
 @openai.post("/config/update")
-def update_openai_config(form: OpenAIConfigForm, principal: AdminUser, response: Response,
-                         container: ContainerDep, connections: Connections) -> dict[str, Any]:
+def update_openai_config(form: OpenAIConfigForm, principal: AdminUser,
+                         completions: Completions, written: Write,
+                         connections: Connections) -> dict[str, Any]:
     """Replace the OpenAI-compatible connections."""
     outcome = connections.update_openai(form.ENABLE_OPENAI_API, form.OPENAI_API_BASE_URLS,
                                         form.OPENAI_API_KEYS, form.OPENAI_API_CONFIGS)
-    committed(response, container, principal, outcome.position)
-    _forget_models(container)
+    written(outcome.position)
+    _forget_models(completions)
     return outcome.value
 
 
 @openai.get("/models")
-async def openai_models(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+async def openai_models(principal: VerifiedUser, completions: Completions) -> dict[str, Any]:
     """The models of every enabled OpenAI-compatible connection (as the model list has them)."""
-    models = await container.completions.catalog.connection_models()
+    models = await completions.catalog.connection_models()
     return {"data": [m for m in models if m["owned_by"] == "openai"]}
 
 
@@ -98,20 +100,21 @@ def get_ollama_config(principal: AdminUser, connections: Connections) -> dict[st
 
 
 @ollama.post("/config/update")
-def update_ollama_config(form: OllamaConfigForm, principal: AdminUser, response: Response,
-                         container: ContainerDep, connections: Connections) -> dict[str, Any]:
+def update_ollama_config(form: OllamaConfigForm, principal: AdminUser,
+                         completions: Completions, written: Write,
+                         connections: Connections) -> dict[str, Any]:
     """Replace the Ollama connections."""
     outcome = connections.update_ollama(form.ENABLE_OLLAMA_API, form.OLLAMA_BASE_URLS,
                                         form.OLLAMA_API_CONFIGS)
-    committed(response, container, principal, outcome.position)
-    _forget_models(container)
+    written(outcome.position)
+    _forget_models(completions)
     return outcome.value
 
 
 @ollama.get("/api/tags")
-async def ollama_tags(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+async def ollama_tags(principal: VerifiedUser, completions: Completions) -> dict[str, Any]:
     """The models of every enabled Ollama connection, in Ollama's shape."""
-    models = await container.completions.catalog.connection_models()
+    models = await completions.catalog.connection_models()
     return {"models": [{**m["ollama"], "model": m["id"], "name": m["name"]}
                        for m in models if m["owned_by"] == "ollama"]}
 

@@ -20,9 +20,10 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 
 from application.errors import BadRequest
+from application.files import FileService
 from application.messages import Detail
 from interfaces import bounds
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, consistent
+from interfaces.deps import AdminUser, VerifiedUser, Write, consistent
 from interfaces.schemas.files import (
     FILENAME_PATTERN_MAX,
     METADATA_MAX_BYTES,
@@ -33,8 +34,9 @@ from interfaces.schemas.files import (
     aggregate_row,
     file_view,
 )
+from interfaces.services import Files
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/files", tags=["files"])
 FILES = consistent("files", "knowledge")
 READ_CHUNK = 1 << 20
 MULTIPART_SLACK = 1 << 20  # form framing and the other fields, beyond the file's own bytes
@@ -79,19 +81,19 @@ def _metadata(raw: str | None) -> dict[str, Any] | None:
 
 
 # -- upload -----------------------------------------------------------------------------------
-def upload_file(principal: VerifiedUser, response: Response, container: ContainerDep,
+def upload_file(principal: VerifiedUser, files: Files, written: Write,
                 file: Annotated[UploadFile, FileField()],
                 metadata: Annotated[str | None, Form()] = None, process: bool = True,
                 process_in_background: bool = True) -> dict[str, Any]:
     meta = _metadata(metadata)
-    outcome = container.files.upload(principal, file.filename, file.content_type,
-                                     iter(lambda: file.file.read(READ_CHUNK), b""), meta,
-                                     process=process, background=process_in_background)
-    committed(response, container, principal, outcome.position)
+    outcome = files.upload(principal, file.filename, file.content_type,
+                           iter(lambda: file.file.read(READ_CHUNK), b""), meta,
+                           process=process, background=process_in_background)
+    written(outcome.position)
     aggregate = outcome.value
     text = None  # processed inline: the answer carries the text, as the reference
     if not process_in_background and aggregate.status == "completed":
-        text = _text(container, aggregate.text_hash)
+        text = _text(files, aggregate.text_hash)
     return file_view(aggregate_row(aggregate, text))
 
 
@@ -99,46 +101,46 @@ router.add_api_route("/", upload_file, methods=["POST"], response_model=FileMode
                      route_class_override=UploadRoute, summary="Upload File")
 
 
-def _text(container: Any, text_hash: str | None) -> str | None:
+def _text(files: FileService, text_hash: str | None) -> str | None:
     if not text_hash:
         return None
     try:
-        return str(container.files.storage.get(text_hash).decode("utf-8"))
+        return str(files.storage.get(text_hash).decode("utf-8"))
     except (OSError, ValueError):
         return None
 
 
 # -- lists ------------------------------------------------------------------------------------
 @router.get("/", response_model=list[FileModelResponse], dependencies=[FILES])
-def list_files(principal: VerifiedUser, container: ContainerDep,
+def list_files(principal: VerifiedUser, files: Files,
                content: bool = True) -> list[dict[str, Any]]:
-    return [file_view(r) for r in container.files.listing(principal, content)]
+    return [file_view(r) for r in files.listing(principal, content)]
 
 
 @router.get("/search", response_model=list[FileModelResponse], dependencies=[FILES])
-def search_files(principal: VerifiedUser, container: ContainerDep,
+def search_files(principal: VerifiedUser, files: Files,
                  filename: Annotated[str, Query(min_length=1, max_length=FILENAME_PATTERN_MAX)],
                  content: bool = True, skip: Annotated[bounds.Offset, Query()] = 0,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-    rows = container.files.search(principal, filename, content, skip, limit)
+    rows = files.search(principal, filename, content, skip, limit)
     return [file_view(r) for r in rows]
 
 
 @router.delete("/all", response_model=MessageResponse)
-def delete_all_files(principal: AdminUser, response: Response,
-                     container: ContainerDep) -> dict[str, str]:
-    outcome = container.files.delete_all()
-    committed(response, container, principal, outcome.position)
+def delete_all_files(principal: AdminUser,
+                     files: Files, written: Write) -> dict[str, str]:
+    outcome = files.delete_all()
+    written(outcome.position)
     return {"message": "All files deleted successfully"}
 
 
 # -- one file ---------------------------------------------------------------------------------
 @router.get("/{id}", response_model=FileModel, dependencies=[FILES])
-def get_file(id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
-    return file_view(container.files.get(principal, id))
+def get_file(id: str, principal: VerifiedUser, files: Files) -> dict[str, Any]:
+    return file_view(files.get(principal, id))
 
 
-def _send(container: Any, row: dict[str, Any], attachment: bool,
+def _send(files: FileService, row: dict[str, Any], attachment: bool,
           media_type: str | None = None) -> Response:
     name = str(row["meta"].get("name") or row["filename"])
     content_type = media_type or row["meta"].get("content_type") or row.get("content_type") \
@@ -153,7 +155,7 @@ def _send(container: Any, row: dict[str, Any], attachment: bool,
             content_type = "application/pdf"
         elif content_type != "text/plain":
             headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{encoded}"
-    storage = container.files.storage
+    storage = files.storage
     path = storage.local_path(row["content_hash"])
     if path is not None:
         return FileResponse(path, media_type=content_type, headers=headers)
@@ -167,52 +169,52 @@ def _send(container: Any, row: dict[str, Any], attachment: bool,
 
 
 @router.get("/{id}/content", dependencies=[FILES])
-def get_file_content(id: str, principal: VerifiedUser, container: ContainerDep,
+def get_file_content(id: str, principal: VerifiedUser, files: Files,
                      attachment: bool = False) -> Response:
-    return _send(container, container.files.content(principal, id), attachment)
+    return _send(files, files.content(principal, id), attachment)
 
 
 @router.get("/{id}/content/html", dependencies=[FILES])
-def get_html_file_content(id: str, principal: VerifiedUser, container: ContainerDep) -> Response:
-    row = container.files.html(principal, id)
+def get_html_file_content(id: str, principal: VerifiedUser, files: Files) -> Response:
+    row = files.html(principal, id)
     guessed = mimetypes.guess_type(str(row["filename"]))[0]
-    return _send(container, row, False, media_type=guessed or "text/html")
+    return _send(files, row, False, media_type=guessed or "text/html")
 
 
 @router.get("/{id}/data/content", dependencies=[FILES])
 def get_file_data_content(id: str, principal: VerifiedUser,
-                          container: ContainerDep) -> dict[str, Any]:
-    return container.files.data_content(principal, id)
+                          files: Files) -> dict[str, Any]:
+    return files.data_content(principal, id)
 
 
 @router.post("/{id}/data/content/update")
-def update_file_data_content(id: str, form: ContentForm, principal: VerifiedUser,
-                             response: Response, container: ContainerDep) -> dict[str, Any]:
-    outcome = container.files.update_content(principal, id, form.content)
-    committed(response, container, principal, outcome.position)
+def update_file_data_content(id: str, form: ContentForm, principal: VerifiedUser, files: Files,
+                             written: Write) -> dict[str, Any]:
+    outcome = files.update_content(principal, id, form.content)
+    written(outcome.position)
     return outcome.value
 
 
 @router.get("/{id}/process/status", dependencies=[FILES])
-async def get_file_process_status(id: str, principal: VerifiedUser, container: ContainerDep,
+async def get_file_process_status(id: str, principal: VerifiedUser, files: Files,
                                   stream: bool = False) -> Any:
-    row = await anyio.to_thread.run_sync(container.files.row, principal, id)
+    row = await anyio.to_thread.run_sync(files.row, principal, id)
     if not stream:
-        return await anyio.to_thread.run_sync(container.files.status_of, row)
-    return StreamingResponse(_status_events(container, id), media_type="text/event-stream",
+        return await anyio.to_thread.run_sync(files.status_of, row)
+    return StreamingResponse(_status_events(files, id), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _status_events(container: Any, file_id: str) -> AsyncIterator[str]:
+async def _status_events(files: FileService, file_id: str) -> AsyncIterator[str]:
     """An event per status change, until completed or failed (or the file is gone)."""
     last: dict[str, Any] | None = None
     deadline = time.monotonic() + STREAM_MAX_SECONDS
     while time.monotonic() < deadline:
-        row = await anyio.to_thread.run_sync(container.files.files.get, file_id)
+        row = await anyio.to_thread.run_sync(files.files.get, file_id)
         if row is None:
             yield f"data: {json.dumps({'status': 'not_found'})}\n\n"
             return
-        status = await anyio.to_thread.run_sync(container.files.status_of, row, STREAM_POLL)
+        status = await anyio.to_thread.run_sync(files.status_of, row, STREAM_POLL)
         if status != last:
             yield f"data: {json.dumps(status)}\n\n"
             last = status
@@ -222,8 +224,8 @@ async def _status_events(container: Any, file_id: str) -> AsyncIterator[str]:
 
 
 @router.delete("/{id}", response_model=MessageResponse)
-def delete_file(id: str, principal: VerifiedUser, response: Response,
-                container: ContainerDep) -> dict[str, str]:
-    outcome = container.files.delete(principal, id)
-    committed(response, container, principal, outcome.position)
+def delete_file(id: str, principal: VerifiedUser,
+                files: Files, written: Write) -> dict[str, str]:
+    outcome = files.delete(principal, id)
+    written(outcome.position)
     return {"message": "File deleted successfully"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
-from interfaces.deps import ContainerDep, VerifiedUser, committed, consistent
+from interfaces.deps import VerifiedUser, Write, consistent
 from interfaces.schemas.folders import (
     FolderForm,
     FolderIsExpandedForm,
@@ -18,58 +18,59 @@ from interfaces.schemas.folders import (
     folder_item,
     folder_response,
 )
+from interfaces.services import Folders
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/folders", tags=["folders"])
 FOLDERS = consistent("folders")
 FOLDERS_AND_CHATS = consistent("folders", "chats")
 
 
 @router.get("/", response_model=list[FolderNameIdResponse], dependencies=[FOLDERS])
-def list_folders(principal: VerifiedUser, container: ContainerDep) -> list[dict[str, Any]]:
-    return [folder_item(row) for row in container.folders.list_folders(principal)]
+def list_folders(principal: VerifiedUser, folders: Folders) -> list[dict[str, Any]]:
+    return [folder_item(row) for row in folders.list_folders(principal)]
 
 
 @router.post("/", response_model=FolderResponse, dependencies=[FOLDERS])
-def create_folder(form: FolderForm, principal: VerifiedUser, response: Response,
-                  container: ContainerDep) -> dict[str, Any]:
-    outcome = container.folders.create(principal, form.name, form.parent_id, form.data,
-                                       form.meta)
-    committed(response, container, principal, outcome.position)
+def create_folder(form: FolderForm, principal: VerifiedUser,
+                  folders: Folders, written: Write) -> dict[str, Any]:
+    outcome = folders.create(principal, form.name, form.parent_id, form.data,
+                             form.meta)
+    written(outcome.position)
     return folder_response(outcome.value)
 
 
 @router.get("/{id}", response_model=FolderResponse)
-def get_folder(id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
-    return folder_response(container.folders.own(principal, id))
+def get_folder(id: str, principal: VerifiedUser, folders: Folders) -> dict[str, Any]:
+    return folder_response(folders.own(principal, id))
 
 
 @router.post("/{id}/update", response_model=FolderResponse, dependencies=[FOLDERS])
-def update_folder(id: str, form: FolderUpdateForm, principal: VerifiedUser, response: Response,
-                  container: ContainerDep) -> dict[str, Any]:
-    outcome = container.folders.update(principal, id, form.name, form.data, form.meta)
-    committed(response, container, principal, outcome.position)
+def update_folder(id: str, form: FolderUpdateForm, principal: VerifiedUser,
+                  folders: Folders, written: Write) -> dict[str, Any]:
+    outcome = folders.update(principal, id, form.name, form.data, form.meta)
+    written(outcome.position)
     return folder_response(outcome.value)
 
 
 @router.post("/{id}/update/parent", response_model=FolderResponse, dependencies=[FOLDERS])
-def move_folder(id: str, form: FolderParentIdForm, principal: VerifiedUser, response: Response,
-                container: ContainerDep) -> dict[str, Any]:
-    outcome = container.folders.move(principal, id, form.parent_id)
-    committed(response, container, principal, outcome.position)
+def move_folder(id: str, form: FolderParentIdForm, principal: VerifiedUser,
+                folders: Folders, written: Write) -> dict[str, Any]:
+    outcome = folders.move(principal, id, form.parent_id)
+    written(outcome.position)
     return folder_response(outcome.value)
 
 
 @router.post("/{id}/update/expanded", response_model=FolderResponse)
-def expand_folder(id: str, form: FolderIsExpandedForm, principal: VerifiedUser,
-                  response: Response, container: ContainerDep) -> dict[str, Any]:
-    outcome = container.folders.set_expanded(principal, id, form.is_expanded)
-    committed(response, container, principal, outcome.position)
+def expand_folder(id: str, form: FolderIsExpandedForm, principal: VerifiedUser, folders: Folders,
+                  written: Write) -> dict[str, Any]:
+    outcome = folders.set_expanded(principal, id, form.is_expanded)
+    written(outcome.position)
     return folder_response(outcome.value)
 
 
 @router.delete("/{id}", response_model=bool, dependencies=[FOLDERS_AND_CHATS])
-def delete_folder(id: str, principal: VerifiedUser, response: Response, container: ContainerDep,
+def delete_folder(id: str, principal: VerifiedUser, folders: Folders, written: Write,
                   delete_contents: bool | None = True) -> bool:
-    outcome = container.folders.delete(principal, id, delete_contents is not False)
-    committed(response, container, principal, outcome.position)
+    outcome = folders.delete(principal, id, delete_contents is not False)
+    written(outcome.position)
     return True

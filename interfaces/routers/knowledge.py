@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
-from interfaces.deps import ContainerDep, VerifiedUser, committed, consistent
+from interfaces.deps import VerifiedUser, Write, consistent
 from interfaces.schemas.knowledge import (
     KnowledgeFileIdForm,
     KnowledgeFilesResponse,
@@ -17,59 +17,60 @@ from interfaces.schemas.knowledge import (
     knowledge_view,
 )
 from interfaces.schemas.models import AccessGrantsForm
+from interfaces.services import Knowledge
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
 KNOWLEDGE = consistent("knowledge", "files")
 
 
 @router.get("/", response_model=list[KnowledgeUserResponse], dependencies=[KNOWLEDGE])
-def list_knowledge(principal: VerifiedUser, container: ContainerDep,
+def list_knowledge(principal: VerifiedUser, knowledge: Knowledge,
                    page: Annotated[int | None, Query(ge=1, le=1_000_000)] = None
                    ) -> list[dict[str, Any]]:
-    return [knowledge_view(r) for r in container.knowledge.listing(principal, page)]
+    return [knowledge_view(r) for r in knowledge.listing(principal, page)]
 
 
 @router.post("/create", response_model=KnowledgeResponse)
-def create_knowledge(form: KnowledgeForm, principal: VerifiedUser, response: Response,
-                     container: ContainerDep) -> dict[str, Any]:
-    outcome = container.knowledge.create(principal, form.name, form.description, form.access())
-    committed(response, container, principal, outcome.position)
-    return knowledge_view(container.knowledge.view(principal, outcome.value))
+def create_knowledge(form: KnowledgeForm, principal: VerifiedUser,
+                     knowledge: Knowledge, written: Write) -> dict[str, Any]:
+    outcome = knowledge.create(principal, form.name, form.description, form.access())
+    written(outcome.position)
+    return knowledge_view(knowledge.view(principal, outcome.value))
 
 
 @router.get("/{id}", response_model=KnowledgeFilesResponse, dependencies=[KNOWLEDGE])
-def get_knowledge(id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
-    return knowledge_view(container.knowledge.get(principal, id))
+def get_knowledge(id: str, principal: VerifiedUser, knowledge: Knowledge) -> dict[str, Any]:
+    return knowledge_view(knowledge.get(principal, id))
 
 
 @router.post("/{id}/access/update", response_model=KnowledgeFilesResponse)
 def update_knowledge_access(id: str, form: AccessGrantsForm, principal: VerifiedUser,
-                            response: Response, container: ContainerDep) -> dict[str, Any]:
+                            knowledge: Knowledge, written: Write) -> dict[str, Any]:
     """Replace the knowledge base's access grants."""
-    outcome = container.knowledge.access_update(principal, id, form.value())
-    committed(response, container, principal, outcome.position)
+    outcome = knowledge.access_update(principal, id, form.value())
+    written(outcome.position)
     return knowledge_view(outcome.value)
 
 
 @router.delete("/{id}/delete", response_model=bool)
-def delete_knowledge(id: str, principal: VerifiedUser, response: Response,
-                     container: ContainerDep) -> bool:
-    outcome = container.knowledge.delete(principal, id)
-    committed(response, container, principal, outcome.position)
+def delete_knowledge(id: str, principal: VerifiedUser,
+                     knowledge: Knowledge, written: Write) -> bool:
+    outcome = knowledge.delete(principal, id)
+    written(outcome.position)
     return True
 
 
 @router.post("/{id}/file/add", response_model=KnowledgeFilesResponse)
-def add_file(id: str, form: KnowledgeFileIdForm, principal: VerifiedUser, response: Response,
-             container: ContainerDep) -> dict[str, Any]:
-    outcome = container.knowledge.add_file(principal, id, form.file_id)
-    committed(response, container, principal, outcome.position)
+def add_file(id: str, form: KnowledgeFileIdForm, principal: VerifiedUser,
+             knowledge: Knowledge, written: Write) -> dict[str, Any]:
+    outcome = knowledge.add_file(principal, id, form.file_id)
+    written(outcome.position)
     return knowledge_view(outcome.value)
 
 
 @router.post("/{id}/file/remove", response_model=KnowledgeFilesResponse)
-def remove_file(id: str, form: KnowledgeFileIdForm, principal: VerifiedUser, response: Response,
-                container: ContainerDep, delete_file: bool = True) -> dict[str, Any]:
-    outcome = container.knowledge.remove_file(principal, id, form.file_id, delete_file)
-    committed(response, container, principal, outcome.position)
+def remove_file(id: str, form: KnowledgeFileIdForm, principal: VerifiedUser,
+                knowledge: Knowledge, written: Write, delete_file: bool = True) -> dict[str, Any]:
+    outcome = knowledge.remove_file(principal, id, form.file_id, delete_file)
+    written(outcome.position)
     return knowledge_view(outcome.value)

@@ -20,6 +20,7 @@ from interfaces.schemas.meta import (
     HealthResponse,
     VersionResponse,
 )
+from interfaces.services import Config, Sessions
 
 router = APIRouter()
 VERSION = OPEN_WEBUI_VERSION
@@ -38,7 +39,7 @@ def health_db(container: ContainerDep) -> Any:
 
 
 @router.get("/ready", response_model=HealthResponse)
-def ready(container: ContainerDep) -> Any:
+def ready(container: ContainerDep, sessions: Sessions) -> Any:
     projections = container.host.status()
     if failed := [p for p in projections if p["status"] == "failed"]:
         return JSONResponse({"detail": Detail.PROJECTION_FAILED,
@@ -47,7 +48,7 @@ def ready(container: ContainerDep) -> Any:
         return JSONResponse({"detail": Detail.STARTUP_NOT_COMPLETE}, status_code=503)
     if not _database_ok(container):
         return JSONResponse({"detail": Detail.DATABASE_NOT_READY}, status_code=503)
-    if container.settings.REDIS_URL and not container.sessions.ping():
+    if container.settings.REDIS_URL and not sessions.ping():
         return JSONResponse({"detail": Detail.REDIS_NOT_READY}, status_code=503)
     return {"status": True}
 
@@ -74,8 +75,8 @@ def version() -> dict[str, str]:
 
 
 @router.get("/api/config", response_model=AppConfigResponse, response_model_exclude_unset=True)
-def config(request: Request, container: ContainerDep) -> dict[str, Any]:
-    values = {**ADMIN_CONFIG_DEFAULTS, **container.config.values()}
+def config(request: Request, container: ContainerDep, config: Config) -> dict[str, Any]:
+    values = {**ADMIN_CONFIG_DEFAULTS, **config.values()}
     features: dict[str, Any] = {
         "auth": True,
         "auth_trusted_header": False,
@@ -131,7 +132,7 @@ def config(request: Request, container: ContainerDep) -> dict[str, Any]:
         "default_pinned_models": "",
         "default_prompt_suggestions": [],
         "user_count": container.user_queries.count(),
-        "permissions": container.config.default_permissions(),
+        "permissions": config.default_permissions(),
         "ui": {**overlay, "response_watermark": values.get("RESPONSE_WATERMARK") or ""},
         "license_metadata": None,
     })

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import RedirectResponse
 
 from application.models import PAGE_SIZE, ModelFilter, aggregate_row
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, consistent
+from interfaces.deps import AdminUser, VerifiedUser, Write, consistent
 from interfaces.schemas.models import (
     ID_MAX_CHARS,
     IMPORT_MAX,
@@ -32,8 +32,9 @@ from interfaces.schemas.models import (
     model_view,
 )
 from interfaces.schemas.users import PROFILE_IMAGE_MEDIA_TYPES
+from interfaces.services import Models
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
 MODELS = consistent("models")
 DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "static" / "user.png"
 
@@ -48,12 +49,12 @@ def _views(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # -- lists ------------------------------------------------------------------------------------
 @router.get("/list", response_model=ModelAccessListResponse, dependencies=[MODELS])
-def list_models(principal: VerifiedUser, container: ContainerDep, query: Text = None,
+def list_models(principal: VerifiedUser, models: Models, query: Text = None,
                 view_option: Text = None, tag: Text = None, order_by: Text = None,
                 direction: Text = None, page: Page = 1) -> Response:
     flt = ModelFilter(query=query, view_option=view_option, tag=tag,
                       order_by=order_by or "created_at", direction=direction or "desc")
-    rows, total = container.models.page(principal, flt, page)
+    rows, total = models.page(principal, flt, page)
     # The hottest route: its rows are already the response's shape, so they are encoded once
     # (and embedded twice) rather than validated and encoded by the response model.
     items = json.dumps(_views(rows), ensure_ascii=False, separators=(",", ":"))
@@ -63,37 +64,37 @@ def list_models(principal: VerifiedUser, container: ContainerDep, query: Text = 
 
 
 @router.get("/base", response_model=list[ModelResponse], dependencies=[MODELS])
-def base_models(principal: AdminUser, container: ContainerDep, tag: Text = None
+def base_models(principal: AdminUser, models: Models, tag: Text = None
                 ) -> list[dict[str, Any]]:
-    return _views(container.models.base(tag))
+    return _views(models.base(tag))
 
 
 @router.get("/base/tags", response_model=list[str], dependencies=[MODELS])
-def base_model_tags(principal: AdminUser, container: ContainerDep) -> list[str]:
-    return container.models.base_tags()
+def base_model_tags(principal: AdminUser, models: Models) -> list[str]:
+    return models.base_tags()
 
 
 @router.get("/tags", response_model=list[str], dependencies=[MODELS])
-def model_tags(principal: VerifiedUser, container: ContainerDep) -> list[str]:
-    return container.models.tags(principal)
+def model_tags(principal: VerifiedUser, models: Models) -> list[str]:
+    return models.tags(principal)
 
 
 @router.get("/export", response_model=list[ModelModel], dependencies=[MODELS])
-def export_models(principal: VerifiedUser, container: ContainerDep,
+def export_models(principal: VerifiedUser, models: Models,
                   ids: Annotated[list[QueryText] | None, Query(max_length=IMPORT_MAX)] = None
                   ) -> list[dict[str, Any]]:
-    return _views(container.models.export(principal, ids))
+    return _views(models.export(principal, ids))
 
 
 # -- one model --------------------------------------------------------------------------------
 @router.get("/model", response_model=ModelAccessResponse, dependencies=[MODELS])
-def get_model(id: IdParam, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
-    return model_view(container.models.get(principal, id))
+def get_model(id: IdParam, principal: VerifiedUser, models: Models) -> dict[str, Any]:
+    return model_view(models.get(principal, id))
 
 
 @router.get("/model/profile/image", dependencies=[MODELS])
-def profile_image(id: IdParam, principal: VerifiedUser, container: ContainerDep) -> Response:
-    url = container.models.image(principal, id) or ""
+def profile_image(id: IdParam, principal: VerifiedUser, models: Models) -> Response:
+    url = models.image(principal, id) or ""
     if url.startswith(("http://", "https://")):
         return RedirectResponse(url, status_code=302)
     if url.startswith("data:image/"):
@@ -111,64 +112,64 @@ def profile_image(id: IdParam, principal: VerifiedUser, container: ContainerDep)
 
 # -- commands ---------------------------------------------------------------------------------
 @router.post("/create", response_model=ModelModel)
-def create_model(form: ModelForm, principal: VerifiedUser, response: Response,
-                 container: ContainerDep) -> dict[str, Any]:
-    outcome = container.models.create(principal, form.to_input())
-    committed(response, container, principal, outcome.position)
+def create_model(form: ModelForm, principal: VerifiedUser,
+                 models: Models, written: Write) -> dict[str, Any]:
+    outcome = models.create(principal, form.to_input())
+    written(outcome.position)
     return model_view(aggregate_row(outcome.value))
 
 
 @router.post("/model/update", response_model=ModelModel)
-def update_model(form: ModelForm, principal: VerifiedUser, response: Response,
-                 container: ContainerDep) -> dict[str, Any]:
-    outcome = container.models.update(principal, form.to_input(update=True))
-    committed(response, container, principal, outcome.position)
+def update_model(form: ModelForm, principal: VerifiedUser,
+                 models: Models, written: Write) -> dict[str, Any]:
+    outcome = models.update(principal, form.to_input(update=True))
+    written(outcome.position)
     return model_view(aggregate_row(outcome.value))
 
 
 @router.post("/model/access/update", response_model=ModelModel)
-def update_model_access(form: ModelAccessGrantsForm, principal: VerifiedUser,
-                        response: Response, container: ContainerDep) -> dict[str, Any]:
+def update_model_access(form: ModelAccessGrantsForm, principal: VerifiedUser, models: Models,
+                        written: Write) -> dict[str, Any]:
     """Replace the model's access grants (an admin may grant access to a connection's model)."""
-    outcome = container.models.access_update(principal, form.id, form.name, form.value())
-    committed(response, container, principal, outcome.position)
+    outcome = models.access_update(principal, form.id, form.name, form.value())
+    written(outcome.position)
     return model_view(aggregate_row(outcome.value))
 
 
 @router.post("/model/toggle", response_model=ModelResponse)
-def toggle_model(id: IdParam, principal: VerifiedUser, response: Response,
-                 container: ContainerDep) -> dict[str, Any]:
-    outcome = container.models.toggle(principal, id)
-    committed(response, container, principal, outcome.position)
+def toggle_model(id: IdParam, principal: VerifiedUser,
+                 models: Models, written: Write) -> dict[str, Any]:
+    outcome = models.toggle(principal, id)
+    written(outcome.position)
     return model_view(aggregate_row(outcome.value))
 
 
 @router.post("/model/delete", response_model=bool)
-def delete_model(form: ModelIdForm, principal: VerifiedUser, response: Response,
-                 container: ContainerDep) -> bool:
-    outcome = container.models.delete(principal, form.id)
-    committed(response, container, principal, outcome.position)
+def delete_model(form: ModelIdForm, principal: VerifiedUser,
+                 models: Models, written: Write) -> bool:
+    outcome = models.delete(principal, form.id)
+    written(outcome.position)
     return True
 
 
 @router.delete("/delete/all", response_model=bool, dependencies=[MODELS])
-def delete_all(principal: AdminUser, response: Response, container: ContainerDep) -> bool:
-    outcome = container.models.delete_all()
-    committed(response, container, principal, outcome.position)
+def delete_all(principal: AdminUser, models: Models, written: Write) -> bool:
+    outcome = models.delete_all()
+    written(outcome.position)
     return True
 
 
 @router.post("/import", response_model=bool)
-def import_models(form: ModelsImportForm, principal: VerifiedUser, response: Response,
-                  container: ContainerDep) -> bool:
-    outcome = container.models.import_models(principal, [m.to_input() for m in form.models])
-    committed(response, container, principal, outcome.position)
+def import_models(form: ModelsImportForm, principal: VerifiedUser,
+                  models: Models, written: Write) -> bool:
+    outcome = models.import_models(principal, [m.to_input() for m in form.models])
+    written(outcome.position)
     return True
 
 
 @router.post("/sync", response_model=list[ModelModel], dependencies=[MODELS])
-def sync_models(form: SyncModelsForm, principal: AdminUser, response: Response,
-                container: ContainerDep) -> list[dict[str, Any]]:
-    outcome = container.models.sync(principal, [m.to_input() for m in form.models])
-    committed(response, container, principal, outcome.position)
+def sync_models(form: SyncModelsForm, principal: AdminUser,
+                models: Models, written: Write) -> list[dict[str, Any]]:
+    outcome = models.sync(principal, [m.to_input() for m in form.models])
+    written(outcome.position)
     return [model_view(aggregate_row(m)) for m in outcome.value]

@@ -9,50 +9,51 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from application.errors import BadRequest
 from application.messages import Detail
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed
+from interfaces.deps import AdminUser, VerifiedUser, Write
 from interfaces.schemas.retrieval import ConfigForm, EmbeddingModelUpdateForm
+from interfaces.services import Retrieval
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/retrieval", tags=["retrieval"])
 CONFIG_MAX_BYTES = 1024 * 1024
 
 
 @router.get("/")
-def get_status(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
-    return container.retrieval.status()
+def get_status(principal: VerifiedUser, retrieval: Retrieval) -> dict[str, Any]:
+    return retrieval.status()
 
 
 @router.get("/config")
-def get_rag_config(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
-    return {"status": True, **container.retrieval.rag_config()}
+def get_rag_config(principal: AdminUser, retrieval: Retrieval) -> dict[str, Any]:
+    return {"status": True, **retrieval.rag_config()}
 
 
 @router.post("/config/update")
-def update_rag_config(form: ConfigForm, principal: AdminUser, response: Response,
-                      container: ContainerDep) -> dict[str, Any]:
+def update_rag_config(form: ConfigForm, principal: AdminUser,
+                      retrieval: Retrieval, written: Write) -> dict[str, Any]:
     try:
         changes = form.changes()
     except ValueError as error:
         raise BadRequest(Detail.DEFAULT(str(error))) from None
     if len(json.dumps(changes, default=str)) > CONFIG_MAX_BYTES:
         raise BadRequest(Detail.DEFAULT("configuration too large"))
-    outcome = container.retrieval.update_rag_config(changes)
-    committed(response, container, principal, outcome.position)
+    outcome = retrieval.update_rag_config(changes)
+    written(outcome.position)
     return {"status": True, **outcome.value}
 
 
 @router.get("/embedding")
-def get_embedding_config(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
-    return container.retrieval.embedding_config()
+def get_embedding_config(principal: AdminUser, retrieval: Retrieval) -> dict[str, Any]:
+    return retrieval.embedding_config()
 
 
 @router.post("/embedding/update")
 def update_embedding_config(form: EmbeddingModelUpdateForm, principal: AdminUser,
-                            response: Response, container: ContainerDep) -> dict[str, Any]:
-    spec = form.spec(container.retrieval.requested_spec())
-    outcome = container.retrieval.update_embedding_config(spec)
-    committed(response, container, principal, outcome.position)
+                            retrieval: Retrieval, written: Write) -> dict[str, Any]:
+    spec = form.spec(retrieval.requested_spec())
+    outcome = retrieval.update_embedding_config(spec)
+    written(outcome.position)
     return outcome.value

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from interfaces.deps import AdminUser, ContainerDep
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/system", tags=["system"])
 
 
 @router.get("/projections")

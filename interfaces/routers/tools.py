@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request
 
 from application.tools import aggregate_row
-from interfaces.deps import ContainerDep, VerifiedUser, committed, consistent
+from interfaces.deps import VerifiedUser, Write, consistent
 from interfaces.schemas.models import AccessGrantsForm, QueryText
 from interfaces.schemas.tools import (
     ID_MAX_CHARS,
@@ -27,8 +27,9 @@ from interfaces.schemas.tools import (
     Valves,
     tool_view,
 )
+from interfaces.services import Tools
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/tools", tags=["tools"])
 TOOLS = consistent("tools")
 SANDBOX_SLOTS = 2  # concurrent source analyses (each a subprocess of up to 512 MB)
 
@@ -46,85 +47,85 @@ async def _sandboxed(request: Request, call: Callable[..., T], *args: Any) -> T:
 
 # -- reads ------------------------------------------------------------------------------------
 @router.get("/", response_model=list[ToolUserResponse], dependencies=[TOOLS])
-def list_tools(principal: VerifiedUser, container: ContainerDep,
+def list_tools(principal: VerifiedUser, tools: Tools,
                query: Annotated[QueryText | None, Query()] = None) -> list[dict[str, Any]]:
-    return [tool_view(r) for r in container.tools.listing(principal, query)]
+    return [tool_view(r) for r in tools.listing(principal, query)]
 
 
 @router.get("/id/{id}", response_model=ToolAccessResponse, dependencies=[TOOLS])
-def get_tool(id: ToolIdPath, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
-    return tool_view(container.tools.get(principal, id))
+def get_tool(id: ToolIdPath, principal: VerifiedUser, tools: Tools) -> dict[str, Any]:
+    return tool_view(tools.get(principal, id))
 
 
 @router.get("/id/{id}/valves", response_model=dict[str, Any] | None, dependencies=[TOOLS])
-def get_valves(id: ToolIdPath, principal: VerifiedUser, container: ContainerDep) -> Any:
-    return container.tools.valves(principal, id)
+def get_valves(id: ToolIdPath, principal: VerifiedUser, tools: Tools) -> Any:
+    return tools.valves(principal, id)
 
 
 @router.get("/id/{id}/valves/spec", response_model=dict[str, Any] | None, dependencies=[TOOLS])
-def get_valves_spec(id: ToolIdPath, principal: VerifiedUser, container: ContainerDep) -> Any:
-    return container.tools.valves_spec(principal, id)
+def get_valves_spec(id: ToolIdPath, principal: VerifiedUser, tools: Tools) -> Any:
+    return tools.valves_spec(principal, id)
 
 
 @router.get("/id/{id}/valves/user", response_model=dict[str, Any] | None, dependencies=[TOOLS])
-def get_user_valves(id: ToolIdPath, principal: VerifiedUser, container: ContainerDep) -> Any:
-    return container.tools.user_valves(principal, id)
+def get_user_valves(id: ToolIdPath, principal: VerifiedUser, tools: Tools) -> Any:
+    return tools.user_valves(principal, id)
 
 
 @router.get("/id/{id}/valves/user/spec", response_model=dict[str, Any] | None,
             dependencies=[TOOLS])
 def get_user_valves_spec(id: ToolIdPath, principal: VerifiedUser,
-                         container: ContainerDep) -> Any:
-    return container.tools.user_valves_spec(principal, id)
+                         tools: Tools) -> Any:
+    return tools.user_valves_spec(principal, id)
 
 
 # -- commands ---------------------------------------------------------------------------------
 @router.post("/create", response_model=ToolResponse)
-async def create_tool(form: ToolForm, principal: VerifiedUser, request: Request,
-                      response: Response, container: ContainerDep) -> dict[str, Any]:
-    outcome = await _sandboxed(request, container.tools.create, principal, form.to_input())
-    committed(response, container, principal, outcome.position)
+async def create_tool(form: ToolForm, principal: VerifiedUser, request: Request, tools: Tools,
+                      written: Write) -> dict[str, Any]:
+    outcome = await _sandboxed(request, tools.create, principal, form.to_input())
+    written(outcome.position)
     return tool_view(aggregate_row(outcome.value))
 
 
 @router.post("/id/{id}/update", response_model=ToolModel)
 async def update_tool(id: ToolIdPath, form: ToolForm, principal: VerifiedUser, request: Request,
-                      response: Response, container: ContainerDep) -> dict[str, Any]:
-    outcome = await _sandboxed(request, container.tools.update, principal, id,
+                      tools: Tools, written: Write) -> dict[str, Any]:
+    outcome = await _sandboxed(request, tools.update, principal, id,
                                    form.to_input(update=True))
-    committed(response, container, principal, outcome.position)
+    written(outcome.position)
     return tool_view(aggregate_row(outcome.value))
 
 
 @router.post("/id/{id}/access/update", response_model=ToolModel)
 def update_tool_access(id: ToolIdPath, form: AccessGrantsForm, principal: VerifiedUser,
-                       response: Response, container: ContainerDep) -> dict[str, Any]:
+                       tools: Tools, written: Write) -> dict[str, Any]:
     """Replace the tool's access grants."""
-    outcome = container.tools.access_update(principal, id, form.value())
-    committed(response, container, principal, outcome.position)
+    outcome = tools.access_update(principal, id, form.value())
+    written(outcome.position)
     return tool_view(aggregate_row(outcome.value))
 
 
 @router.delete("/id/{id}/delete", response_model=bool)
-def delete_tool(id: ToolIdPath, principal: VerifiedUser, response: Response,
-                container: ContainerDep) -> bool:
-    outcome = container.tools.delete(principal, id)
-    committed(response, container, principal, outcome.position)
+def delete_tool(id: ToolIdPath, principal: VerifiedUser,
+                tools: Tools, written: Write) -> bool:
+    outcome = tools.delete(principal, id)
+    written(outcome.position)
     return True
 
 
 @router.post("/id/{id}/valves/update", response_model=dict[str, Any] | None)
-def update_valves(id: ToolIdPath, form: ValvesBody, principal: VerifiedUser,
-                  response: Response, container: ContainerDep) -> Any:
-    outcome = container.tools.set_valves(principal, id, form)
-    committed(response, container, principal, outcome.position)
+def update_valves(id: ToolIdPath, form: ValvesBody, principal: VerifiedUser, tools: Tools,
+                  written: Write) -> Any:
+    outcome = tools.set_valves(principal, id, form)
+    written(outcome.position)
     return outcome.value
 
 
 @router.post("/id/{id}/valves/user/update", response_model=dict[str, Any] | None,
              dependencies=[TOOLS])
-def update_user_valves(id: ToolIdPath, form: ValvesBody, principal: VerifiedUser,
-                       response: Response, container: ContainerDep) -> Any:
-    outcome = container.tools.set_user_valves(principal, id, form)
-    committed(response, container, principal, outcome.position)
+def update_user_valves(id: ToolIdPath, form: ValvesBody, principal: VerifiedUser, tools: Tools,
+                       written: Write) -> Any:
+    outcome = tools.set_user_valves(principal, id, form)
+    written(outcome.position)
     return outcome.value

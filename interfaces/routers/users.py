@@ -14,7 +14,7 @@ from application.errors import BadRequest, NotFound
 from application.messages import Detail
 from domain.user import User
 from interfaces import bounds
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, committed_async, consistent
+from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, Write, consistent
 from interfaces.schemas.json_limits import JSONObject
 from interfaces.schemas.users import (
     ACTIVE_WINDOW_SECONDS,
@@ -30,8 +30,9 @@ from interfaces.schemas.users import (
     UserStatus,
     UserUpdateForm,
 )
+from interfaces.services import Config, Erasure, Sessions, Users
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
 USERS = consistent("users")
 DEFAULT_AVATAR = Path(__file__).resolve().parent.parent / "static" / "user.png"
 
@@ -65,29 +66,31 @@ Page = Annotated[bounds.LenientPage | None, Query()]
 
 
 @router.get("/", response_model=UserGroupIdsListResponse, dependencies=[USERS])
-def list_users(principal: AdminUser, container: ContainerDep, query: ListQuery = None,
+def list_users(principal: AdminUser, container: ContainerDep, users: Users,
+               query: ListQuery = None,
                order_by: ListQuery = None, direction: ListQuery = None,
                page: Page = 1) -> dict[str, Any]:
     # Without order_by the reference keeps insertion order whenever any filter key is present,
     # which on this route is always.
-    rows, total = container.users.page(query, order_by or "created_at",
-                                       direction if order_by else "asc", page or 1)
+    rows, total = users.page(query, order_by or "created_at",
+                             direction if order_by else "asc", page or 1)
     return {"users": _with_activity(container, rows), "total": total}
 
 
 @router.get("/all", response_model=UserInfoListResponse, dependencies=[USERS])
-def all_users(principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
-    rows, total = container.users.page(None, "created_at", "desc", None)
+def all_users(principal: AdminUser, container: ContainerDep, users: Users) -> dict[str, Any]:
+    rows, total = users.page(None, "created_at", "desc", None)
     return {"users": _with_activity(container, rows), "total": total}
 
 
 @router.get("/search", response_model=UserInfoListResponse, dependencies=[USERS])
-def search_users(principal: VerifiedUser, container: ContainerDep, query: ListQuery = None,
+def search_users(principal: VerifiedUser, container: ContainerDep, users: Users,
+                 query: ListQuery = None,
                  order_by: ListQuery = None, direction: ListQuery = None,
                  page: Page = 1) -> dict[str, Any]:
     if order_by is None:  # insertion order when filtered, newest first when bare
         direction = "asc" if (query or direction) else "desc"
-    rows, total = container.users.page(query, order_by or "created_at", direction, page or 1)
+    rows, total = users.page(query, order_by or "created_at", direction, page or 1)
     for row in _with_activity(container, rows):
         row["is_active"] = False  # the reference does not compute it in list items
     return {"users": rows, "total": total}
@@ -99,76 +102,77 @@ def my_groups(principal: VerifiedUser, include_inherited: bool = False) -> list[
 
 
 @router.get("/permissions")
-def my_permissions(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
-    return container.config.default_permissions()
+def my_permissions(principal: VerifiedUser, config: Config) -> dict[str, Any]:
+    return config.default_permissions()
 
 
 @router.get("/default/permissions", response_model=UserPermissions)
-def get_default_permissions(principal: AdminUser, container: ContainerDep) -> Any:
-    return UserPermissions.from_stored(container.config.get("DEFAULT_PERMISSIONS"))
+def get_default_permissions(principal: AdminUser, config: Config) -> Any:
+    return UserPermissions.from_stored(config.get("DEFAULT_PERMISSIONS"))
 
 
 @router.post("/default/permissions")
-def update_default_permissions(form: UserPermissions, principal: AdminUser, response: Response,
-                               container: ContainerDep) -> dict[str, Any]:
+def update_default_permissions(form: UserPermissions, principal: AdminUser,
+                               config: Config, written: Write) -> dict[str, Any]:
     stored = form.model_dump(by_alias=True)
-    outcome = container.config.update({"DEFAULT_PERMISSIONS": stored})
-    committed(response, container, principal, outcome.position)
+    outcome = config.update({"DEFAULT_PERMISSIONS": stored})
+    written(outcome.position)
     return stored
 
 
 @router.get("/user/settings", response_model=UserSettings | None)
-def get_settings(principal: VerifiedUser, container: ContainerDep, raw: bool = False) -> Any:
-    settings = container.users.load(principal.id).settings
-    defaults = container.config.get("DEFAULT_INTERFACE_SETTINGS")
+def get_settings(principal: VerifiedUser, config: Config, users: Users, raw: bool = False) -> Any:
+    settings = users.load(principal.id).settings
+    defaults = config.get("DEFAULT_INTERFACE_SETTINGS")
     if raw or settings is None or not isinstance(defaults, dict) or not defaults:
         return settings
     return {**settings, "ui": {**defaults, **(settings.get("ui") or {})}}
 
 
 @router.post("/user/settings/update", response_model=UserSettings)
-async def update_settings(form: UserSettings, principal: VerifiedUser, response: Response,
-                          container: ContainerDep) -> Any:
-    outcome = await container.users.update_settings(principal,
-                                                    form.model_dump(exclude_unset=False))
-    await committed_async(response, container, principal, outcome.position)
+async def update_settings(form: UserSettings, principal: VerifiedUser,
+                          users: Users, written: Write) -> Any:
+    outcome = await users.update_settings(principal,
+                                          form.model_dump(exclude_unset=False))
+    await written.noted(outcome.position)
     return outcome.value.settings
 
 
 @router.get("/user/status", response_model=UserModel)
-def get_status(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
-    container.users.require_status_enabled()
-    return _user_model(container, container.users.load(principal.id))
+def get_status(principal: VerifiedUser, container: ContainerDep, users: Users) -> dict[str, Any]:
+    users.require_status_enabled()
+    return _user_model(container, users.load(principal.id))
 
 
 @router.post("/user/status/update", response_model=UserModel)
-def update_status(form: UserStatus, principal: VerifiedUser, response: Response,
-                  container: ContainerDep) -> dict[str, Any]:
-    outcome = container.users.update_status(principal, form.model_dump())
-    committed(response, container, principal, outcome.position)
+def update_status(form: UserStatus, principal: VerifiedUser,
+                  container: ContainerDep, users: Users, written: Write) -> dict[str, Any]:
+    outcome = users.update_status(principal, form.model_dump())
+    written(outcome.position)
     return _user_model(container, outcome.value)
 
 
 @router.get("/user/info")
-def get_info(principal: VerifiedUser, container: ContainerDep) -> dict[str, Any] | None:
-    return container.users.load(principal.id).info
+def get_info(principal: VerifiedUser, users: Users) -> dict[str, Any] | None:
+    return users.load(principal.id).info
 
 
 @router.post("/user/info/update")
-def update_info(principal: VerifiedUser, response: Response, container: ContainerDep,
+def update_info(principal: VerifiedUser, users: Users, written: Write,
                 form: Annotated[JSONObject, Body()]) -> dict[str, Any] | None:
-    outcome = container.users.update_info(principal, form)
-    committed(response, container, principal, outcome.position)
+    outcome = users.update_info(principal, form)
+    written(outcome.position)
     return outcome.value.info
 
 
 @router.get("/{user_id}", response_model=UserActiveResponse)
-def get_user(user_id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, Any]:
+def get_user(user_id: str, principal: VerifiedUser, container: ContainerDep,
+             sessions: Sessions) -> dict[str, Any]:
     user = _existing(container, user_id)
     model = _user_model(container, user)
     model["groups"] = []
     model["is_active"] = time.time() - model["last_active_at"] < ACTIVE_WINDOW_SECONDS and \
-        bool(container.sessions.last_active([user_id]))
+        bool(sessions.last_active([user_id]))
     if principal.is_admin or principal.id == user_id:
         return model
     public = ("id", "name", "profile_image_url", "status_emoji", "status_message",
@@ -202,37 +206,37 @@ def profile_image(user_id: str, principal: VerifiedUser, container: ContainerDep
 
 
 @router.get("/{user_id}/active", response_model=UserActiveStatusResponse)
-def is_active(user_id: str, principal: VerifiedUser, container: ContainerDep) -> dict[str, bool]:
-    seen = container.sessions.last_active([user_id]).get(user_id)
+def is_active(user_id: str, principal: VerifiedUser, sessions: Sessions) -> dict[str, bool]:
+    seen = sessions.last_active([user_id]).get(user_id)
     return {"active": bool(seen and time.time() - seen < ACTIVE_WINDOW_SECONDS)}
 
 
 @router.post("/{user_id}/update", response_model=UserModel)
-def update_user(user_id: str, form: UserUpdateForm, principal: AdminUser, response: Response,
-                container: ContainerDep) -> dict[str, Any]:
-    outcome = container.users.admin_update(principal, user_id, form.role, form.name, form.email,
-                                           form.profile_image_url, form.password)
-    committed(response, container, principal, outcome.position)
+def update_user(user_id: str, form: UserUpdateForm, principal: AdminUser,
+                container: ContainerDep, users: Users, written: Write) -> dict[str, Any]:
+    outcome = users.admin_update(principal, user_id, form.role, form.name, form.email,
+                                 form.profile_image_url, form.password)
+    written(outcome.position)
     return _user_model(container, outcome.value)
 
 
 @router.delete("/{user_id}", response_model=bool)
-def delete_user(user_id: str, principal: AdminUser, response: Response,
-                container: ContainerDep) -> bool:
+def delete_user(user_id: str, principal: AdminUser,
+                users: Users, written: Write) -> bool:
     try:
-        outcome = container.users.delete(principal, user_id)
+        outcome = users.delete(principal, user_id)
     except NotFound:
         return True  # deleting what is not there is done (as the reference answers)
-    committed(response, container, principal, outcome.position)
+    written(outcome.position)
     return True
 
 
 @router.delete("/{user_id}/erase")
-def erase_user(user_id: str, principal: AdminUser, response: Response,
-               container: ContainerDep) -> dict[str, Any]:
+def erase_user(user_id: str, principal: AdminUser,
+               erasure: Erasure, written: Write) -> dict[str, Any]:
     """Erase the user's personal data everywhere (docs/erasure.md); not in Open WebUI."""
-    report = container.erasure.erase_user(principal, user_id)
-    committed(response, container, principal, report.position)
+    report = erasure.erase_user(principal, user_id)
+    written(report.position)
     return {"id": report.user_id, "erased": True, "already_erased": report.already_erased,
             "complete": report.complete, "deleted": report.deleted}
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser
+from interfaces.deps import AdminUser, VerifiedUser
 from interfaces.schemas.utils import (
     EMAIL_MAX_CHARS,
     ChatTitleMessagesForm,
@@ -18,44 +18,45 @@ from interfaces.schemas.utils import (
     ExecuteForm,
     MarkdownForm,
 )
+from interfaces.services import Utils
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/utils", tags=["utils"])
 
 
 @router.get("/gravatar")
 def gravatar(email: Annotated[str, Query(max_length=EMAIL_MAX_CHARS)], principal: VerifiedUser,
-             container: ContainerDep) -> str:
-    return container.utils.gravatar(email)
+             utils: Utils) -> str:
+    return utils.gravatar(email)
 
 
 @router.post("/code/format")
-def format_code(form: CodeForm, principal: AdminUser, container: ContainerDep) -> dict[str, str]:
-    return {"code": container.utils.format_code(form.code)}
+def format_code(form: CodeForm, principal: AdminUser, utils: Utils) -> dict[str, str]:
+    return {"code": utils.format_code(form.code)}
 
 
 @router.post("/code/execute")
 async def execute_code(form: ExecuteForm, principal: VerifiedUser,
-                       container: ContainerDep) -> dict[str, Any]:
-    return await container.utils.execute(form.code)
+                       utils: Utils) -> dict[str, Any]:
+    return await utils.execute(form.code)
 
 
 @router.post("/markdown")
-def markdown(form: MarkdownForm, principal: VerifiedUser, container: ContainerDep
+def markdown(form: MarkdownForm, principal: VerifiedUser, utils: Utils
              ) -> dict[str, str]:
-    return {"html": container.utils.markdown(form.md)}
+    return {"html": utils.markdown(form.md)}
 
 
 @router.post("/pdf")
 def chat_pdf(form: ChatTitleMessagesForm, principal: VerifiedUser,
-             container: ContainerDep) -> Response:
-    pdf = container.utils.pdf(form.title, form.messages)
+             utils: Utils) -> Response:
+    pdf = utils.pdf(form.title, form.messages)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": "attachment;filename=chat.pdf"})
 
 
 @router.get("/db/download")
-def download_db(principal: AdminUser, container: ContainerDep) -> FileResponse:
+def download_db(principal: AdminUser, utils: Utils) -> FileResponse:
     """A consistent snapshot of the SQLite event store, deleted once it has been sent."""
-    snapshot: Path = container.utils.snapshot_database()
+    snapshot: Path = utils.snapshot_database()
     return FileResponse(snapshot, media_type="application/octet-stream", filename="webui.db",
                         background=BackgroundTask(snapshot.unlink, missing_ok=True))

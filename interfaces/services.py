@@ -1,0 +1,105 @@
+"""One narrow dependency per use case the routers call, so a route names exactly what it uses.
+
+Each reads its service off the request's container; the container itself stays behind these
+(and behind the write-position bookkeeping in interfaces/deps.py).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from application.audit import AuditService
+from application.auth import AuthService
+from application.chats import ChatService
+from application.config import ConfigService
+from application.erasure import ErasureService
+from application.files import FileService
+from application.folders import FolderService
+from application.knowledge import KnowledgeService
+from application.models import ModelService
+from application.ports import SessionStore
+from application.retrieval import RetrievalService
+from application.tools import ToolService
+from application.users import UserService
+from application.utils import UtilsService
+from infrastructure.settings import Settings
+from interfaces.deps import get_container
+
+
+def audit_service(request: Request) -> AuditService:
+    return get_container(request).audit
+
+
+def auth_service(request: Request) -> AuthService:
+    return get_container(request).auth
+
+
+def chat_service(request: Request) -> ChatService:
+    return get_container(request).chats
+
+
+def config_service(request: Request) -> ConfigService:
+    return get_container(request).config
+
+
+def erasure_service(request: Request) -> ErasureService:
+    return get_container(request).erasure
+
+
+def file_service(request: Request) -> FileService:
+    return get_container(request).files
+
+
+def folder_service(request: Request) -> FolderService:
+    return get_container(request).folders
+
+
+def knowledge_service(request: Request) -> KnowledgeService:
+    return get_container(request).knowledge
+
+
+def model_service(request: Request) -> ModelService:
+    return get_container(request).models
+
+
+def retrieval_service(request: Request) -> RetrievalService:
+    return get_container(request).retrieval
+
+
+def session_store(request: Request) -> SessionStore:
+    return get_container(request).sessions
+
+
+def app_settings(request: Request) -> Settings:
+    return get_container(request).settings
+
+
+def tool_service(request: Request) -> ToolService:
+    return get_container(request).tools
+
+
+def user_service(request: Request) -> UserService:
+    return get_container(request).users
+
+
+def utils_service(request: Request) -> UtilsService:
+    return get_container(request).utils
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
+Audit = Annotated[AuditService, Depends(audit_service)]
+Auth = Annotated[AuthService, Depends(auth_service)]
+Chats = Annotated[ChatService, Depends(chat_service)]
+Config = Annotated[ConfigService, Depends(config_service)]
+Erasure = Annotated[ErasureService, Depends(erasure_service)]
+Files = Annotated[FileService, Depends(file_service)]
+Folders = Annotated[FolderService, Depends(folder_service)]
+Knowledge = Annotated[KnowledgeService, Depends(knowledge_service)]
+Models = Annotated[ModelService, Depends(model_service)]
+Retrieval = Annotated[RetrievalService, Depends(retrieval_service)]
+Sessions = Annotated[SessionStore, Depends(session_store)]
+Tools = Annotated[ToolService, Depends(tool_service)]
+Users = Annotated[UserService, Depends(user_service)]
+Utils = Annotated[UtilsService, Depends(utils_service)]
