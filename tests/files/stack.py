@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REDIS_URL, backend_env, drop_pg_database, make_settings
+from tests.conftest import REDIS_URL, built, installed_env, served
 from tests.helpers import Caller, Cast, cast, set_role, signup
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,40 +128,36 @@ def _stop_process(proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def stack(backend: str, tmp: Path, worker: str = "thread", **overrides: str) -> Iterator[Stack]:
-    from fastapi.testclient import TestClient
-
-    from interfaces.app import create_app
-    from interfaces.composition.bootstrap import bootstrap
-
-    env = backend_env(backend, tmp)
-    env.update(overrides)
     if backend == "postgres":
         # Small pools: the PostgreSQL server is shared with other suites.
-        env.update({"REDIS_URL": JOBS_REDIS, "CHRONICLE_JOBS": "dramatiq", "PG_POOL_SIZE": "1",
-                    "PG_POOL_MAX": "6"})
-    container = bootstrap(make_settings(env))
-    proc: subprocess.Popen[bytes] | None = None
-    thread_worker: Any = None
-    log = tmp / "worker.log"
-    try:
-        if backend == "postgres" and worker == "process":
-            proc = _worker_process(env, log)
-        elif backend == "postgres":
-            import dramatiq
+        overrides = {**overrides, "REDIS_URL": JOBS_REDIS, "CHRONICLE_JOBS": "dramatiq",
+                     "PG_POOL_SIZE": "1", "PG_POOL_MAX": "6"}
+    with installed_env(backend, tmp, **overrides) as env, built(env) as container, \
+            _worker(backend, worker, env, container, tmp / "worker.log") as running, \
+            served(container) as client:
+        # Credentials are sent explicitly: the client must not replay a `token` cookie.
+        client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        yield Stack(backend, container, client, cast(client), tmp, running, tmp / "worker.log")
 
-            thread_worker = dramatiq.Worker(container.jobs.broker, worker_threads=2,
-                                            worker_timeout=100)
-            thread_worker.start()
-        with TestClient(create_app(container=container)) as client:
-            # Credentials are sent explicitly: the client must not replay a `token` cookie.
-            client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-            people = cast(client)
-            yield Stack(backend, container, client, people, tmp, proc or thread_worker, log)
-    finally:
-        if proc is not None:
+
+@contextmanager
+def _worker(backend: str, worker: str, env: dict[str, str], container: Any, log: Path
+            ) -> Iterator[Any]:
+    """PostgreSQL's jobs consumer: a `chronicle worker` process or a Dramatiq thread here."""
+    if backend != "postgres":
+        yield None
+    elif worker == "process":
+        proc = _worker_process(env, log)
+        try:
+            yield proc
+        finally:
             _stop_process(proc)
-        if thread_worker is not None:
+    else:
+        import dramatiq
+
+        thread_worker = dramatiq.Worker(container.jobs.broker, worker_threads=2, worker_timeout=100)
+        thread_worker.start()
+        try:
+            yield thread_worker
+        finally:
             thread_worker.stop(timeout=10_000)
-        container.close()
-        if "DATABASE_URL" in env:
-            drop_pg_database(env["DATABASE_URL"])
