@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
+        """Prometheus metrics of this process."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -71,6 +71,7 @@ async def signins(principal: CurrentUser, audit: Audit,
 
 @router.get("/auditors", response_model=Auditors)
 def auditors(principal: AdminUser, audit: Audit) -> dict[str, Any]:
+    """The users allowed to read others' audit trails (admins)."""
     return {"auditors": audit.auditors()}
 
 
@@ -83,11 +84,13 @@ def _set_auditor(user_id: str, principal: Principal, audit: AuditService, writte
 
 @router.post("/auditors/{user_id}", response_model=Auditors)
 def grant(user_id: str, principal: AdminUser, audit: Audit, written: Write) -> dict[str, Any]:
+    """Let a user read others' audit trails (admins)."""
     return _set_auditor(user_id, principal, audit, written, True)
 
 
 @router.delete("/auditors/{user_id}", response_model=Auditors)
 def revoke(user_id: str, principal: AdminUser, audit: Audit, written: Write) -> dict[str, Any]:
+    """Take back a user's audit access (admins)."""
     return _set_auditor(user_id, principal, audit, written, False)
 
 

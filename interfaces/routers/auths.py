@@ -60,6 +60,7 @@ def _session_response(response: Response, settings: Settings, session: Session,
 @router.post("/signup", response_model=SessionUserResponse)
 def signup(form: SignupForm, response: Response, settings: AppSettings, auth: Auth,
            sessions: Sessions, written: Write) -> dict[str, Any]:
+    """Create an account (the first one is the admin) and start a session."""
     session, position = auth.signup(form.name, form.email, form.password,
                                     form.profile_image_url)
     written(position, None)
@@ -70,6 +71,7 @@ def signup(form: SignupForm, response: Response, settings: AppSettings, auth: Au
 @router.post("/signin", response_model=SessionUserResponse)
 def signin(form: SigninForm, request: Request, response: Response,
            settings: AppSettings, auth: Auth, written: Write) -> dict[str, Any]:
+    """Sign in with email and password: a session token and its cookie."""
     session, position = auth.signin(form.email, form.password, client_info(request))
     written(position, None)
     return _session_response(response, settings, session)
@@ -77,6 +79,7 @@ def signin(form: SigninForm, request: Request, response: Response,
 
 async def _signout(request: Request, response: Response, auth: Auth, written: Write
                    ) -> dict[str, Any]:
+    """End the session: revoke the JWT and clear the session cookies."""
     token = credential(request)
     if token and not token.startswith("sk-"):
         try:
@@ -100,6 +103,7 @@ router.add_api_route("/signout", _signout, methods=["POST"], response_model=Sign
 @router.get("/", response_model=SessionUserInfoResponse)
 def session_user(principal: CurrentUser, request: Request, response: Response,
                  settings: AppSettings, config: Config, users: Users) -> dict[str, Any]:
+    """The signed-in user, their session and permissions."""
     user: User = users.load(principal.id)
     token = credential(request) or ""
     session = Session(token=token, expires_at=principal.expires_at, user=user,
@@ -115,6 +119,7 @@ def session_user(principal: CurrentUser, request: Request, response: Response,
 @router.post("/update/profile", response_model=UserProfileImageResponse)
 def update_profile(form: UpdateProfileForm, principal: VerifiedUser,
                    users: Users, written: Write) -> dict[str, Any]:
+    """Change the caller's name, picture, bio, gender or birth date."""
     outcome = users.update_profile(
         principal, name=form.name, profile_image_url=form.profile_image_url, bio=form.bio,
         gender=form.gender,
@@ -128,6 +133,7 @@ def update_profile(form: UpdateProfileForm, principal: VerifiedUser,
 @router.post("/update/password", response_model=bool)
 def update_password(form: UpdatePasswordForm, principal: CurrentUser,
                     auth: Auth, written: Write) -> bool:
+    """Change the caller's password (the current one confirms it)."""
     session, position = auth.update_password(principal, form.password,
                                              form.new_password)
     written(position)
@@ -136,12 +142,14 @@ def update_password(form: UpdatePasswordForm, principal: CurrentUser,
 
 @router.post("/ldap", response_model=SessionUserResponse)
 def ldap(form: LdapForm) -> dict[str, Any]:
+    """LDAP sign-in, never enabled here."""
     raise BadRequest(Detail.LDAP_NOT_ENABLED)
 
 
 @router.post("/api_key", response_model=ApiKey)
 def create_api_key(principal: CurrentUser,
                    auth: Auth, written: Write) -> dict[str, str]:
+    """Create the caller's API key (shown this once)."""
     key, position = auth.create_api_key(principal)
     written(position)
     return {"api_key": key}
@@ -159,6 +167,7 @@ def get_api_key(principal: CurrentUser, auth: Auth, users: Users) -> dict[str, s
 
 @router.delete("/api_key", response_model=bool)
 def delete_api_key(principal: CurrentUser, auth: Auth, written: Write) -> bool:
+    """Delete the caller's API key."""
     auth.require_api_keys(principal)
     written(auth.delete_api_key(principal))
     return True
@@ -166,12 +175,14 @@ def delete_api_key(principal: CurrentUser, auth: Auth, written: Write) -> bool:
 
 @router.get("/admin/config", response_model=AdminConfig)
 def get_admin_config(principal: AdminUser, config: Config) -> dict[str, Any]:
+    """The instance's sign-up and session settings (admins)."""
     return {**ADMIN_CONFIG_DEFAULTS, **config.values()}
 
 
 @router.post("/admin/config", response_model=AdminConfig)
 def update_admin_config(form: AdminConfig, principal: AdminUser,
                         config: Config, written: Write) -> dict[str, Any]:
+    """Change the instance's sign-up and session settings (admins)."""
     values = form.model_dump()
     current = config.values()
     if values["DEFAULT_USER_ROLE"] not in ("pending", "user", "admin"):

@@ -85,6 +85,7 @@ def upload_file(principal: VerifiedUser, files: Files, written: Write,
                 file: Annotated[UploadFile, FileField()],
                 metadata: Annotated[str | None, Form()] = None, process: bool = True,
                 process_in_background: bool = True) -> dict[str, Any]:
+    """Upload a file and (by default) extract and index its text."""
     meta = _metadata(metadata)
     outcome = files.upload(principal, file.filename, file.content_type,
                            iter(lambda: file.file.read(READ_CHUNK), b""), meta,
@@ -114,6 +115,7 @@ def _text(files: FileService, text_hash: str | None) -> str | None:
 @router.get("/", response_model=list[FileModelResponse], dependencies=[FILES])
 def list_files(principal: VerifiedUser, files: Files,
                content: bool = True) -> list[dict[str, Any]]:
+    """The caller's files (with or without their text)."""
     return [file_view(r) for r in files.listing(principal, content)]
 
 
@@ -122,6 +124,7 @@ def search_files(principal: VerifiedUser, files: Files,
                  filename: Annotated[str, Query(min_length=1, max_length=FILENAME_PATTERN_MAX)],
                  content: bool = True, skip: Annotated[bounds.Offset, Query()] = 0,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    """The caller's files whose name matches a pattern, paged."""
     rows = files.search(principal, filename, content, skip, limit)
     return [file_view(r) for r in rows]
 
@@ -129,6 +132,7 @@ def search_files(principal: VerifiedUser, files: Files,
 @router.delete("/all", response_model=MessageResponse)
 def delete_all_files(principal: AdminUser,
                      files: Files, written: Write) -> dict[str, str]:
+    """Delete every file (admins)."""
     outcome = files.delete_all()
     written(outcome.position)
     return {"message": "All files deleted successfully"}
@@ -137,6 +141,7 @@ def delete_all_files(principal: AdminUser,
 # -- one file ---------------------------------------------------------------------------------
 @router.get("/{id}", response_model=FileModel, dependencies=[FILES])
 def get_file(id: str, principal: VerifiedUser, files: Files) -> dict[str, Any]:
+    """One file's record."""
     return file_view(files.get(principal, id))
 
 
@@ -171,11 +176,13 @@ def _send(files: FileService, row: dict[str, Any], attachment: bool,
 @router.get("/{id}/content", dependencies=[FILES])
 def get_file_content(id: str, principal: VerifiedUser, files: Files,
                      attachment: bool = False) -> Response:
+    """A file's bytes (inline, or as an attachment)."""
     return _send(files, files.content(principal, id), attachment)
 
 
 @router.get("/{id}/content/html", dependencies=[FILES])
 def get_html_file_content(id: str, principal: VerifiedUser, files: Files) -> Response:
+    """A file's bytes served as HTML."""
     row = files.html(principal, id)
     guessed = mimetypes.guess_type(str(row["filename"]))[0]
     return _send(files, row, False, media_type=guessed or "text/html")
@@ -184,12 +191,14 @@ def get_html_file_content(id: str, principal: VerifiedUser, files: Files) -> Res
 @router.get("/{id}/data/content", dependencies=[FILES])
 def get_file_data_content(id: str, principal: VerifiedUser,
                           files: Files) -> dict[str, Any]:
+    """A file's extracted text."""
     return files.data_content(principal, id)
 
 
 @router.post("/{id}/data/content/update")
 def update_file_data_content(id: str, form: ContentForm, principal: VerifiedUser, files: Files,
                              written: Write) -> dict[str, Any]:
+    """Replace a file's extracted text (and re-index it)."""
     outcome = files.update_content(principal, id, form.content)
     written(outcome.position)
     return outcome.value
@@ -198,6 +207,7 @@ def update_file_data_content(id: str, form: ContentForm, principal: VerifiedUser
 @router.get("/{id}/process/status", dependencies=[FILES])
 async def get_file_process_status(id: str, principal: VerifiedUser, files: Files,
                                   stream: bool = False) -> Any:
+    """A file's processing status, once or as server-sent events."""
     row = await anyio.to_thread.run_sync(files.row, principal, id)
     if not stream:
         return await anyio.to_thread.run_sync(files.status_of, row)
@@ -226,6 +236,7 @@ async def _status_events(files: FileService, file_id: str) -> AsyncIterator[str]
 @router.delete("/{id}", response_model=MessageResponse)
 def delete_file(id: str, principal: VerifiedUser,
                 files: Files, written: Write) -> dict[str, str]:
+    """Delete a file."""
     outcome = files.delete(principal, id)
     written(outcome.position)
     return {"message": "File deleted successfully"}

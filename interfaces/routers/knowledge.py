@@ -27,12 +27,14 @@ KNOWLEDGE = consistent("knowledge", "files")
 def list_knowledge(principal: VerifiedUser, knowledge: Knowledge,
                    page: Annotated[int | None, Query(ge=1, le=1_000_000)] = None
                    ) -> list[dict[str, Any]]:
+    """The knowledge bases the caller may read."""
     return [knowledge_view(r) for r in knowledge.listing(principal, page)]
 
 
 @router.post("/create", response_model=KnowledgeResponse)
 def create_knowledge(form: KnowledgeForm, principal: VerifiedUser,
                      knowledge: Knowledge, written: Write) -> dict[str, Any]:
+    """Create a knowledge base."""
     outcome = knowledge.create(principal, form.name, form.description, form.access())
     written(outcome.position)
     return knowledge_view(knowledge.view(principal, outcome.value))
@@ -40,6 +42,7 @@ def create_knowledge(form: KnowledgeForm, principal: VerifiedUser,
 
 @router.get("/{id}", response_model=KnowledgeFilesResponse, dependencies=[KNOWLEDGE])
 def get_knowledge(id: str, principal: VerifiedUser, knowledge: Knowledge) -> dict[str, Any]:
+    """One knowledge base, with its files."""
     return knowledge_view(knowledge.get(principal, id))
 
 
@@ -55,6 +58,7 @@ def update_knowledge_access(id: str, form: AccessGrantsForm, principal: Verified
 @router.delete("/{id}/delete", response_model=bool)
 def delete_knowledge(id: str, principal: VerifiedUser,
                      knowledge: Knowledge, written: Write) -> bool:
+    """Delete a knowledge base."""
     outcome = knowledge.delete(principal, id)
     written(outcome.position)
     return True
@@ -63,6 +67,7 @@ def delete_knowledge(id: str, principal: VerifiedUser,
 @router.post("/{id}/file/add", response_model=KnowledgeFilesResponse)
 def add_file(id: str, form: KnowledgeFileIdForm, principal: VerifiedUser,
              knowledge: Knowledge, written: Write) -> dict[str, Any]:
+    """Add a file to a knowledge base."""
     outcome = knowledge.add_file(principal, id, form.file_id)
     written(outcome.position)
     return knowledge_view(outcome.value)
@@ -71,6 +76,7 @@ def add_file(id: str, form: KnowledgeFileIdForm, principal: VerifiedUser,
 @router.post("/{id}/file/remove", response_model=KnowledgeFilesResponse)
 def remove_file(id: str, form: KnowledgeFileIdForm, principal: VerifiedUser,
                 knowledge: Knowledge, written: Write, delete_file: bool = True) -> dict[str, Any]:
+    """Remove a file from a knowledge base."""
     outcome = knowledge.remove_file(principal, id, form.file_id, delete_file)
     written(outcome.position)
     return knowledge_view(outcome.value)

@@ -28,11 +28,13 @@ VERSION = OPEN_WEBUI_VERSION
 
 @router.get("/health", response_model=HealthResponse)
 def health() -> dict[str, bool]:
+    """Liveness: the process is up."""
     return {"status": True}
 
 
 @router.get("/health/db", response_model=HealthResponse)
 def health_db(container: ContainerDep) -> Any:
+    """The read database and the event store answer."""
     if not _database_ok(container):
         return JSONResponse({"detail": Detail.DATABASE_NOT_READY}, status_code=503)
     return {"status": True}
@@ -40,6 +42,7 @@ def health_db(container: ContainerDep) -> Any:
 
 @router.get("/ready", response_model=HealthResponse)
 def ready(container: ContainerDep, sessions: Sessions) -> Any:
+    """Readiness: databases, Redis and the projections caught up enough to serve."""
     projections = container.host.status()
     if failed := [p for p in projections if p["status"] == "failed"]:
         return JSONResponse({"detail": Detail.PROJECTION_FAILED,
@@ -71,11 +74,13 @@ def _database_ok(container: Any) -> bool:
 
 @router.get("/api/version", response_model=VersionResponse)
 def version() -> dict[str, str]:
+    """The Open WebUI version this backend serves."""
     return {"version": VERSION, "deployment_id": ""}
 
 
 @router.get("/api/config", response_model=AppConfigResponse, response_model_exclude_unset=True)
 def config(request: Request, container: ContainerDep, config: Config) -> dict[str, Any]:
+    """The web app's startup config: features, defaults, and (signed in) the caller's own."""
     values = {**ADMIN_CONFIG_DEFAULTS, **config.values()}
     features: dict[str, Any] = {
         "auth": True,

@@ -52,6 +52,7 @@ def _views(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def list_models(principal: VerifiedUser, models: Models, query: Text = None,
                 view_option: Text = None, tag: Text = None, order_by: Text = None,
                 direction: Text = None, page: Page = 1) -> Response:
+    """Workspace models the caller may see, filtered, sorted and paged."""
     flt = ModelFilter(query=query, view_option=view_option, tag=tag,
                       order_by=order_by or "created_at", direction=direction or "desc")
     rows, total = models.page(principal, flt, page)
@@ -66,16 +67,19 @@ def list_models(principal: VerifiedUser, models: Models, query: Text = None,
 @router.get("/base", response_model=list[ModelResponse], dependencies=[MODELS])
 def base_models(principal: AdminUser, models: Models, tag: Text = None
                 ) -> list[dict[str, Any]]:
+    """The workspace entries for connections' own (base) models, by tag (admins)."""
     return _views(models.base(tag))
 
 
 @router.get("/base/tags", response_model=list[str], dependencies=[MODELS])
 def base_model_tags(principal: AdminUser, models: Models) -> list[str]:
+    """The tags on base models (admins)."""
     return models.base_tags()
 
 
 @router.get("/tags", response_model=list[str], dependencies=[MODELS])
 def model_tags(principal: VerifiedUser, models: Models) -> list[str]:
+    """The tags on the workspace models the caller may see."""
     return models.tags(principal)
 
 
@@ -83,17 +87,20 @@ def model_tags(principal: VerifiedUser, models: Models) -> list[str]:
 def export_models(principal: VerifiedUser, models: Models,
                   ids: Annotated[list[QueryText] | None, Query(max_length=IMPORT_MAX)] = None
                   ) -> list[dict[str, Any]]:
+    """Every workspace model the caller may see, whole, for export."""
     return _views(models.export(principal, ids))
 
 
 # -- one model --------------------------------------------------------------------------------
 @router.get("/model", response_model=ModelAccessResponse, dependencies=[MODELS])
 def get_model(id: IdParam, principal: VerifiedUser, models: Models) -> dict[str, Any]:
+    """One workspace model, by id."""
     return model_view(models.get(principal, id))
 
 
 @router.get("/model/profile/image", dependencies=[MODELS])
 def profile_image(id: IdParam, principal: VerifiedUser, models: Models) -> Response:
+    """A workspace model's picture (or the default one)."""
     url = models.image(principal, id) or ""
     if url.startswith(("http://", "https://")):
         return RedirectResponse(url, status_code=302)
@@ -114,6 +121,7 @@ def profile_image(id: IdParam, principal: VerifiedUser, models: Models) -> Respo
 @router.post("/create", response_model=ModelModel)
 def create_model(form: ModelForm, principal: VerifiedUser,
                  models: Models, written: Write) -> dict[str, Any]:
+    """Create a workspace model."""
     outcome = models.create(principal, form.to_input())
     written(outcome.position)
     return model_view(aggregate_row(outcome.value))
@@ -122,6 +130,7 @@ def create_model(form: ModelForm, principal: VerifiedUser,
 @router.post("/model/update", response_model=ModelModel)
 def update_model(form: ModelForm, principal: VerifiedUser,
                  models: Models, written: Write) -> dict[str, Any]:
+    """Replace a workspace model's settings."""
     outcome = models.update(principal, form.to_input(update=True))
     written(outcome.position)
     return model_view(aggregate_row(outcome.value))
@@ -139,6 +148,7 @@ def update_model_access(form: ModelAccessGrantsForm, principal: VerifiedUser, mo
 @router.post("/model/toggle", response_model=ModelResponse)
 def toggle_model(id: IdParam, principal: VerifiedUser,
                  models: Models, written: Write) -> dict[str, Any]:
+    """Turn a workspace model on or off."""
     outcome = models.toggle(principal, id)
     written(outcome.position)
     return model_view(aggregate_row(outcome.value))
@@ -147,6 +157,7 @@ def toggle_model(id: IdParam, principal: VerifiedUser,
 @router.post("/model/delete", response_model=bool)
 def delete_model(form: ModelIdForm, principal: VerifiedUser,
                  models: Models, written: Write) -> bool:
+    """Delete a workspace model."""
     outcome = models.delete(principal, form.id)
     written(outcome.position)
     return True
@@ -154,6 +165,7 @@ def delete_model(form: ModelIdForm, principal: VerifiedUser,
 
 @router.delete("/delete/all", response_model=bool, dependencies=[MODELS])
 def delete_all(principal: AdminUser, models: Models, written: Write) -> bool:
+    """Delete every workspace model (admins)."""
     outcome = models.delete_all()
     written(outcome.position)
     return True
@@ -162,6 +174,7 @@ def delete_all(principal: AdminUser, models: Models, written: Write) -> bool:
 @router.post("/import", response_model=bool)
 def import_models(form: ModelsImportForm, principal: VerifiedUser,
                   models: Models, written: Write) -> bool:
+    """Import workspace models (created or replaced by id)."""
     outcome = models.import_models(principal, [m.to_input() for m in form.models])
     written(outcome.position)
     return True
@@ -170,6 +183,7 @@ def import_models(form: ModelsImportForm, principal: VerifiedUser,
 @router.post("/sync", response_model=list[ModelModel], dependencies=[MODELS])
 def sync_models(form: SyncModelsForm, principal: AdminUser,
                 models: Models, written: Write) -> list[dict[str, Any]]:
+    """Make the workspace models exactly the given ones (admins)."""
     outcome = models.sync(principal, [m.to_input() for m in form.models])
     written(outcome.position)
     return [model_view(aggregate_row(m)) for m in outcome.value]

@@ -23,17 +23,20 @@ CONFIG_MAX_BYTES = 1024 * 1024
 
 @router.get("/")
 def get_status(principal: VerifiedUser, retrieval: Retrieval) -> dict[str, Any]:
+    """Retrieval's chunking, template and embedding settings in effect."""
     return retrieval.status()
 
 
 @router.get("/config")
 def get_rag_config(principal: AdminUser, retrieval: Retrieval) -> dict[str, Any]:
+    """The retrieval settings (admins)."""
     return {"status": True, **retrieval.rag_config()}
 
 
 @router.post("/config/update")
 def update_rag_config(form: ConfigForm, principal: AdminUser,
                       retrieval: Retrieval, written: Write) -> dict[str, Any]:
+    """Change the retrieval settings (admins)."""
     try:
         changes = form.changes()
     except ValueError as error:
@@ -47,12 +50,14 @@ def update_rag_config(form: ConfigForm, principal: AdminUser,
 
 @router.get("/embedding")
 def get_embedding_config(principal: AdminUser, retrieval: Retrieval) -> dict[str, Any]:
+    """The embedding settings (admins)."""
     return retrieval.embedding_config()
 
 
 @router.post("/embedding/update")
 def update_embedding_config(form: EmbeddingModelUpdateForm, principal: AdminUser,
                             retrieval: Retrieval, written: Write) -> dict[str, Any]:
+    """Change the embedding settings (admins)."""
     spec = form.spec(retrieval.requested_spec())
     outcome = retrieval.update_embedding_config(spec)
     written(outcome.position)

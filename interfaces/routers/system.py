@@ -13,4 +13,5 @@ router = APIRouter(prefix="/api/v1/system", tags=["system"])
 
 @router.get("/projections")
 def projections(principal: AdminUser, container: ContainerDep) -> list[dict[str, Any]]:
+    """Every projection's position and lag behind the log (admins)."""
     return container.host.status()

@@ -49,26 +49,31 @@ async def _sandboxed(request: Request, call: Callable[..., T], *args: Any) -> T:
 @router.get("/", response_model=list[ToolUserResponse], dependencies=[TOOLS])
 def list_tools(principal: VerifiedUser, tools: Tools,
                query: Annotated[QueryText | None, Query()] = None) -> list[dict[str, Any]]:
+    """The tools the caller may use."""
     return [tool_view(r) for r in tools.listing(principal, query)]
 
 
 @router.get("/id/{id}", response_model=ToolAccessResponse, dependencies=[TOOLS])
 def get_tool(id: ToolIdPath, principal: VerifiedUser, tools: Tools) -> dict[str, Any]:
+    """One tool, with its code."""
     return tool_view(tools.get(principal, id))
 
 
 @router.get("/id/{id}/valves", response_model=dict[str, Any] | None, dependencies=[TOOLS])
 def get_valves(id: ToolIdPath, principal: VerifiedUser, tools: Tools) -> Any:
+    """A tool's admin valves."""
     return tools.valves(principal, id)
 
 
 @router.get("/id/{id}/valves/spec", response_model=dict[str, Any] | None, dependencies=[TOOLS])
 def get_valves_spec(id: ToolIdPath, principal: VerifiedUser, tools: Tools) -> Any:
+    """The JSON schema of a tool's admin valves."""
     return tools.valves_spec(principal, id)
 
 
 @router.get("/id/{id}/valves/user", response_model=dict[str, Any] | None, dependencies=[TOOLS])
 def get_user_valves(id: ToolIdPath, principal: VerifiedUser, tools: Tools) -> Any:
+    """The caller's own valves for a tool."""
     return tools.user_valves(principal, id)
 
 
@@ -76,6 +81,7 @@ def get_user_valves(id: ToolIdPath, principal: VerifiedUser, tools: Tools) -> An
             dependencies=[TOOLS])
 def get_user_valves_spec(id: ToolIdPath, principal: VerifiedUser,
                          tools: Tools) -> Any:
+    """The JSON schema of a tool's user valves."""
     return tools.user_valves_spec(principal, id)
 
 
@@ -83,6 +89,7 @@ def get_user_valves_spec(id: ToolIdPath, principal: VerifiedUser,
 @router.post("/create", response_model=ToolResponse)
 async def create_tool(form: ToolForm, principal: VerifiedUser, request: Request, tools: Tools,
                       written: Write) -> dict[str, Any]:
+    """Create a tool from Python code (checked in a sandbox)."""
     outcome = await _sandboxed(request, tools.create, principal, form.to_input())
     written(outcome.position)
     return tool_view(aggregate_row(outcome.value))
@@ -91,8 +98,9 @@ async def create_tool(form: ToolForm, principal: VerifiedUser, request: Request,
 @router.post("/id/{id}/update", response_model=ToolModel)
 async def update_tool(id: ToolIdPath, form: ToolForm, principal: VerifiedUser, request: Request,
                       tools: Tools, written: Write) -> dict[str, Any]:
+    """Replace a tool's code and metadata (checked in a sandbox)."""
     outcome = await _sandboxed(request, tools.update, principal, id,
-                                   form.to_input(update=True))
+                               form.to_input(update=True))
     written(outcome.position)
     return tool_view(aggregate_row(outcome.value))
 
@@ -109,6 +117,7 @@ def update_tool_access(id: ToolIdPath, form: AccessGrantsForm, principal: Verifi
 @router.delete("/id/{id}/delete", response_model=bool)
 def delete_tool(id: ToolIdPath, principal: VerifiedUser,
                 tools: Tools, written: Write) -> bool:
+    """Delete a tool."""
     outcome = tools.delete(principal, id)
     written(outcome.position)
     return True
@@ -117,6 +126,7 @@ def delete_tool(id: ToolIdPath, principal: VerifiedUser,
 @router.post("/id/{id}/valves/update", response_model=dict[str, Any] | None)
 def update_valves(id: ToolIdPath, form: ValvesBody, principal: VerifiedUser, tools: Tools,
                   written: Write) -> Any:
+    """Set a tool's admin valves."""
     outcome = tools.set_valves(principal, id, form)
     written(outcome.position)
     return outcome.value
@@ -126,6 +136,7 @@ def update_valves(id: ToolIdPath, form: ValvesBody, principal: VerifiedUser, too
              dependencies=[TOOLS])
 def update_user_valves(id: ToolIdPath, form: ValvesBody, principal: VerifiedUser, tools: Tools,
                        written: Write) -> Any:
+    """Set the caller's own valves for a tool."""
     outcome = tools.set_user_valves(principal, id, form)
     written(outcome.position)
     return outcome.value

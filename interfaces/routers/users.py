@@ -72,6 +72,7 @@ def list_users(principal: AdminUser, container: ContainerDep, users: Users,
                page: Page = 1) -> dict[str, Any]:
     # Without order_by the reference keeps insertion order whenever any filter key is present,
     # which on this route is always.
+    """Users, searched, sorted and paged (admins)."""
     rows, total = users.page(query, order_by or "created_at",
                              direction if order_by else "asc", page or 1)
     return {"users": _with_activity(container, rows), "total": total}
@@ -79,6 +80,7 @@ def list_users(principal: AdminUser, container: ContainerDep, users: Users,
 
 @router.get("/all", response_model=UserInfoListResponse, dependencies=[USERS])
 def all_users(principal: AdminUser, container: ContainerDep, users: Users) -> dict[str, Any]:
+    """Every user (admins)."""
     rows, total = users.page(None, "created_at", "desc", None)
     return {"users": _with_activity(container, rows), "total": total}
 
@@ -88,6 +90,7 @@ def search_users(principal: VerifiedUser, container: ContainerDep, users: Users,
                  query: ListQuery = None,
                  order_by: ListQuery = None, direction: ListQuery = None,
                  page: Page = 1) -> dict[str, Any]:
+    """Users by name or email, for pickers."""
     if order_by is None:  # insertion order when filtered, newest first when bare
         direction = "asc" if (query or direction) else "desc"
     rows, total = users.page(query, order_by or "created_at", direction, page or 1)
@@ -98,22 +101,26 @@ def search_users(principal: VerifiedUser, container: ContainerDep, users: Users,
 
 @router.get("/groups")
 def my_groups(principal: VerifiedUser, include_inherited: bool = False) -> list[dict[str, Any]]:
+    """The caller's groups (none: groups are not implemented)."""
     return []  # groups arrive with their own aggregate; until then nobody belongs to one
 
 
 @router.get("/permissions")
 def my_permissions(principal: VerifiedUser, config: Config) -> dict[str, Any]:
+    """The caller's permissions."""
     return config.default_permissions()
 
 
 @router.get("/default/permissions", response_model=UserPermissions)
 def get_default_permissions(principal: AdminUser, config: Config) -> Any:
+    """The permissions every user gets by default (admins)."""
     return UserPermissions.from_stored(config.get("DEFAULT_PERMISSIONS"))
 
 
 @router.post("/default/permissions")
 def update_default_permissions(form: UserPermissions, principal: AdminUser,
                                config: Config, written: Write) -> dict[str, Any]:
+    """Change the default permissions (admins)."""
     stored = form.model_dump(by_alias=True)
     outcome = config.update({"DEFAULT_PERMISSIONS": stored})
     written(outcome.position)
@@ -122,6 +129,7 @@ def update_default_permissions(form: UserPermissions, principal: AdminUser,
 
 @router.get("/user/settings", response_model=UserSettings | None)
 def get_settings(principal: VerifiedUser, config: Config, users: Users, raw: bool = False) -> Any:
+    """The caller's web app settings, over the instance defaults."""
     settings = users.load(principal.id).settings
     defaults = config.get("DEFAULT_INTERFACE_SETTINGS")
     if raw or settings is None or not isinstance(defaults, dict) or not defaults:
@@ -132,6 +140,7 @@ def get_settings(principal: VerifiedUser, config: Config, users: Users, raw: boo
 @router.post("/user/settings/update", response_model=UserSettings)
 async def update_settings(form: UserSettings, principal: VerifiedUser,
                           users: Users, written: Write) -> Any:
+    """Replace the caller's web app settings."""
     outcome = await users.update_settings(principal,
                                           form.model_dump(exclude_unset=False))
     await written.noted(outcome.position)
@@ -140,6 +149,7 @@ async def update_settings(form: UserSettings, principal: VerifiedUser,
 
 @router.get("/user/status", response_model=UserModel)
 def get_status(principal: VerifiedUser, container: ContainerDep, users: Users) -> dict[str, Any]:
+    """The caller's status (emoji, message, expiry)."""
     users.require_status_enabled()
     return _user_model(container, users.load(principal.id))
 
@@ -147,6 +157,7 @@ def get_status(principal: VerifiedUser, container: ContainerDep, users: Users) -
 @router.post("/user/status/update", response_model=UserModel)
 def update_status(form: UserStatus, principal: VerifiedUser,
                   container: ContainerDep, users: Users, written: Write) -> dict[str, Any]:
+    """Set the caller's status."""
     outcome = users.update_status(principal, form.model_dump())
     written(outcome.position)
     return _user_model(container, outcome.value)
@@ -154,12 +165,14 @@ def update_status(form: UserStatus, principal: VerifiedUser,
 
 @router.get("/user/info")
 def get_info(principal: VerifiedUser, users: Users) -> dict[str, Any] | None:
+    """The caller's free-form info."""
     return users.load(principal.id).info
 
 
 @router.post("/user/info/update")
 def update_info(principal: VerifiedUser, users: Users, written: Write,
                 form: Annotated[JSONObject, Body()]) -> dict[str, Any] | None:
+    """Merge keys into the caller's info."""
     outcome = users.update_info(principal, form)
     written(outcome.position)
     return outcome.value.info
@@ -168,6 +181,7 @@ def update_info(principal: VerifiedUser, users: Users, written: Write,
 @router.get("/{user_id}", response_model=UserActiveResponse)
 def get_user(user_id: str, principal: VerifiedUser, container: ContainerDep,
              sessions: Sessions) -> dict[str, Any]:
+    """A user's public card."""
     user = _existing(container, user_id)
     model = _user_model(container, user)
     model["groups"] = []
@@ -182,6 +196,7 @@ def get_user(user_id: str, principal: VerifiedUser, container: ContainerDep,
 
 @router.get("/{user_id}/oauth/sessions")
 def oauth_sessions(user_id: str, principal: AdminUser, container: ContainerDep) -> list[Any]:
+    """A user's OAuth sessions: OAuth is not implemented, so never any (a 400)."""
     _existing(container, user_id)
     # No OAuth providers yet, so nobody has a session; "none" is a 400 in the reference.
     raise BadRequest(Detail.USER_NOT_FOUND)
@@ -189,6 +204,7 @@ def oauth_sessions(user_id: str, principal: AdminUser, container: ContainerDep) 
 
 @router.get("/{user_id}/profile/image")
 def profile_image(user_id: str, principal: VerifiedUser, container: ContainerDep) -> Response:
+    """A user's profile picture (or the default one)."""
     url = _existing(container, user_id).profile_image_url or ""
     if url.startswith(("http://", "https://")):
         return RedirectResponse(url, status_code=302)
@@ -207,6 +223,7 @@ def profile_image(user_id: str, principal: VerifiedUser, container: ContainerDep
 
 @router.get("/{user_id}/active", response_model=UserActiveStatusResponse)
 def is_active(user_id: str, principal: VerifiedUser, sessions: Sessions) -> dict[str, bool]:
+    """Whether a user has an open session right now."""
     seen = sessions.last_active([user_id]).get(user_id)
     return {"active": bool(seen and time.time() - seen < ACTIVE_WINDOW_SECONDS)}
 
@@ -214,6 +231,7 @@ def is_active(user_id: str, principal: VerifiedUser, sessions: Sessions) -> dict
 @router.post("/{user_id}/update", response_model=UserModel)
 def update_user(user_id: str, form: UserUpdateForm, principal: AdminUser,
                 container: ContainerDep, users: Users, written: Write) -> dict[str, Any]:
+    """Change a user's role, name, email, picture or password (admins)."""
     outcome = users.admin_update(principal, user_id, form.role, form.name, form.email,
                                  form.profile_image_url, form.password)
     written(outcome.position)
@@ -223,6 +241,7 @@ def update_user(user_id: str, form: UserUpdateForm, principal: AdminUser,
 @router.delete("/{user_id}", response_model=bool)
 def delete_user(user_id: str, principal: AdminUser,
                 users: Users, written: Write) -> bool:
+    """Delete a user (admins)."""
     try:
         outcome = users.delete(principal, user_id)
     except NotFound:
@@ -243,6 +262,7 @@ def erase_user(user_id: str, principal: AdminUser,
 
 @router.get("/{user_id}/groups")
 def user_groups(user_id: str, principal: AdminUser, include_inherited: bool = False) -> list[Any]:
+    """A user's groups (none: groups are not implemented)."""
     return []
 
 

@@ -26,29 +26,34 @@ router = APIRouter(prefix="/api/v1/utils", tags=["utils"])
 @router.get("/gravatar")
 def gravatar(email: Annotated[str, Query(max_length=EMAIL_MAX_CHARS)], principal: VerifiedUser,
              utils: Utils) -> str:
+    """The Gravatar URL for an email address."""
     return utils.gravatar(email)
 
 
 @router.post("/code/format")
 def format_code(form: CodeForm, principal: AdminUser, utils: Utils) -> dict[str, str]:
+    """Format Python code with Black."""
     return {"code": utils.format_code(form.code)}
 
 
 @router.post("/code/execute")
 async def execute_code(form: ExecuteForm, principal: VerifiedUser,
                        utils: Utils) -> dict[str, Any]:
+    """Run code on the configured Jupyter server."""
     return await utils.execute(form.code)
 
 
 @router.post("/markdown")
 def markdown(form: MarkdownForm, principal: VerifiedUser, utils: Utils
              ) -> dict[str, str]:
+    """Render Markdown to HTML."""
     return {"html": utils.markdown(form.md)}
 
 
 @router.post("/pdf")
 def chat_pdf(form: ChatTitleMessagesForm, principal: VerifiedUser,
              utils: Utils) -> Response:
+    """Render a chat's messages as a PDF."""
     pdf = utils.pdf(form.title, form.messages)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": "attachment;filename=chat.pdf"})
