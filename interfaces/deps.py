@@ -1,4 +1,5 @@
-"""Annotated dependencies: the container, who is calling, and read-your-writes waits."""
+"""Annotated dependencies: the container, who is calling, the position a command route wrote
+(`Write`) and read-your-writes waits. The use cases themselves: interfaces/services.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from application.auth import Principal
 from application.context import Actor, set_actor
 from application.errors import ApplicationError
 from application.messages import Detail
+from application.ports import SessionStore
 from infrastructure.metrics import READ_WAIT_TIMEOUTS
 from interfaces.composition.container import Container
 
@@ -122,12 +124,7 @@ class Written:
         self.request, self.response, self.sessions = request, response, container.sessions
 
     def __call__(self, position: int, principal: Principal | None | object = _CALLER) -> None:
-        if not position:
-            return
-        self.response.headers[POSITION_HEADER] = str(position)
-        writer = self._writer(principal)
-        if writer is not None:
-            self.sessions.note_write(writer.id, position)
+        record_write(self.response, self.sessions, self._writer(principal), position)
 
     async def noted(self, position: int, principal: Principal | None | object = _CALLER
                     ) -> None:
@@ -147,14 +144,19 @@ class Written:
 Write = Annotated[Written, Depends(Written)]
 
 
-def committed(response: Response, container: Container, principal: Principal | None,
-              position: int) -> None:
-    """`Written` for a route that holds the container itself (kept for callers not yet
-    moved to `Write`)."""
+def record_write(response: Response, sessions: SessionStore, writer: Principal | None,
+                 position: int) -> None:
+    """The bookkeeping itself; a position of 0 means nothing was written."""
     if position:
         response.headers[POSITION_HEADER] = str(position)
-        if principal is not None:
-            container.sessions.note_write(principal.id, position)
+        if writer is not None:
+            sessions.note_write(writer.id, position)
+
+
+def committed(response: Response, container: Container, principal: Principal | None,
+              position: int) -> None:
+    """`Write` for a route that still takes the whole container (interfaces/routers/tasks.py)."""
+    record_write(response, container.sessions, principal, position)
 
 
 def consistent(*projections: str) -> Any:
