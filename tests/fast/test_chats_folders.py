@@ -135,3 +135,24 @@ def test_a_chat_cannot_be_filed_in_someone_elses_folder(app: Services, user: Pri
     folder = str(app.folders.create(other, "Theirs").value.id)
     with pytest.raises((NotFound, BadRequest)):
         new_chat(app, user, folder_id=folder)
+
+
+def test_a_command_that_lost_a_race_runs_again_on_fresh_state(app: Services,
+                                                              user: Principal) -> None:
+    chat_id = new_chat(app, user)
+    attempts: list[int] = []
+
+    def decide() -> tuple[Any, list[Any]]:
+        chat = app.chats.own(user, chat_id)
+        if not attempts:  # another writer saves between this load and this save
+            rival = app.chats.own(user, chat_id)
+            rival.toggle_pinned()
+            app.store.save(rival)
+        attempts.append(chat.version)
+        chat.add_tag("raced")
+        return chat, [chat]
+
+    app.chats.runner.run("test.race", decide)
+    chat = app.chats.own(user, chat_id)
+    assert attempts == [1, 2]
+    assert chat.pinned and chat.tags == ["raced"]
