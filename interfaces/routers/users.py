@@ -12,9 +12,11 @@ from fastapi.responses import RedirectResponse
 
 from application.errors import BadRequest, NotFound
 from application.messages import Detail
+from application.ports import SessionStore
+from application.users import UserService
 from domain.user import User
 from interfaces import bounds
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, Write, consistent
+from interfaces.deps import AdminUser, VerifiedUser, Write, consistent
 from interfaces.schemas.json_limits import JSONObject
 from interfaces.schemas.users import (
     ACTIVE_WINDOW_SECONDS,
@@ -37,8 +39,8 @@ USERS = consistent("users")
 DEFAULT_AVATAR = Path(__file__).resolve().parent.parent / "static" / "user.png"
 
 
-def _with_activity(container: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    active = container.sessions.last_active([r["id"] for r in rows])
+def _with_activity(sessions: SessionStore, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    active = sessions.last_active([r["id"] for r in rows])
     now = time.time()
     for row in rows:
         seen = active.get(row["id"])
@@ -49,8 +51,8 @@ def _with_activity(container: Any, rows: list[dict[str, Any]]) -> list[dict[str,
     return rows
 
 
-def _user_model(container: Any, user: User) -> dict[str, Any]:
-    seen = container.sessions.last_active([str(user.id)]).get(str(user.id))
+def _user_model(sessions: SessionStore, user: User) -> dict[str, Any]:
+    seen = sessions.last_active([str(user.id)]).get(str(user.id))
     return {
         "id": str(user.id), "email": user.email, "name": user.name, "role": user.role,
         "profile_image_url": user.profile_image_url, "bio": user.bio, "gender": user.gender,
@@ -66,7 +68,7 @@ Page = Annotated[bounds.LenientPage | None, Query()]
 
 
 @router.get("/", response_model=UserGroupIdsListResponse, dependencies=[USERS])
-def list_users(principal: AdminUser, container: ContainerDep, users: Users,
+def list_users(principal: AdminUser, sessions: Sessions, users: Users,
                query: ListQuery = None,
                order_by: ListQuery = None, direction: ListQuery = None,
                page: Page = 1) -> dict[str, Any]:
@@ -75,18 +77,18 @@ def list_users(principal: AdminUser, container: ContainerDep, users: Users,
     """Users, searched, sorted and paged (admins)."""
     rows, total = users.page(query, order_by or "created_at",
                              direction if order_by else "asc", page or 1)
-    return {"users": _with_activity(container, rows), "total": total}
+    return {"users": _with_activity(sessions, rows), "total": total}
 
 
 @router.get("/all", response_model=UserInfoListResponse, dependencies=[USERS])
-def all_users(principal: AdminUser, container: ContainerDep, users: Users) -> dict[str, Any]:
+def all_users(principal: AdminUser, sessions: Sessions, users: Users) -> dict[str, Any]:
     """Every user (admins)."""
     rows, total = users.page(None, "created_at", "desc", None)
-    return {"users": _with_activity(container, rows), "total": total}
+    return {"users": _with_activity(sessions, rows), "total": total}
 
 
 @router.get("/search", response_model=UserInfoListResponse, dependencies=[USERS])
-def search_users(principal: VerifiedUser, container: ContainerDep, users: Users,
+def search_users(principal: VerifiedUser, sessions: Sessions, users: Users,
                  query: ListQuery = None,
                  order_by: ListQuery = None, direction: ListQuery = None,
                  page: Page = 1) -> dict[str, Any]:
@@ -94,7 +96,7 @@ def search_users(principal: VerifiedUser, container: ContainerDep, users: Users,
     if order_by is None:  # insertion order when filtered, newest first when bare
         direction = "asc" if (query or direction) else "desc"
     rows, total = users.page(query, order_by or "created_at", direction, page or 1)
-    for row in _with_activity(container, rows):
+    for row in _with_activity(sessions, rows):
         row["is_active"] = False  # the reference does not compute it in list items
     return {"users": rows, "total": total}
 
@@ -148,19 +150,19 @@ async def update_settings(form: UserSettings, principal: VerifiedUser,
 
 
 @router.get("/user/status", response_model=UserModel)
-def get_status(principal: VerifiedUser, container: ContainerDep, users: Users) -> dict[str, Any]:
+def get_status(principal: VerifiedUser, sessions: Sessions, users: Users) -> dict[str, Any]:
     """The caller's status (emoji, message, expiry)."""
     users.require_status_enabled()
-    return _user_model(container, users.load(principal.id))
+    return _user_model(sessions, users.load(principal.id))
 
 
 @router.post("/user/status/update", response_model=UserModel)
 def update_status(form: UserStatus, principal: VerifiedUser,
-                  container: ContainerDep, users: Users, written: Write) -> dict[str, Any]:
+                  sessions: Sessions, users: Users, written: Write) -> dict[str, Any]:
     """Set the caller's status."""
     outcome = users.update_status(principal, form.model_dump())
     written(outcome.position)
-    return _user_model(container, outcome.value)
+    return _user_model(sessions, outcome.value)
 
 
 @router.get("/user/info")
@@ -179,11 +181,11 @@ def update_info(principal: VerifiedUser, users: Users, written: Write,
 
 
 @router.get("/{user_id}", response_model=UserActiveResponse)
-def get_user(user_id: str, principal: VerifiedUser, container: ContainerDep,
+def get_user(user_id: str, principal: VerifiedUser, users: Users,
              sessions: Sessions) -> dict[str, Any]:
     """A user's public card."""
-    user = _existing(container, user_id)
-    model = _user_model(container, user)
+    user = _existing(users, user_id)
+    model = _user_model(sessions, user)
     model["groups"] = []
     model["is_active"] = time.time() - model["last_active_at"] < ACTIVE_WINDOW_SECONDS and \
         bool(sessions.last_active([user_id]))
@@ -195,17 +197,17 @@ def get_user(user_id: str, principal: VerifiedUser, container: ContainerDep,
 
 
 @router.get("/{user_id}/oauth/sessions")
-def oauth_sessions(user_id: str, principal: AdminUser, container: ContainerDep) -> list[Any]:
+def oauth_sessions(user_id: str, principal: AdminUser, users: Users) -> list[Any]:
     """A user's OAuth sessions: OAuth is not implemented, so never any (a 400)."""
-    _existing(container, user_id)
+    _existing(users, user_id)
     # No OAuth providers yet, so nobody has a session; "none" is a 400 in the reference.
     raise BadRequest(Detail.USER_NOT_FOUND)
 
 
 @router.get("/{user_id}/profile/image")
-def profile_image(user_id: str, principal: VerifiedUser, container: ContainerDep) -> Response:
+def profile_image(user_id: str, principal: VerifiedUser, users: Users) -> Response:
     """A user's profile picture (or the default one)."""
-    url = _existing(container, user_id).profile_image_url or ""
+    url = _existing(users, user_id).profile_image_url or ""
     if url.startswith(("http://", "https://")):
         return RedirectResponse(url, status_code=302)
     if url.startswith("data:image/"):
@@ -230,12 +232,12 @@ def is_active(user_id: str, principal: VerifiedUser, sessions: Sessions) -> dict
 
 @router.post("/{user_id}/update", response_model=UserModel)
 def update_user(user_id: str, form: UserUpdateForm, principal: AdminUser,
-                container: ContainerDep, users: Users, written: Write) -> dict[str, Any]:
+                sessions: Sessions, users: Users, written: Write) -> dict[str, Any]:
     """Change a user's role, name, email, picture or password (admins)."""
     outcome = users.admin_update(principal, user_id, form.role, form.name, form.email,
                                  form.profile_image_url, form.password)
     written(outcome.position)
-    return _user_model(container, outcome.value)
+    return _user_model(sessions, outcome.value)
 
 
 @router.delete("/{user_id}", response_model=bool)
@@ -266,8 +268,8 @@ def user_groups(user_id: str, principal: AdminUser, include_inherited: bool = Fa
     return []
 
 
-def _existing(container: Any, user_id: str) -> User:
+def _existing(users: UserService, user_id: str) -> User:
     try:
-        return container.users.load(user_id)
+        return users.load(user_id)
     except NotFound:
         raise BadRequest(Detail.USER_NOT_FOUND) from None
