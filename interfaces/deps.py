@@ -120,8 +120,9 @@ class Written:
     authenticated as; sign-up and sign-in pass `None` (nobody is signed in yet).
     """
 
-    def __init__(self, request: Request, response: Response, container: ContainerDep):
-        self.request, self.response, self.sessions = request, response, container.sessions
+    def __init__(self, request: Request, response: Response):
+        self.request, self.response = request, response
+        self.sessions = get_container(request).sessions
 
     def __call__(self, position: int, principal: Principal | None | object = _CALLER) -> None:
         record_write(self.response, self.sessions, self._writer(principal), position)
@@ -141,7 +142,12 @@ class Written:
         return principal if isinstance(principal, Principal) else None
 
 
-Write = Annotated[Written, Depends(Written)]
+async def _written(request: Request, response: Response) -> Written:
+    # A coroutine, so building it costs no worker-thread hop (a class dependency would).
+    return Written(request, response)
+
+
+Write = Annotated[Written, Depends(_written)]
 
 
 def record_write(response: Response, sessions: SessionStore, writer: Principal | None,

@@ -1,7 +1,9 @@
 """One narrow dependency per use case the routers call, so a route names exactly what it uses.
 
 Each reads its service off the request's container; the container itself stays behind these
-(and behind the write-position bookkeeping in interfaces/deps.py).
+(and behind the write-position bookkeeping in interfaces/deps.py). They are coroutines because
+FastAPI runs a plain function dependency on a worker thread: a thread hop per request for an
+attribute read.
 """
 
 from __future__ import annotations
@@ -28,63 +30,63 @@ from infrastructure.settings import Settings
 from interfaces.deps import get_container
 
 
-def audit_service(request: Request) -> AuditService:
+async def audit_service(request: Request) -> AuditService:
     return get_container(request).audit
 
 
-def auth_service(request: Request) -> AuthService:
+async def auth_service(request: Request) -> AuthService:
     return get_container(request).auth
 
 
-def chat_service(request: Request) -> ChatService:
+async def chat_service(request: Request) -> ChatService:
     return get_container(request).chats
 
 
-def config_service(request: Request) -> ConfigService:
+async def config_service(request: Request) -> ConfigService:
     return get_container(request).config
 
 
-def erasure_service(request: Request) -> ErasureService:
+async def erasure_service(request: Request) -> ErasureService:
     return get_container(request).erasure
 
 
-def file_service(request: Request) -> FileService:
+async def file_service(request: Request) -> FileService:
     return get_container(request).files
 
 
-def folder_service(request: Request) -> FolderService:
+async def folder_service(request: Request) -> FolderService:
     return get_container(request).folders
 
 
-def knowledge_service(request: Request) -> KnowledgeService:
+async def knowledge_service(request: Request) -> KnowledgeService:
     return get_container(request).knowledge
 
 
-def model_service(request: Request) -> ModelService:
+async def model_service(request: Request) -> ModelService:
     return get_container(request).models
 
 
-def retrieval_service(request: Request) -> RetrievalService:
+async def retrieval_service(request: Request) -> RetrievalService:
     return get_container(request).retrieval
 
 
-def session_store(request: Request) -> SessionStore:
+async def session_store(request: Request) -> SessionStore:
     return get_container(request).sessions
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     return get_container(request).settings
 
 
-def tool_service(request: Request) -> ToolService:
+async def tool_service(request: Request) -> ToolService:
     return get_container(request).tools
 
 
-def user_service(request: Request) -> UserService:
+async def user_service(request: Request) -> UserService:
     return get_container(request).users
 
 
-def utils_service(request: Request) -> UtilsService:
+async def utils_service(request: Request) -> UtilsService:
     return get_container(request).utils
 
 
