@@ -159,12 +159,6 @@ def record_write(response: Response, sessions: SessionStore, writer: Principal |
             sessions.note_write(writer.id, position)
 
 
-def committed(response: Response, container: Container, principal: Principal | None,
-              position: int) -> None:
-    """`Write` for a route that still takes the whole container (interfaces/routers/tasks.py)."""
-    record_write(response, container.sessions, principal, position)
-
-
 def consistent(*projections: str) -> Any:
     """A dependency that waits (bounded) until `projections` include the caller's own writes."""
 

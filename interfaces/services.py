@@ -12,17 +12,23 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from application.analytics import Analytics
 from application.audit import AuditService
 from application.auth import AuthService
 from application.chats import ChatService
+from application.completions import CompletionService
 from application.config import ConfigService
+from application.connections import ConnectionsService
 from application.erasure import ErasureService
 from application.files import FileService
 from application.folders import FolderService
 from application.knowledge import KnowledgeService
+from application.llm import LanguageModels
 from application.models import ModelService
 from application.ports import SessionStore
+from application.replies import ReplyService
 from application.retrieval import RetrievalService
+from application.task_models import TaskModels
 from application.tools import ToolService
 from application.users import UserService
 from application.utils import UtilsService
@@ -90,6 +96,30 @@ async def utils_service(request: Request) -> UtilsService:
     return get_container(request).utils
 
 
+async def analytics_service(request: Request) -> Analytics:
+    return get_container(request).analytics
+
+
+async def completion_service(request: Request) -> CompletionService:
+    return get_container(request).completions
+
+
+async def connections_service(request: Request) -> ConnectionsService:
+    return get_container(request).connections
+
+
+async def language_models(request: Request) -> LanguageModels:
+    return get_container(request).llm
+
+
+async def reply_service(request: Request) -> ReplyService:
+    return get_container(request).replies
+
+
+async def task_model_service(request: Request) -> TaskModels:
+    return get_container(request).task_models
+
+
 AppSettings = Annotated[Settings, Depends(app_settings)]
 Audit = Annotated[AuditService, Depends(audit_service)]
 Auth = Annotated[AuthService, Depends(auth_service)]
@@ -104,4 +134,10 @@ Retrieval = Annotated[RetrievalService, Depends(retrieval_service)]
 Sessions = Annotated[SessionStore, Depends(session_store)]
 Tools = Annotated[ToolService, Depends(tool_service)]
 Users = Annotated[UserService, Depends(user_service)]
+UsageAnalytics = Annotated[Analytics, Depends(analytics_service)]
+Completions = Annotated[CompletionService, Depends(completion_service)]
+Connections = Annotated[ConnectionsService, Depends(connections_service)]
+LLM = Annotated[LanguageModels, Depends(language_models)]
+Replies = Annotated[ReplyService, Depends(reply_service)]
+TaskModelsDep = Annotated[TaskModels, Depends(task_model_service)]
 Utils = Annotated[UtilsService, Depends(utils_service)]

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
-from application.analytics import Analytics
 from interfaces.bounds import Epoch
-from interfaces.deps import AdminUser, consistent, get_container
+from interfaces.deps import AdminUser, consistent
+from interfaces.services import UsageAnalytics
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 USAGE = consistent("usage")
 
 
-def analytics_service(request: Request) -> Analytics:
-    return get_container(request).analytics
-
-
-Usage = Annotated[Analytics, Depends(analytics_service)]
+Usage = UsageAnalytics
 Since = Annotated[Epoch | None, Query(description="Start timestamp (epoch)")]
 Until = Annotated[Epoch | None, Query(description="End timestamp (epoch)")]
 

@@ -10,26 +10,18 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from application.completions import CompletionService
 from application.errors import NotFound
 from application.llm import UpstreamError
-from application.replies import Emit, ReplyService
-from interfaces.deps import AdminUser, VerifiedUser, consistent, get_container
+from application.replies import Emit
+from interfaces.deps import AdminUser, VerifiedUser, consistent
+from interfaces.services import Completions, Replies
 
 router = APIRouter(prefix="/api", tags=["chat"])
 MODELS = consistent("models")
 STREAM_FAILED = {"error": {"message": "Chat completion stream failed"}}
 
 
-def completions_service(request: Request) -> CompletionService:
-    return get_container(request).completions
-
-
-def replies_service(request: Request) -> ReplyService:
-    return get_container(request).replies
-
-
-def socket_emit(request: Request) -> Emit:
+async def socket_emit(request: Request) -> Emit:
     """Emits through this process's Socket.IO server (its Redis manager reaches every worker);
     without one (an app served bare, in tests), nobody can be listening."""
     realtime = getattr(request.app.state, "realtime", None)
@@ -41,8 +33,6 @@ def socket_emit(request: Request) -> Emit:
     return emit
 
 
-Completions = Annotated[CompletionService, Depends(completions_service)]
-Replies = Annotated[ReplyService, Depends(replies_service)]
 SocketEmit = Annotated[Emit, Depends(socket_emit)]
 
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from application.connections import CONNECTION_DEFAULTS, MODELS_DEFAULTS
 from interfaces.deps import AdminUser, VerifiedUser, Write
-from interfaces.routers.connections import Connections
 from interfaces.schemas.connections import ConnectionsConfigForm, ModelsConfigForm
+from interfaces.services import Connections
 
 router = APIRouter(prefix="/api/v1/configs", tags=["configs"])
 

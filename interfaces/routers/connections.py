@@ -5,32 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 
 from application.completions import CompletionService
 from application.connections import Connection, ConnectionsService
 from application.errors import NotFound
 from application.llm import LanguageModels, UpstreamError
 from application.messages import Detail
-from interfaces.deps import AdminUser, VerifiedUser, Write, get_container
-from interfaces.routers.completions import Completions, upstream_failure
+from interfaces.deps import AdminUser, VerifiedUser, Write
+from interfaces.routers.completions import upstream_failure
 from interfaces.schemas.connections import ConnectionForm, OllamaConfigForm, OpenAIConfigForm
+from interfaces.services import LLM, Completions, Connections
 
 openai = APIRouter(prefix="/openai", tags=["openai"])
 ollama = APIRouter(prefix="/ollama", tags=["ollama"])
 Index = Annotated[int, Path(ge=0, le=1_000)]
 
 
-def connections_service(request: Request) -> ConnectionsService:
-    return get_container(request).connections
-
-
-def language_models(request: Request) -> LanguageModels:
-    return get_container(request).llm
-
-
-Connections = Annotated[ConnectionsService, Depends(connections_service)]
-LLM = Annotated[LanguageModels, Depends(language_models)]
 
 
 def _forget_models(completions: CompletionService) -> None:

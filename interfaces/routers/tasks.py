@@ -5,23 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
 from application.llm import UpstreamError
 from application.task_models import TASKS, TaskModels
-from interfaces.deps import AdminUser, ContainerDep, VerifiedUser, committed, get_container
+from interfaces.deps import AdminUser, VerifiedUser, Write
 from interfaces.routers.completions import upstream_failure
 from interfaces.schemas.tasks import TaskConfigForm
+from interfaces.services import TaskModelsDep
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 
-def task_models(request: Request) -> TaskModels:
-    return get_container(request).task_models
-
-
-Tasks = Annotated[TaskModels, Depends(task_models)]
+Tasks = TaskModelsDep
 
 
 @router.get("/config")
@@ -31,11 +28,11 @@ def get_task_config(principal: VerifiedUser, tasks: Tasks) -> dict[str, Any]:
 
 
 @router.post("/config/update")
-def update_task_config(form: TaskConfigForm, principal: AdminUser, response: Response,
-                       container: ContainerDep, tasks: Tasks) -> dict[str, Any]:
+def update_task_config(form: TaskConfigForm, principal: AdminUser, written: Write,
+                       tasks: Tasks) -> dict[str, Any]:
     """Save the task model and which task completions are on."""
     outcome = tasks.update(form.model_dump())
-    committed(response, container, principal, outcome.position)
+    written(outcome.position)
     return outcome.value
 
 

@@ -21,8 +21,11 @@ BIGINT_MAX = 2**63 - 1
 TOO_BIG = (2**63, 2**64)
 ITEM = "[]"  # a route step into an array's items
 # Open WebUI reads a page below 1 as the first page; these routes keep that.
+# In 0.12.4's task settings -1 means "no limit" on the autocomplete input.
 NEGATIVE_ALLOWED = {("GET", "/api/v1/users/", "page"), ("GET", "/api/v1/users/search", "page"),
-                    ("GET", "/api/v1/models/list", "page")}
+                    ("GET", "/api/v1/models/list", "page"),
+                    ("POST", "/api/v1/tasks/config/update",
+                     "AUTOCOMPLETE_GENERATION_INPUT_MAX_LENGTH")}
 Schema = dict[str, Any]
 
 
