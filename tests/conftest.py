@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,12 +71,12 @@ def drop_installation(env: dict[str, str]) -> None:
 
 @dataclass
 class Installation:
-    """One in-process installation: its settings, its container and (with the app) a client."""
+    """One in-process installation: its settings, its container and a client of its app."""
 
     backend: str
     env: dict[str, str]
     container: Any
-    client: Any = None
+    client: Any
 
 
 @contextmanager
@@ -111,27 +111,11 @@ def served(container: Any) -> Iterator[Any]:
 
 
 @contextmanager
-def installed(backend: str, tmp: Path, *, app: bool = True, run_projectors: bool | None = None,
-                 **overrides: str) -> Iterator[Installation]:
+def installed(backend: str, tmp: Path, **overrides: str) -> Iterator[Installation]:
     """Settings, container, app and client of one backend, torn down in reverse on exit."""
-    with installed_env(backend, tmp, **overrides) as env, built(env, run_projectors) as container:
-        if not app:
-            yield Installation(backend, env, container)
-            return
-        with served(container) as test_client:
-            yield Installation(backend, env, container, test_client)
-
-
-@pytest.fixture(scope="module")
-def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Installation]]:
-    """Module-scoped factory: `install(backend, **settings)`; everything it built is torn down
-    when the module ends (suites share one server per module: setting one up costs seconds)."""
-    with ExitStack() as stack:
-        def make(backend: str, **overrides: Any) -> Installation:
-            tmp = tmp_path_factory.mktemp(f"installation-{backend}")
-            return stack.enter_context(installed(backend, tmp, **overrides))
-
-        yield make
+    with installed_env(backend, tmp, **overrides) as env, built(env) as container, \
+            served(container) as test_client:
+        yield Installation(backend, env, container, test_client)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -16,15 +16,13 @@ from eventsourcing.persistence import StoredEvent
 from application.errors import ConcurrencyConflict
 from domain.user import User
 from infrastructure.group_commit import GroupCommitter
-from interfaces.composition.bootstrap import bootstrap
-from tests.conftest import make_settings
+from tests.conftest import built
 
 
 @pytest.fixture
 def store(settings_env):
-    container = bootstrap(make_settings(settings_env), run_projectors=False)
-    yield container.store
-    container.close()
+    with built(settings_env, run_projectors=False) as container:
+        yield container.store
 
 
 @contextmanager

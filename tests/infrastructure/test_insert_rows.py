@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from infrastructure.sql import insert_rows
-from interfaces.composition.bootstrap import bootstrap
-from tests.conftest import make_settings
+from tests.conftest import built
 
 COLUMNS = ("id", "name", "score", "flag", "at")
 PG_TYPES = ("bigint", "text", "float8", "int", "bigint")
@@ -16,14 +15,13 @@ PG_TYPES = ("bigint", "text", "float8", "int", "bigint")
 
 @pytest.fixture
 def db(settings_env):  # type: ignore[no-untyped-def]
-    container = bootstrap(make_settings(settings_env), run_projectors=False)
-    with container.read_db.transaction() as tx:
-        tx.execute("CREATE TABLE bulk_rows (id BIGINT PRIMARY KEY, name TEXT, score DOUBLE "
-                   "PRECISION, flag INTEGER, at BIGINT)")
-    yield container.read_db
-    with container.read_db.transaction() as tx:
-        tx.execute("DROP TABLE bulk_rows")
-    container.close()
+    with built(settings_env, run_projectors=False) as container:
+        with container.read_db.transaction() as tx:
+            tx.execute("CREATE TABLE bulk_rows (id BIGINT PRIMARY KEY, name TEXT, score DOUBLE "
+                       "PRECISION, flag INTEGER, at BIGINT)")
+        yield container.read_db
+        with container.read_db.transaction() as tx:
+            tx.execute("DROP TABLE bulk_rows")
 
 
 def _rows(db: Any) -> list[tuple[Any, ...]]:

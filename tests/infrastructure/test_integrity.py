@@ -12,16 +12,14 @@ from domain.user import User
 from infrastructure.integrity import verify_chains
 from infrastructure.keys import derive_kek
 from infrastructure.mapper import FORMAT, split_state
-from interfaces.composition.bootstrap import bootstrap
-from tests.conftest import make_settings
+from tests.conftest import built
 from tests.operations.helpers import events_sql
 
 
 @pytest.fixture
 def container(settings_env):
-    c = bootstrap(make_settings(settings_env), run_projectors=False)
-    yield c
-    c.close()
+    with built(settings_env, run_projectors=False) as c:
+        yield c
 
 
 def history(container, n_users: int = 3, updates: int = 4) -> list[User]:

@@ -44,7 +44,7 @@ class World:
 @contextmanager
 def world(backend: str, secret: str | None = None, populate: bool = True) -> Iterator[World]:
     """A fresh store and server on `backend` (own directory, own PostgreSQL database)."""
-    overrides: dict[str, Any] = {"WEBUI_SECRET_KEY": secret} if secret else {}
+    overrides = {"WEBUI_SECRET_KEY": secret} if secret else {}
     tmp = Path(tempfile.mkdtemp(prefix="chronicle-ops-"))
     with installed(backend, tmp, **overrides) as built:
         made = World(built.env, built.container, built.client)

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from domain.user import User
-from interfaces.composition.bootstrap import bootstrap
 from projections.runtime import Projector, read_state, rebuild
 from projections.users import UsersProjector
-from tests.conftest import make_settings
+from tests.conftest import built
 
 
 def write_users(store: Any, users: int, updates: int) -> list[User]:
@@ -39,9 +38,8 @@ def wait_caught_up(container: Any, name: str, timeout: float = 30) -> None:
 
 @pytest.fixture
 def quiet(settings_env):  # a container whose projectors the test starts itself
-    c = bootstrap(make_settings(settings_env), run_projectors=False)
-    yield c
-    c.close()
+    with built(settings_env, run_projectors=False) as c:
+        yield c
 
 
 def test_live_projection_equals_rebuild(quiet):
