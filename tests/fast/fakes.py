@@ -10,6 +10,7 @@ not everything the SQL projections keep.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -373,12 +374,11 @@ class Services:
 
 def services(clock: Callable[[], float] | None = None, **config: Any) -> Services:
     """A fresh in-memory installation; `config` overrides the environment's defaults."""
-    import time
-
     store = FakeStore()
     users, chats, folders, models = FakeUsers(), FakeChats(), FakeFolders(), FakeModels()
+    tools = FakeTools(users)
     read: dict[str, DictReadModel] = {"users": users, "chats": chats, "folders": folders,
-                                      "models": models, "tools": FakeTools(users)}
+                                      "models": models, "tools": tools}
     store.listeners += [model.project for model in read.values()]
     runner = CommandRunner(store)
     settings = ConfigService(store, runner, {**CONFIG_DEFAULTS, **config})
@@ -391,6 +391,5 @@ def services(clock: Callable[[], float] | None = None, **config: Any) -> Service
         chats=ChatService(store, runner, chats, folders, permissions, clock=clock or time.time),
         folders=FolderService(store, runner, folders, chats, permissions),
         models=ModelService(store, runner, models, NoGroups(), permissions),
-        tools=ToolService(store, runner, read["tools"], NoGroups(), permissions,  # type: ignore[arg-type]
-                          fake_tool_code()),
+        tools=ToolService(store, runner, tools, NoGroups(), permissions, fake_tool_code()),
         read=read)
