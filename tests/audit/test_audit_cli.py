@@ -7,22 +7,18 @@ import uuid
 
 from application.context import Actor, acting_as
 from domain.chat import Chat
-from interfaces.composition.bootstrap import bootstrap
 from tests.cli.test_operator_commands import run
-from tests.conftest import make_settings
+from tests.conftest import built
 
 
 def test_audit_cli(settings_env):
-    container = bootstrap(make_settings(settings_env))
-    try:
+    with built(settings_env) as container:
         with acting_as(Actor("someone", "cli-test")):
             chat = Chat.create("someone", {"title": "first", "history": {"messages": {}}})
             container.store.save(chat)
             chat.rename("second")
             position = container.store.save(chat)
         assert container.host.wait(["audit_log"], position, 10)
-    finally:
-        container.close()
     chat_id = str(chat.id)
 
     events = run(settings_env, "audit", "events", "chat", chat_id)

@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from interfaces.composition.bootstrap import bootstrap
 from projections.runtime import read_state
-from tests.conftest import make_settings
+from tests.conftest import built
 from tests.projections.test_runtime import dump, wait_caught_up, write_users
 
 CHRONICLE = str(Path(sys.executable).with_name("chronicle"))
@@ -21,25 +20,19 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_rebuild_and_status(settings_env):
-    container = bootstrap(make_settings(settings_env))
-    try:
+    with built(settings_env) as container:
         write_users(container.store, 30, 20)
         wait_caught_up(container, "users")
         before = dump(container.read_db)
         generation = read_state(container.read_db, "users")["generation"]
-    finally:
-        container.close()
 
     result = run(settings_env, "rebuild", "users")
     assert result.returncode == 0, result.stderr
     assert "users: 630 events applied" in result.stdout
 
-    container = bootstrap(make_settings(settings_env), run_projectors=False)
-    try:
+    with built(settings_env, run_projectors=False) as container:
         assert read_state(container.read_db, "users")["generation"] == generation + 1
         assert dump(container.read_db) == before
-    finally:
-        container.close()
 
     status = run(settings_env, "status")
     assert status.returncode == 0, status.stderr
