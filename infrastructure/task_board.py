@@ -16,11 +16,13 @@ import logging
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from application.replies import LocalTasks
 
 log = logging.getLogger("chronicle.tasks")
 TTL_SECONDS = 30
+POOL_SIZE = 32
 REFRESH_SECONDS = 10
 
 
@@ -47,7 +49,10 @@ class RedisTasks:
     def _client(self) -> aioredis.Redis:
         # Created on first use, on the loop that serves requests (a client belongs to a loop).
         if self._redis is None:
-            self._redis = aioredis.Redis.from_url(self.url, decode_responses=True)
+            # A blocking pool: a burst of replies waits for a connection instead of failing.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=POOL_SIZE, timeout=10, decode_responses=True)
+            self._redis = aioredis.Redis(connection_pool=pool)
             self._listener = asyncio.create_task(self._listen())
             self._refresher = asyncio.create_task(self._refresh())
         return self._redis
@@ -57,21 +62,28 @@ class RedisTasks:
                   ) -> None:
         await self.local.add(task_id, chat_id, user_id, task)
         redis = self._client()
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.set(self._task(task_id), json.dumps([chat_id, user_id]), ex=TTL_SECONDS)
-            pipe.sadd(self._chat(chat_id), task_id)
-            pipe.expire(self._chat(chat_id), 24 * 3600)
-            await pipe.execute()
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.set(self._task(task_id), json.dumps([chat_id, user_id]), ex=TTL_SECONDS)
+                pipe.sadd(self._chat(chat_id), task_id)
+                pipe.expire(self._chat(chat_id), 24 * 3600)
+                await pipe.execute()
+        except RedisError:
+            # The reply still runs and this worker can stop it; other workers cannot see it.
+            log.warning("could not put task %s on the shared board", task_id, exc_info=True)
 
     async def remove(self, task_id: str) -> None:
         found = self.local.running.get(task_id)
         await self.local.remove(task_id)
         redis = self._client()
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.delete(self._task(task_id))
-            if found is not None:
-                pipe.srem(self._chat(found[0]), task_id)
-            await pipe.execute()
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.delete(self._task(task_id))
+                if found is not None:
+                    pipe.srem(self._chat(found[0]), task_id)
+                await pipe.execute()
+        except RedisError:  # its key expires on its own within TTL_SECONDS
+            log.warning("could not take task %s off the shared board", task_id, exc_info=True)
 
     async def of_chat(self, chat_id: str) -> list[str]:
         redis = self._client()
