@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from infrastructure.metrics import REGISTRY, LiveCollector
 from infrastructure.settings import Settings
+from interfaces.composition import heap
 from interfaces.composition.bootstrap import bootstrap
 from interfaces.composition.container import Container
 from interfaces.errors import install_error_handlers
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.container is None:
             app.state.container = bootstrap(settings)
+            heap.settle()  # a server process, built once (interfaces/composition/heap.py)
         _register_collector(app.state.container)
         _resume_pending_files(app.state.container)
         # Replies whose streaming process died are marked interrupted (application/replies.py).

@@ -36,11 +36,13 @@ def _report_embedding_model() -> None:
 
 def projector(names: Sequence[str]) -> int:
     """Run the named projectors (all when none is named) until SIGINT or SIGTERM."""
+    from interfaces.composition import heap
     from interfaces.composition.bootstrap import bootstrap, schedule_retention
     from interfaces.logs import configure_logging
 
     container = bootstrap(run_projectors=False)
     configure_logging(container.settings.LOG_LEVEL, container.settings.LOG_FORMAT)
+    heap.settle()
     container.host.start(list(names) or None)
     schedule_retention(container)
     stop = threading.Event()
