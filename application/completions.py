@@ -8,15 +8,17 @@ never leave the server.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from application.auth import Principal
 from application.catalog import ModelCatalog
 from application.connections import Connection, ConnectionsService
 from application.errors import BadRequest
+from application.grounding import Grounding, attached_items, last_user_text
 from application.llm import LanguageModels
 
 MODEL_NOT_FOUND = "Model not found"
@@ -40,17 +42,24 @@ def with_system(system: str, messages: list[Any]) -> list[Any]:
     return [{"role": "system", "content": system}, *messages]
 
 
+class Prepared(NamedTuple):
+    connection: Connection
+    body: Row  # what goes upstream
+    sources: list[Row]  # what grounded it (application/grounding.py), for the caller
+
+
 class CompletionService:
     def __init__(self, catalog: ModelCatalog, connections: ConnectionsService,
-                 llm: LanguageModels):
+                 llm: LanguageModels, grounding: Grounding | None = None):
         self.catalog = catalog
         self.connections = connections
         self.llm = llm
+        self.grounding = grounding
 
-    async def prepare(self, principal: Principal, body: dict[str, Any]
-                      ) -> tuple[Connection, Row]:
-        """The connection to call and the body to send it; 400 "Model not found" when the
-        caller may not use the model (0.12.4's answer for both)."""
+    async def prepare(self, principal: Principal, body: dict[str, Any],
+                      ground: bool = True) -> Prepared:
+        """The connection to call, the body to send it and the sources found for it; 400
+        "Model not found" when the caller may not use the model (0.12.4's answer for both)."""
         model_id = body.get("model")
         if not isinstance(model_id, str) or not model_id:
             raise BadRequest(MODEL_NOT_FOUND)
@@ -66,7 +75,14 @@ class CompletionService:
         upstream["model"] = base["upstream_id"]
         if preset is not None:
             upstream = self._apply(preset.get("params") or {}, upstream)
-        return connection, upstream
+        sources: list[Row] = []
+        items = attached_items(body, preset) if ground and self.grounding else []
+        if items and self.grounding is not None:
+            messages = list(upstream.get("messages") or [])
+            query = last_user_text(messages)
+            sources = await asyncio.to_thread(self.grounding.sources, principal, items, query)
+            upstream["messages"] = self.grounding.ground(messages, sources, query)
+        return Prepared(connection, upstream, sources)
 
     @staticmethod
     def _apply(params: Row, body: Row) -> Row:

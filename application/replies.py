@@ -111,6 +111,7 @@ class Reply:
     model: str = ""
     messages: list[Row] = field(default_factory=list)
     background: Row = field(default_factory=dict)  # the app's `background_tasks`
+    sources: list[Row] = field(default_factory=list)  # what grounded it (application/grounding.py)
 
     @property
     def content(self) -> str:
@@ -154,7 +155,7 @@ class ReplyService:
         user_message = user_message if isinstance(user_message, dict) else None
         parent = user_message.get("id") if user_message else body.get("parent_id")
         messages = body.get("messages") or self._history(chat, user_message, parent)
-        connection, upstream = await self.completions.prepare(
+        connection, upstream, sources = await self.completions.prepare(
             principal, {**body, "messages": messages})
         task_id = str(uuid.uuid4())
         await self.chats.start_reply(principal, chat_id, user_message, {
@@ -163,7 +164,7 @@ class ReplyService:
             "timestamp": int(time.time())}, task_id)
         background = body.get("background_tasks")
         reply = Reply(principal, chat_id, message_id, task_id, emit, model=body["model"],
-                      messages=list(messages),
+                      messages=list(messages), sources=sources,
                       background=background if isinstance(background, dict) else {})
         registered = asyncio.Event()  # the task must be on the board before it can leave it
         task = asyncio.create_task(self._run(reply, connection, upstream, registered))
@@ -189,6 +190,8 @@ class ReplyService:
         try:
             await registered.wait()
             await reply.send("chat:active", {"active": True})
+            if reply.sources:  # before the first delta, as 0.12.4 sends them
+                await reply.send("chat:completion", {"sources": reply.sources})
             await self._stream(reply, connection, upstream)
         except UpstreamError as error:
             reply.error = error.message if not error.mid_stream else STREAM_FAILED
@@ -215,6 +218,8 @@ class ReplyService:
         changes: Row = {"content": reply.content}
         if reply.usage:
             changes["usage"] = reply.usage
+        if reply.sources:
+            changes["sources"] = reply.sources
         if reply.error:
             changes["error"] = {"content": reply.error}
         try:

@@ -139,7 +139,7 @@ class TaskModels:
         if isinstance(settings["TASK_MODEL_PARAMS"], dict):
             body.update({k: v for k, v in settings["TASK_MODEL_PARAMS"].items()
                          if k in ("temperature", "max_tokens", "top_p")})
-        connection, upstream = await self.completions.prepare(principal, body)
+        connection, upstream, _ = await self.completions.prepare(principal, body, ground=False)
         return await self.completions.complete(connection, upstream)
 
     async def _task_model(self, principal: Principal, task_model: str, model: str) -> str:

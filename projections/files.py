@@ -158,6 +158,10 @@ class FilesQueries:
                 out[row["id"]] = decode(row)
         return out
 
+    def names(self, file_ids: Sequence[str]) -> dict[str, str]:
+        """The filename of each live file among `file_ids`."""
+        return {file_id: row["filename"] for file_id, row in self.many(file_ids).items()}
+
     def of_user(self, user_id: str | None) -> list[Row]:
         """A user's files (None: everyone's), oldest first as the reference."""
         if user_id is None:

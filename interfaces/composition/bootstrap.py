@@ -32,6 +32,7 @@ from application.connections import ConnectionsService
 from application.erasure import ErasureService, Workspace
 from application.files import FileService, Pipeline
 from application.folders import FolderService
+from application.grounding import Grounding
 from application.knowledge import KnowledgeService
 from application.models import ModelService
 from application.ports import BackgroundJobs, FileStorage, SessionStore
@@ -169,12 +170,13 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
                                     schema="chronicle_ydoc", pool_min=0, pool_max=4))
     closers.append(ydocs.close)
     chats = _chats(settings, store, runner, read_db, config, ports.clock)
-    llm = _completions(settings, config, read_db, chats.chats, host)
     work = _workspace(settings, store, runner, read_db, config, closers, host)
     storage = (ports.file_storage if ports.file_storage is not None
                else LocalFileStorage(settings.DATA_DIR / "uploads"))
     files = _files(settings, store, runner, read_db, config, people.queries, jobs, host,
                    ports.embedder, storage, closers)
+    llm = _completions(settings, config, read_db, chats.chats, host,
+                       Grounding(files.retrieval, FilesQueries(read_db).names))
     erasure = _erasure(host, store, runner, keys, sessions, ydocs, [read_db, ydocs.db, vault],
                        Workspace(people.users, files.files, files.knowledge, work.models, work.tools),
                        files, ports.clock)
@@ -369,13 +371,13 @@ class Completions(NamedTuple):
 
 
 def _completions(settings: Settings, config: ConfigService, read_db: Database,
-                 chats: ChatService, host: ProjectionHost) -> Completions:
+                 chats: ChatService, host: ProjectionHost, grounding: Grounding) -> Completions:
     """Connections, the model list, chat completions and the web app's replies
     (docs/completions.md)."""
     connections, llm = ConnectionsService(config), HttpLLM()
     catalog = ModelCatalog(connections, llm, ModelsQueries(read_db).every, NoGroups(),
                            workspace_version=partial(host.position, "models"))
-    completions = CompletionService(catalog, connections, llm)
+    completions = CompletionService(catalog, connections, llm, grounding)
     # Across API workers a stop must reach the one streaming the reply: Redis when there is one.
     tasks: TaskBoard = (RedisTasks(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
                         if settings.REDIS_URL else LocalTasks())

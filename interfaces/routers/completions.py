@@ -18,6 +18,8 @@ from interfaces.services import Completions, Replies
 
 router = APIRouter(prefix="/api", tags=["chat"])
 MODELS = consistent("models")
+# A preset or knowledge base made just before the completion that uses it is seen by it.
+GROUNDED = consistent("models", "knowledge", "files")
 STREAM_FAILED = {"error": {"message": "Chat completion stream failed"}}
 
 
@@ -61,8 +63,10 @@ def _sse(chunk: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-async def _relay(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]
-                 ) -> AsyncIterator[bytes]:
+async def _relay(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]],
+                 found: dict[str, Any]) -> AsyncIterator[bytes]:
+    if found:
+        yield _sse(found)  # the sources first, as 0.12.4 sends them
     yield _sse(first)
     try:
         async for chunk in rest:
@@ -72,7 +76,7 @@ async def _relay(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]
     yield b"data: [DONE]\n\n"
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, dependencies=[GROUNDED])
 async def chat_completions(principal: VerifiedUser, completions: Completions, replies: Replies,
                            emit: SocketEmit, body: Annotated[dict[str, Any], Body()]
                            ) -> dict[str, Any] | JSONResponse | StreamingResponse:
@@ -81,17 +85,19 @@ async def chat_completions(principal: VerifiedUser, completions: Completions, re
     in the chat and streamed to the user's sockets."""
     if replies.wanted(body):
         return await replies.start(principal, body, emit)
-    connection, upstream = await completions.prepare(principal, body)
+    connection, upstream, sources = await completions.prepare(principal, body)
+    found = {"sources": sources} if sources else {}  # 0.12.4: before the answer's own fields
     try:
         if not body.get("stream"):
-            return await completions.complete(connection, upstream)
+            return {**found, **await completions.complete(connection, upstream)}
         chunks = completions.stream(connection, upstream).__aiter__()
         first = await chunks.__anext__()
     except UpstreamError as error:
         return upstream_failure(error)
     except StopAsyncIteration:
-        return StreamingResponse(iter([b"data: [DONE]\n\n"]), media_type="text/event-stream")
-    return StreamingResponse(_relay(first, chunks), media_type="text/event-stream")
+        return StreamingResponse(iter([*([_sse(found)] if found else []), b"data: [DONE]\n\n"]),
+                                 media_type="text/event-stream")
+    return StreamingResponse(_relay(first, chunks, found), media_type="text/event-stream")
 
 
 @router.post("/chat/completed")
