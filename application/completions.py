@@ -9,6 +9,7 @@ never leave the server.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,11 +17,15 @@ from typing import Any, NamedTuple
 
 from application.auth import Principal
 from application.catalog import ModelCatalog
+from application.commands import CommandRunner
 from application.connections import Connection, ConnectionsService
 from application.errors import BadRequest
 from application.grounding import Grounding, attached_items, last_user_text
 from application.llm import LanguageModels
+from domain.base import clean_json
+from domain.completion import Completion
 
+log = logging.getLogger("chronicle.completions")
 MODEL_NOT_FOUND = "Model not found"
 UPSTREAM_FIELDS = ("messages", "stream", "temperature", "top_p", "max_tokens",
                    "max_completion_tokens", "stop", "seed", "presence_penalty",
@@ -50,11 +55,13 @@ class Prepared(NamedTuple):
 
 class CompletionService:
     def __init__(self, catalog: ModelCatalog, connections: ConnectionsService,
-                 llm: LanguageModels, grounding: Grounding | None = None):
+                 llm: LanguageModels, grounding: Grounding | None = None,
+                 runner: CommandRunner | None = None):
         self.catalog = catalog
         self.connections = connections
         self.llm = llm
         self.grounding = grounding
+        self.runner = runner  # records REST completions (domain/completion.py)
 
     async def prepare(self, principal: Principal, body: dict[str, Any],
                       ground: bool = True) -> Prepared:
@@ -92,6 +99,24 @@ class CompletionService:
         if isinstance(system, str) and system.strip():
             out["messages"] = with_system(system, list(out.get("messages") or []))
         return out
+
+    async def record(self, principal: Principal, model: str, usage: Any, streamed: bool,
+                     error: str | None = None) -> None:
+        """A REST completion in the log: who asked which model, and the tokens it used. The
+        answer has gone out already: failing to record it is logged, not answered."""
+        if self.runner is None:
+            return
+        runner = self.runner
+
+        def decide() -> tuple[None, list[Any]]:
+            return None, [Completion(user_id=principal.id, model=model, streamed=streamed,
+                                     usage=clean_json(usage) if isinstance(usage, dict) else None,
+                                     error=error)]
+
+        try:
+            await asyncio.to_thread(runner.run, "completions.record", decide)
+        except Exception:
+            log.warning("could not record a completion of %s", model, exc_info=True)
 
     async def complete(self, connection: Connection, body: Row) -> Row:
         if connection.kind == "openai":

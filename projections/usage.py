@@ -1,5 +1,6 @@
 """The usage read model: one row per finished web-app reply (who asked, which model, the
-tokens it used, when), for the admin's analytics (`/api/v1/analytics/*`).
+tokens it used, when), for the admin's analytics (`/api/v1/analytics/*`), and one per REST
+completion (domain/completion.py: no chat, so `chat_id` is empty).
 
 A reply's start names its model and user; its end carries the usage. The start is kept in
 `usage_pending` until the end arrives, so each table stays a pure function of the log.
@@ -12,6 +13,7 @@ from typing import Any
 
 from domain.base import epoch
 from domain.chat import Chat
+from domain.completion import Completion
 from domain.erasure import Erasure
 from infrastructure.sql import Database, Tx
 from projections.runtime import Projector
@@ -37,7 +39,7 @@ def _tokens(usage: Any) -> tuple[int, int]:
 
 class UsageProjector(Projector):
     name = "usage"
-    version = 1
+    version = 2
     tables = ("usage_pending", "usage_replies")
 
     def ddl(self) -> list[str]:
@@ -82,6 +84,14 @@ class UsageProjector(Projector):
                     epoch(event.timestamp)))
 
     @handle.register
+    def _answered(self, event: Completion.Answered, tx: Tx) -> None:
+        tokens_in, tokens_out = _tokens(event.usage)
+        tx.execute(f"INSERT INTO {self.t['usage_replies']} (chat_id, message_id, user_id, model,"
+                   f" input_tokens, output_tokens, finished_at) VALUES ('', ?, ?, ?, ?, ?, ?)",
+                   (str(event.originator_id), event.user_id, event.model, tokens_in, tokens_out,
+                    epoch(event.timestamp)))
+
+    @handle.register
     def _purged(self, event: Chat.Purged, tx: Tx) -> None:
         tx.execute(f"DELETE FROM {self.t['usage_pending']} WHERE chat_id = ?",
                    (str(event.originator_id),))
@@ -114,7 +124,8 @@ class UsageQueries:
         where, params = self._window(start, end)
         return self.db.query(
             f"SELECT {column} AS key, COUNT(*) AS message_count,"
-            f" COUNT(DISTINCT user_id) AS unique_users, COUNT(DISTINCT chat_id) AS unique_chats,"
+            f" COUNT(DISTINCT user_id) AS unique_users,"
+            f" COUNT(DISTINCT NULLIF(chat_id, '')) AS unique_chats,"
             f" SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens"
             f" FROM usage_replies WHERE {where} GROUP BY {column}"
             f" ORDER BY SUM(input_tokens + output_tokens) DESC, COUNT(*) DESC, {column}",

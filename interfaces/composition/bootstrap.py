@@ -175,7 +175,7 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
                else LocalFileStorage(settings.DATA_DIR / "uploads"))
     files = _files(settings, store, runner, read_db, config, people.queries, jobs, host,
                    ports.embedder, storage, closers)
-    llm = _completions(settings, config, read_db, chats.chats, host,
+    llm = _completions(settings, config, read_db, chats.chats, host, runner,
                        Grounding(files.retrieval, FilesQueries(read_db).names))
     erasure = _erasure(host, store, runner, keys, sessions, ydocs, [read_db, ydocs.db, vault],
                        Workspace(people.users, files.files, files.knowledge, work.models, work.tools),
@@ -371,13 +371,14 @@ class Completions(NamedTuple):
 
 
 def _completions(settings: Settings, config: ConfigService, read_db: Database,
-                 chats: ChatService, host: ProjectionHost, grounding: Grounding) -> Completions:
+                 chats: ChatService, host: ProjectionHost, runner: CommandRunner,
+                 grounding: Grounding) -> Completions:
     """Connections, the model list, chat completions and the web app's replies
     (docs/completions.md)."""
     connections, llm = ConnectionsService(config), HttpLLM()
     catalog = ModelCatalog(connections, llm, ModelsQueries(read_db).every, NoGroups(),
                            workspace_version=partial(host.position, "models"))
-    completions = CompletionService(catalog, connections, llm, grounding)
+    completions = CompletionService(catalog, connections, llm, grounding, runner)
     # Across API workers a stop must reach the one streaming the reply: Redis when there is one.
     tasks: TaskBoard = (RedisTasks(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
                         if settings.REDIS_URL else LocalTasks())

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -64,16 +64,21 @@ def _sse(chunk: dict[str, Any]) -> bytes:
 
 
 async def _relay(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]],
-                 found: dict[str, Any]) -> AsyncIterator[bytes]:
+                 found: dict[str, Any], done: Callable[[Any, str | None], Awaitable[None]]
+                 ) -> AsyncIterator[bytes]:
     if found:
         yield _sse(found)  # the sources first, as 0.12.4 sends them
     yield _sse(first)
+    usage, error = first.get("usage"), None
     try:
         async for chunk in rest:
+            usage = chunk.get("usage") or usage
             yield _sse(chunk)
-    except UpstreamError:
+    except UpstreamError as failure:
+        error = failure.message
         yield _sse(STREAM_FAILED)  # the status is sent already: say so in the stream
     yield b"data: [DONE]\n\n"
+    await done(usage, error)
 
 
 @router.post("/chat/completions", response_model=None, dependencies=[GROUNDED])
@@ -87,17 +92,26 @@ async def chat_completions(principal: VerifiedUser, completions: Completions, re
         return await replies.start(principal, body, emit)
     connection, upstream, sources = await completions.prepare(principal, body)
     found = {"sources": sources} if sources else {}  # 0.12.4: before the answer's own fields
+    model, streamed = str(body["model"]), bool(body.get("stream"))
+
+    async def done(usage: Any, error: str | None) -> None:
+        await completions.record(principal, model, usage, streamed, error)
+
     try:
-        if not body.get("stream"):
-            return {**found, **await completions.complete(connection, upstream)}
+        if not streamed:
+            answer = await completions.complete(connection, upstream)
+            await done(answer.get("usage"), None)
+            return {**found, **answer}
         chunks = completions.stream(connection, upstream).__aiter__()
         first = await chunks.__anext__()
     except UpstreamError as error:
+        await done(None, error.message)
         return upstream_failure(error)
     except StopAsyncIteration:
+        await done(None, None)
         return StreamingResponse(iter([*([_sse(found)] if found else []), b"data: [DONE]\n\n"]),
                                  media_type="text/event-stream")
-    return StreamingResponse(_relay(first, chunks, found), media_type="text/event-stream")
+    return StreamingResponse(_relay(first, chunks, found, done), media_type="text/event-stream")
 
 
 @router.post("/chat/completed")

@@ -263,3 +263,25 @@ def test_task_config_and_task_completions(client, people, connected):
     assert r.status_code == 200 and r.json() == {"detail": "Title generation is disabled"}
     client.post("/api/v1/tasks/config/update", headers=people.admin.headers,
                 json={**body, "ENABLE_TITLE_GENERATION": True})
+
+
+def test_rest_completions_are_recorded_for_the_audit_and_the_usage_totals(client, people, fresh,
+                                                                          connected):
+    caller = fresh("Tally")
+    for model in ("echo", "fault-500"):
+        client.post("/api/v1/models/model/access/update", headers=people.admin.headers,
+                    json={"id": model, "access_grants": [EVERYONE]})
+    assert _chat(client, caller, "echo", text="one two three").status_code == 200
+    text, _ = _streamed(_chat(client, caller, "echo", text="four five", stream=True))
+    assert text == "You said: four five"
+    assert _chat(client, caller, "fault-500").status_code == 500  # recorded, with no tokens
+    admin = {**people.admin.headers,
+             "X-Chronicle-Min-Position": str(client.app.state.container.store.head())}
+    users = client.get("/api/v1/analytics/users", headers=admin).json()["users"]
+    [mine] = [u for u in users if u["user_id"] == caller.id]
+    # The test server asks 7 tokens and answers one per word ("You said: ..."); a fault, none.
+    assert mine["count"] == 3
+    assert (mine["input_tokens"], mine["output_tokens"]) == (7 + 7, 5 + 4)
+    log = client.get("/api/v1/audit/events", headers=admin, params={"actor_id": caller.id})
+    answered = [e for e in log.json()["items"] if e["type"].endswith("Answered")]
+    assert len(answered) == 3, log.json()
