@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 
 from application.llm import UpstreamError
 
@@ -47,6 +48,10 @@ def _message(response_body: bytes, status: int) -> str:
 
 
 def _body(response_body: bytes) -> Any:
+    try:
+        return orjson.loads(response_body)
+    except ValueError:  # strict JSON only: NaN and the like still get the lenient parser
+        pass
     try:
         return json.loads(response_body)
     except ValueError:
@@ -127,12 +132,12 @@ class HttpLLM:
         url = f"{base_url.rstrip('/')}/chat/completions"
         async with self._open(url, key, body) as response:
             async for line in _lines(response):
-                if not line.startswith("data:"):
+                if not line.startswith(b"data:"):
                     continue
                 payload = line[5:].strip()
-                if payload == "[DONE]":
+                if payload == b"[DONE]":
                     return
-                chunk = _body(payload.encode())
+                chunk = _body(payload)
                 if isinstance(chunk, dict):
                     yield chunk
 
@@ -144,7 +149,7 @@ class HttpLLM:
         completion_id = f"chatcmpl-{uuid.uuid4()}"
         async with self._open(url, key, request) as response:
             async for line in _lines(response):
-                part = _body(line.encode())
+                part = _body(line)
                 if isinstance(part, dict):
                     if part.get("error"):
                         raise UpstreamError(500, str(part["error"]), mid_stream=True)
@@ -180,14 +185,22 @@ class _Opened:
             await self.response.aclose()
 
 
-async def _lines(response: httpx.Response) -> AsyncIterator[str]:
+async def _lines(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body's non-blank lines, as bytes: split here rather than through httpx's text and
+    line decoders, whose layers of generators cost more than the JSON of a streamed token."""
+    rest = b""
     try:
-        async for line in response.aiter_lines():
-            if line.strip():
-                yield line
+        async for block in response.aiter_bytes():
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                if line.strip():
+                    yield line.rstrip(b"\r")
     except httpx.HTTPError as error:
         raise UpstreamError(502, f"stream broken: {type(error).__name__}",
                             mid_stream=True) from None
+    if rest.strip():
+        yield rest.rstrip(b"\r")
 
 
 def _ollama_request(body: dict[str, Any]) -> dict[str, Any]:
