@@ -76,6 +76,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                                        "X-Request-ID"])
     app.add_middleware(RequestContextMiddleware, hsts=settings.WEBUI_AUTH_COOKIE_SECURE)
     install_error_handlers(app)
+    # Routes are matched in order: the completions router first, for the first token's sake.
+    app.include_router(completions.router)
     app.include_router(meta.router)
     app.include_router(auths.router)
     app.include_router(users.router)
@@ -89,7 +91,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(knowledge_router.router)
     app.include_router(retrieval_router.router)
     app.include_router(audit.router)
-    app.include_router(completions.router)
     app.include_router(connections.openai)
     app.include_router(connections.ollama)
     app.include_router(configs.router)
