@@ -35,6 +35,7 @@ from application.folders import FolderService
 from application.knowledge import KnowledgeService
 from application.models import ModelService
 from application.ports import BackgroundJobs, FileStorage, SessionStore
+from application.prompts import PromptService
 from application.realtime import RealtimeAccess
 from application.replies import LocalTasks, ReplyService, TaskBoard
 from application.retention import RetentionPolicy
@@ -79,6 +80,7 @@ from projections.files import FilesQueries
 from projections.host import ProjectionHost
 from projections.knowledge import KnowledgeQueries
 from projections.models import ModelsQueries
+from projections.prompts import PromptsQueries
 from projections.realtime import (
     ChannelMembersQueries,
     RealtimeFeed,
@@ -193,7 +195,10 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
         chats=chats.chats, folders=chats.folders, models=work.models, tools=work.tools,
         utils=work.utils, files=files.files, knowledge=files.knowledge, retrieval=files.retrieval,
         vector_index=files.mirror, retention=retention,
-        audit=AuditService(store, AuditQueries(read_db), config), erasure=erasure, closers=closers)
+        audit=AuditService(store, AuditQueries(read_db), config), erasure=erasure,
+        prompts=PromptService(store, runner, PromptsQueries(read_db), NoGroups(),
+                              config.default_permissions),
+        closers=closers)
     if run_projectors:
         files.mirror.start()  # load the saved index and follow; elsewhere it starts on the first query
         schedule_retention(container)
