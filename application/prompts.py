@@ -32,11 +32,11 @@ from application.auth import Principal
 from application.commands import CommandRunner, Outcome
 from application.domain_errors import domain_errors
 from application.errors import BadRequest, NotFound, Unauthorized
+from application.history import VersionedStore
 from application.json_diff import json_patch
 from application.messages import Detail
 from application.paging import page_window
 from application.permissions import allowed
-from application.ports import EventStorePort
 from domain.prompt import Prompt, PromptError, Revision, history
 from domain.prompt_command import PromptCommand, command_id
 
@@ -69,13 +69,6 @@ class PromptsReadModel(Protocol):
     def owners(self, user_ids: list[str]) -> dict[str, Row]: ...
 
 
-class PromptStore(EventStorePort, Protocol):
-    """The event store, and a stream's events in version order (the history's source)."""
-
-    def history(self, aggregate_id: UUID, after: int = 0, upto: int | None = None,
-                limit: int | None = None) -> list[Any]: ...
-
-
 @dataclass
 class PromptInput:
     """A prompt as a client sends it."""
@@ -100,7 +93,7 @@ def prompt_uuid(prompt_id: str) -> UUID | None:
 
 
 class PromptService(AccessControlled):
-    def __init__(self, store: PromptStore, runner: CommandRunner, prompts: PromptsReadModel,
+    def __init__(self, store: VersionedStore, runner: CommandRunner, prompts: PromptsReadModel,
                  groups: GroupMembership, permissions: Callable[[], dict[str, Any]]):
         self.store = store
         self.runner = runner

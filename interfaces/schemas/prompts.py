@@ -15,6 +15,7 @@ from application.prompts import PromptInput
 from domain.prompt import Revision
 from interfaces.schemas.models import (
     AccessForm,
+    CommitMessage,
     UserResponse,
     access_grants,
     access_view,
@@ -25,7 +26,6 @@ from interfaces.schemas.models import (
 COMMAND_MAX_CHARS = 255  # not in reference
 NAME_MAX_CHARS = 1_000  # not in reference
 CONTENT_MAX_CHARS = 1_000_000  # not in reference: every revision carries the whole text
-MESSAGE_MAX_CHARS = 10_000  # commit messages (not in reference)
 JSON_MAX_BYTES = 1024 * 1024  # data and meta (not in reference)
 TAGS_MAX = 100  # not in reference
 TAG_MAX_CHARS = 255  # not in reference
@@ -41,7 +41,6 @@ Command = Annotated[str, BeforeValidator(_unslashed),
                                       pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, StringConstraints(max_length=NAME_MAX_CHARS), AfterValidator(no_nul)]
 Content = Annotated[str, StringConstraints(max_length=CONTENT_MAX_CHARS), AfterValidator(no_nul)]
-Message = Annotated[str, StringConstraints(max_length=MESSAGE_MAX_CHARS), AfterValidator(no_nul)]
 Tag = Annotated[str, StringConstraints(max_length=TAG_MAX_CHARS), AfterValidator(no_nul)]
 JsonObject = Annotated[dict[str, Any], json_bytes(JSON_MAX_BYTES)]
 Tags = Annotated[list[Tag], Field(max_length=TAGS_MAX)]
@@ -58,7 +57,7 @@ class PromptForm(AccessForm):
     meta: JsonObject | None = None
     tags: Tags | None = None
     version_id: str | None = None  # sent by the app, not used: the production is the saved one
-    commit_message: Message | None = None
+    commit_message: CommitMessage | None = None
     is_production: bool | None = True
 
     def to_input(self, update: bool = False) -> PromptInput:

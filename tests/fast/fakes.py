@@ -87,6 +87,11 @@ class FakeStore:
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
+    def history(self, aggregate_id: UUID, after: int = 0, upto: int | None = None,
+                limit: int | None = None) -> list[Any]:
+        """An aggregate's events in version order (the version histories read them)."""
+        return list(self.app.events.get(aggregate_id, gt=after or None, lte=upto, limit=limit))
+
 
 class FakePasswords:
     """A reversible 'hash': bcrypt's cost is not what these tests are about."""
