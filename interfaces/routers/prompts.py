@@ -35,7 +35,7 @@ PROMPTS = consistent("prompts")
 Text = Annotated[QueryText | None, Query()]
 IdPath = Annotated[str, Path(max_length=ID_MAX_CHARS)]
 HistoryId = Annotated[str, Query(max_length=ID_MAX_CHARS)]
-ListPage = Annotated[bounds.LenientPage | None, Query()]
+ListPage = Annotated[bounds.Page | None, Query()]
 HistoryPage = Annotated[int, Query(ge=0, le=bounds.PAGE_MAX)]
 
 
