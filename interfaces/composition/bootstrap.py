@@ -177,8 +177,11 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
                else LocalFileStorage(settings.DATA_DIR / "uploads"))
     files = _files(settings, store, runner, read_db, config, people.queries, jobs, host,
                    ports.embedder, storage, closers)
+    prompts = PromptService(store, runner, PromptsQueries(read_db), NoGroups(),
+                            config.default_permissions)
     erasure = _erasure(host, store, runner, keys, sessions, ydocs, [read_db, ydocs.db, vault],
-                       Workspace(people.users, files.files, files.knowledge, work.models, work.tools),
+                       Workspace(people.users, files.files, files.knowledge, work.models, work.tools,
+                                 prompts),
                        files, ports.clock)
     retention = RetentionPolicy(store, runner, chats.queries, settings.CHAT_RETENTION_DAYS,
                                 settings.CHAT_TRASH_RETENTION_DAYS)
@@ -194,11 +197,8 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
         analytics=Analytics(UsageQueries(read_db), people.queries),
         chats=chats.chats, folders=chats.folders, models=work.models, tools=work.tools,
         utils=work.utils, files=files.files, knowledge=files.knowledge, retrieval=files.retrieval,
-        vector_index=files.mirror, retention=retention,
-        audit=AuditService(store, AuditQueries(read_db), config), erasure=erasure,
-        prompts=PromptService(store, runner, PromptsQueries(read_db), NoGroups(),
-                              config.default_permissions),
-        closers=closers)
+        vector_index=files.mirror, retention=retention, prompts=prompts,
+        audit=AuditService(store, AuditQueries(read_db), config), erasure=erasure, closers=closers)
     if run_projectors:
         files.mirror.start()  # load the saved index and follow; elsewhere it starts on the first query
         schedule_retention(container)

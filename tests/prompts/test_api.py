@@ -232,3 +232,15 @@ def test_rebuild_equals_live(client, container, people, fresh):
     before = [get(client, who, path, **params) for who, path, params in views]
     rebuild(PromptsProjector, container.read_db, container.reader)
     assert [get(client, who, path, **params) for who, path, params in views] == before
+
+
+def test_erasing_the_owner_deletes_the_prompts_and_frees_their_commands(client, people, fresh,
+                                                                        permissions):
+    permissions(workspace={"prompts": True})
+    owner = fresh("Erased")
+    made = create(client, owner, content="personal text")
+    r = client.delete(f"/api/v1/users/{owner.id}/erase", headers=people.admin.headers)
+    assert r.status_code == 200, r.text
+    assert made["id"] not in _ids(get(client, people.admin, "/list")["items"])
+    assert client.get(f"{API}/id/{made['id']}", headers=people.admin.headers).status_code == 404
+    create(client, people.admin, command=made["command"])
