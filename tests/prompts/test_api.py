@@ -244,3 +244,17 @@ def test_erasing_the_owner_deletes_the_prompts_and_frees_their_commands(client, 
     assert made["id"] not in _ids(get(client, people.admin, "/list")["items"])
     assert client.get(f"{API}/id/{made['id']}", headers=people.admin.headers).status_code == 404
     create(client, people.admin, command=made["command"])
+
+
+def test_auditors_see_the_same_history(client, people):
+    made = create(client, people.admin, content="one")
+    update(client, people.admin, made, content="two", commit_message="second")
+    r = client.get(f"/api/v1/audit/prompt/{made['id']}/events", headers=people.admin.headers)
+    assert r.status_code == 200
+    events = r.json()["items"]
+    assert [e["type"] for e in events] == ["Created", "Revised"]
+    assert events[1]["data"]["commit_message"] == "second"
+    assert events[1]["actor_id"] == people.admin.id
+    r = client.get(f"/api/v1/audit/prompt/{made['id']}/diff", params={"from_version": 1},
+                   headers=people.admin.headers)
+    assert {"op": "replace", "path": "/content", "value": "two"} in r.json()["patch"]
