@@ -67,6 +67,7 @@ class Kind(StrEnum):
     folder = "folder"
     config = "config"
     auth = "auth"
+    prompt = "prompt"
 
 
 def _plain_uuid(value: str) -> UUID:
@@ -78,6 +79,7 @@ RESOLVERS: dict[Kind, Callable[[str], UUID]] = {
     Kind.chat: _plain_uuid, Kind.user: _plain_uuid, Kind.folder: _plain_uuid,
     Kind.auth: _plain_uuid, Kind.model: model_uuid, Kind.tool: tool_uuid,
     Kind.knowledge: knowledge_uuid, Kind.file: file_uuid, Kind.config: lambda _: CONFIG_ID,
+    Kind.prompt: _plain_uuid,
 }
 
 

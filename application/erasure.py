@@ -94,6 +94,7 @@ class Workspace:
     knowledge: Any
     models: Any
     tools: Any
+    prompts: Any = None  # deleting a prompt also frees its command for others
 
 
 @dataclass
@@ -231,6 +232,7 @@ class ErasureService:
             ("File", lambda f: w.files.delete(principal, f.file_id)),
             ("Model", lambda m: w.models.delete(principal, m.model_id)),
             ("Tool", lambda t: w.tools.delete(principal, t.tool_id)),
+            ("Prompt", lambda p: w.prompts.delete(principal, str(p.id))),
         ]
         deleted = {kind: self._each(kind, owned.get(kind, []), act, progress)
                    for kind, act in steps}

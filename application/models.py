@@ -24,10 +24,11 @@ from application.auth import Principal
 from application.commands import CommandRunner, Outcome
 from application.domain_errors import domain_errors
 from application.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from application.history import ItemHistory, Version, VersionedStore, changed_fields
 from application.messages import Detail
 from application.paging import page_window
 from application.permissions import allowed
-from application.ports import EventStorePort, ProjectionWaiter
+from application.ports import ProjectionWaiter
 from domain.access import normalize_access_control
 from domain.base import clean_json
 from domain.model import Model, ModelError, model_uuid
@@ -35,6 +36,8 @@ from domain.model import Model, ModelError, model_uuid
 PAGE_SIZE = 30
 MODEL_ID_MAX = 256  # the reference's is_valid_model_id
 ORDERABLE = ("name", "created_at", "updated_at")
+HISTORY_FIELDS = ("name", "base_model_id", "params", "meta")  # what a version snapshots (0.12.4)
+VERSION_NOT_FOUND = "Model version not found"  # upstream
 Row = dict[str, Any]
 
 
@@ -77,10 +80,11 @@ class ModelInput:
     access_control: dict[str, Any] | None = None
     is_active: bool = True
     sent: frozenset[str] = field(default_factory=frozenset)
+    commit_message: str | None = None  # recorded in the event, for the history
 
 
 class ModelService(AccessControlled):
-    def __init__(self, store: EventStorePort, runner: CommandRunner, models: ModelsReadModel,
+    def __init__(self, store: VersionedStore, runner: CommandRunner, models: ModelsReadModel,
                  groups: GroupMembership, permissions: Callable[[], dict[str, Any]],
                  waiter: ProjectionWaiter | None = None):
         self.store = store
@@ -89,6 +93,8 @@ class ModelService(AccessControlled):
         self.groups = groups
         self.permissions = permissions
         self.waiter = waiter
+        self.versions = ItemHistory(store, changed_fields(HISTORY_FIELDS),
+                                    lambda: NotFound(VERSION_NOT_FOUND))
 
     def _catch_up(self) -> None:
         """"Every model" in sync and delete-all means every model created before the request,
@@ -164,6 +170,22 @@ class ModelService(AccessControlled):
     def base_tags(self) -> list[str]:
         return self.models.tags(None, base=True)
 
+    def _historied(self, principal: Principal, model_id: str) -> Model:
+        """The model, when the caller may read its history: write access (else 403, as 0.12.4)."""
+        model = self._live(model_id)
+        if not self.can(self.viewer(principal), model.user_id, model.access_control, "write"):
+            raise Forbidden(Detail.ACCESS_PROHIBITED)
+        return model
+
+    def history(self, principal: Principal, model_id: str, page: int) -> list[Version]:
+        """A page of the model's versions, newest first (from its event stream)."""
+        return self.versions.page(self._historied(principal, model_id), page)
+
+    def history_entry(self, principal: Principal, model_id: str,
+                      history_id: str) -> tuple[Version, Model]:
+        """A version and the model as it was then."""
+        return self.versions.entry(self._historied(principal, model_id), history_id)
+
     def export(self, principal: Principal, ids: list[str] | None) -> list[Row]:
         self._require(principal, "workspace.models_export")
         return self.models.exportable(self.viewer(principal), ids)
@@ -180,11 +202,12 @@ class ModelService(AccessControlled):
             raise BadRequest(Detail.MODEL_ID_TOO_LONG)
 
     def _born(self, principal: Principal, existing: Model | None, model_id: str,
-              fields: dict[str, Any]) -> Model:
+              fields: dict[str, Any], commit_message: str | None = None) -> Model:
         """A new model under `model_id`, on a fresh stream or the deleted one's."""
         if existing is None:
-            return Model(model_id=model_id, user_id=principal.id, **fields)
-        existing.recreate(principal.id, fields)
+            return Model(model_id=model_id, user_id=principal.id, commit_message=commit_message,
+                         **fields)
+        existing.recreate(principal.id, fields, commit_message)
         return existing
 
     def create(self, principal: Principal, form: ModelInput) -> Outcome[Model]:
@@ -199,7 +222,7 @@ class ModelService(AccessControlled):
             existing = self._load(form.id)
             if existing is not None and not existing.deleted:
                 raise Conflict(Detail.MODEL_ID_TAKEN)
-            model = self._born(principal, existing, form.id, fields)
+            model = self._born(principal, existing, form.id, fields, form.commit_message)
             return model, [model]
 
         return self.runner.run("models.create", decide)
@@ -237,7 +260,8 @@ class ModelService(AccessControlled):
             if not self.can(viewer, model.user_id, model.access_control, "write"):
                 raise BadRequest(Detail.ACCESS_PROHIBITED)
             with domain_errors(ModelError):
-                model.update(**self._changes(principal, model, form))
+                model.update(commit_message=form.commit_message,
+                             **self._changes(principal, model, form))
             return model, [model]
 
         return self.runner.run("models.update", decide)

@@ -26,15 +26,17 @@ from application.access import (
 from application.auth import Principal
 from application.commands import CommandRunner, Outcome
 from application.errors import BadRequest, NotFound, Unauthorized
+from application.history import ItemHistory, Version, VersionedStore, changed_fields
 from application.messages import Detail
 from application.permissions import allowed
-from application.ports import EventStorePort
 from domain.base import clean_json
 from domain.tool import Tool, ToolUserValves, tool_uuid, user_valves_uuid
 
 Row = dict[str, Any]
 BAD_ID = "Only alphanumeric characters and underscores are allowed in the id"  # upstream
 TOO_NESTED = "Invalid Python: the code is nested too deeply"  # not in reference
+HISTORY_FIELDS = ("name", "content", "meta")  # what a version snapshots (0.12.4)
+VERSION_NOT_FOUND = "Version not found"  # upstream
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class ToolInput:
     meta: dict[str, Any]
     access_control: dict[str, Any] | None = None
     access_sent: bool = False
+    commit_message: str | None = None  # recorded in the event, for the history
 
 
 class ToolsReadModel(Protocol):
@@ -79,7 +82,7 @@ class ToolsReadModel(Protocol):
 
 
 class ToolService(AccessControlled):
-    def __init__(self, store: EventStorePort, runner: CommandRunner, tools: ToolsReadModel,
+    def __init__(self, store: VersionedStore, runner: CommandRunner, tools: ToolsReadModel,
                  groups: GroupMembership, permissions: Callable[[], dict[str, Any]],
                  code: ToolCode):
         self.store = store
@@ -88,6 +91,8 @@ class ToolService(AccessControlled):
         self.groups = groups
         self.permissions = permissions
         self.code = code
+        self.versions = ItemHistory(store, changed_fields(HISTORY_FIELDS),
+                                    lambda: NotFound(VERSION_NOT_FOUND))
 
     # -- who ------------------------------------------------------------------------------
     def _allowed(self, principal: Principal, *keys: str) -> bool:
@@ -149,6 +154,27 @@ class ToolService(AccessControlled):
             raise Unauthorized(Detail.ACCESS_PROHIBITED)
         return row
 
+    def _historied(self, principal: Principal, tool_id: str) -> Tool:
+        """The tool, when the caller may read its history: write access (else 401, as 0.12.4)."""
+        return self._writable(self.viewer(principal), tool_id)
+
+    def history(self, principal: Principal, tool_id: str, page: int) -> list[Version]:
+        """A page of the tool's versions, newest first (from its event stream)."""
+        return self.versions.page(self._historied(principal, tool_id), page)
+
+    def history_entry(self, principal: Principal, tool_id: str,
+                      history_id: str) -> tuple[Version, Tool]:
+        """A version and the tool as it was then."""
+        return self.versions.entry(self._historied(principal, tool_id), history_id)
+
+    def author_names(self, versions: list[Version]) -> dict[str, str]:
+        return {k: row["name"] for k, row in self.tools.owners([v.author for v in versions]).items()}
+
+    def history_diff(self, principal: Principal, tool_id: str, from_id: str, to_id: str,
+                     view: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+        """Two versions' snapshots as `view` shows them, and the JSON Patch between them."""
+        return self.versions.diff(self._historied(principal, tool_id), from_id, to_id, view)
+
     def valves_spec(self, principal: Principal, tool_id: str) -> dict[str, Any] | None:
         return self._readable(principal, tool_id, "write")["valves_schema"]
 
@@ -180,9 +206,10 @@ class ToolService(AccessControlled):
         def decide() -> tuple[Tool, list[Any]]:
             existing = self._not_taken(tool_id)
             if existing is None:
-                tool = Tool(tool_id=tool_id, user_id=principal.id, **fields)
+                tool = Tool(tool_id=tool_id, user_id=principal.id,
+                            commit_message=form.commit_message, **fields)
             else:
-                existing.recreate(principal.id, fields)
+                existing.recreate(principal.id, fields, form.commit_message)
                 tool = existing
             return tool, [tool]
 
@@ -219,7 +246,8 @@ class ToolService(AccessControlled):
 
         def decide() -> tuple[Tool, list[Any]]:
             tool = self._writable(viewer, tool_id)
-            tool.update(**fields)  # the analysis depends on the new source only: never stale
+            # the analysis depends on the new source only: never stale
+            tool.update(commit_message=form.commit_message, **fields)
             return tool, [tool]
 
         return self.runner.run("tools.update", decide)

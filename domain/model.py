@@ -42,7 +42,8 @@ class Model(SoftDeleted, Aggregate):
     @event("Created")
     def __init__(self, model_id: str, user_id: str, base_model_id: str | None, name: str,
                  meta: dict[str, Any], params: dict[str, Any],
-                 access_control: dict[str, Any] | None, is_active: bool):
+                 access_control: dict[str, Any] | None, is_active: bool,
+                 commit_message: str | None = None):
         self.model_id = model_id
         self.user_id = user_id
         self.base_model_id = base_model_id
@@ -63,8 +64,9 @@ class Model(SoftDeleted, Aggregate):
     def updated_at(self) -> int:
         return epoch(self.modified_on)
 
-    def update(self, **changes: Any) -> bool:
-        """Record only what differs; True when something changed."""
+    def update(self, *, commit_message: str | None = None, **changes: Any) -> bool:
+        """Record only what differs (with the client's commit message, for the history);
+        True when something changed."""
         self._live()
         unknown = set(changes) - set(UPDATABLE)
         if unknown:
@@ -72,11 +74,11 @@ class Model(SoftDeleted, Aggregate):
         cleaned = {k: clean_json(v) for k, v in changes.items()}
         changed = {k: v for k, v in cleaned.items() if getattr(self, k) != v}
         if changed:
-            self._updated(changed)
+            self._updated(changed, commit_message)
         return bool(changed)
 
     @event("Updated")
-    def _updated(self, changes: dict[str, Any]) -> None:
+    def _updated(self, changes: dict[str, Any], commit_message: str | None = None) -> None:
         for key, value in changes.items():
             setattr(self, key, value)
 
@@ -96,17 +98,19 @@ class Model(SoftDeleted, Aggregate):
     def _deleted(self) -> None:
         self.deleted = True
 
-    def recreate(self, user_id: str, fields: dict[str, Any]) -> None:
+    def recreate(self, user_id: str, fields: dict[str, Any],
+                 commit_message: str | None = None) -> None:
         """A deleted id taken again: a new model (new owner, new creation time) on the old stream."""
         if not self.deleted:
             raise ModelError(f"model {self.model_id} exists")
         self.trigger_event(self.Recreated, model_id=self.model_id, user_id=user_id,
-                           fields=clean_json(fields))
+                           fields=clean_json(fields), commit_message=commit_message)
 
     class Recreated(Aggregate.Event):
         model_id: str
         user_id: str
         fields: dict[str, Any]
+        commit_message: str | None = None  # absent from events recorded before it existed
 
         def apply(self, aggregate: Any) -> None:
             aggregate.user_id = self.user_id

@@ -50,7 +50,7 @@ class Tool(SoftDeleted, Aggregate):
     def __init__(self, tool_id: str, user_id: str, name: str, content: str,
                  meta: dict[str, Any], specs: list[dict[str, Any]],
                  valves_schema: dict[str, Any] | None, user_valves_schema: dict[str, Any] | None,
-                 access_control: dict[str, Any] | None):
+                 access_control: dict[str, Any] | None, commit_message: str | None = None):
         self.tool_id = tool_id
         self.user_id = user_id
         self.name = name
@@ -73,8 +73,9 @@ class Tool(SoftDeleted, Aggregate):
     def updated_at(self) -> int:
         return epoch(self.modified_on)
 
-    def update(self, **changes: Any) -> bool:
-        """Record only what differs; True when something changed."""
+    def update(self, *, commit_message: str | None = None, **changes: Any) -> bool:
+        """Record only what differs (with the client's commit message, for the history);
+        True when something changed."""
         self._live()
         unknown = set(changes) - set(UPDATABLE)
         if unknown:
@@ -82,11 +83,11 @@ class Tool(SoftDeleted, Aggregate):
         cleaned = {k: clean_json(v) for k, v in changes.items()}
         changed = {k: v for k, v in cleaned.items() if getattr(self, k) != v}
         if changed:
-            self._updated(changed)
+            self._updated(changed, commit_message)
         return bool(changed)
 
     @event("Updated")
-    def _updated(self, changes: dict[str, Any]) -> None:
+    def _updated(self, changes: dict[str, Any], commit_message: str | None = None) -> None:
         for key, value in changes.items():
             setattr(self, key, value)
 
@@ -107,17 +108,19 @@ class Tool(SoftDeleted, Aggregate):
     def _deleted(self) -> None:
         self.deleted = True
 
-    def recreate(self, user_id: str, fields: dict[str, Any]) -> None:
+    def recreate(self, user_id: str, fields: dict[str, Any],
+                 commit_message: str | None = None) -> None:
         """A deleted id taken again: a new tool (new author, no valves) on the old stream."""
         if not self.deleted:
             raise ToolError(f"tool {self.tool_id} exists")
         self.trigger_event(self.Recreated, tool_id=self.tool_id, user_id=user_id,
-                           fields=clean_json(fields))
+                           fields=clean_json(fields), commit_message=commit_message)
 
     class Recreated(Aggregate.Event):
         tool_id: str
         user_id: str
         fields: dict[str, Any]
+        commit_message: str | None = None  # absent from events recorded before it existed
 
         def apply(self, aggregate: Any) -> None:
             aggregate.user_id = self.user_id

@@ -39,6 +39,7 @@ from interfaces.routers import (
 )
 from interfaces.routers import files as files_router
 from interfaces.routers import knowledge as knowledge_router
+from interfaces.routers import prompts as prompts_router
 from interfaces.routers import retrieval as retrieval_router
 
 VERSION = "0.12.4"
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(configs.router)
     app.include_router(tasks.router)
     app.include_router(analytics.router)
+    app.include_router(prompts_router.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

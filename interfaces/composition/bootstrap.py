@@ -36,6 +36,7 @@ from application.grounding import Grounding
 from application.knowledge import KnowledgeService
 from application.models import ModelService
 from application.ports import BackgroundJobs, FileStorage, SessionStore
+from application.prompts import PromptService
 from application.realtime import RealtimeAccess
 from application.replies import LocalTasks, ReplyService, TaskBoard
 from application.retention import RetentionPolicy
@@ -80,6 +81,7 @@ from projections.files import FilesQueries
 from projections.host import ProjectionHost
 from projections.knowledge import KnowledgeQueries
 from projections.models import ModelsQueries
+from projections.prompts import PromptsQueries
 from projections.realtime import (
     ChannelMembersQueries,
     RealtimeFeed,
@@ -177,8 +179,11 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
                    ports.embedder, storage, closers)
     llm = _completions(settings, config, read_db, chats.chats, host, runner,
                        Grounding(files.retrieval, FilesQueries(read_db).names))
+    prompts = PromptService(store, runner, PromptsQueries(read_db), NoGroups(),
+                            config.default_permissions)
     erasure = _erasure(host, store, runner, keys, sessions, ydocs, [read_db, ydocs.db, vault],
-                       Workspace(people.users, files.files, files.knowledge, work.models, work.tools),
+                       Workspace(people.users, files.files, files.knowledge, work.models, work.tools,
+                                 prompts),
                        files, ports.clock)
     retention = RetentionPolicy(store, runner, chats.queries, settings.CHAT_RETENTION_DAYS,
                                 settings.CHAT_TRASH_RETENTION_DAYS)
@@ -194,7 +199,7 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
         analytics=Analytics(UsageQueries(read_db), people.queries),
         chats=chats.chats, folders=chats.folders, models=work.models, tools=work.tools,
         utils=work.utils, files=files.files, knowledge=files.knowledge, retrieval=files.retrieval,
-        vector_index=files.mirror, retention=retention,
+        vector_index=files.mirror, retention=retention, prompts=prompts,
         audit=AuditService(store, AuditQueries(read_db), config), erasure=erasure, closers=closers)
     if run_projectors:
         files.mirror.start()  # load the saved index and follow; elsewhere it starts on the first query

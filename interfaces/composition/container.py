@@ -21,6 +21,7 @@ from application.knowledge import KnowledgeService
 from application.llm import LanguageModels
 from application.models import ModelService
 from application.ports import BackgroundJobs, SessionStore
+from application.prompts import PromptService
 from application.realtime import RealtimeAccess
 from application.replies import ReplyService
 from application.retention import RetentionPolicy
@@ -83,6 +84,7 @@ class Container:
     retention: RetentionPolicy  # old chats to the trash, the trash emptied
     audit: AuditService  # docs/audit.md
     erasure: ErasureService  # docs/erasure.md
+    prompts: PromptService  # slash-command prompts and their history
     closers: list[Callable[[], None]] = field(default_factory=list)  # run last first
 
     def close(self) -> None:

@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 
 from application.models import PAGE_SIZE, ModelFilter, aggregate_row
+from interfaces import bounds
 from interfaces.deps import AdminUser, VerifiedUser, Write, consistent
+from interfaces.schemas.history import ModelHistoryModel, ModelHistoryResponse, entry_view, model_snapshot
 from interfaces.schemas.models import (
     ID_MAX_CHARS,
     IMPORT_MAX,
@@ -41,6 +44,8 @@ DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "static" / "user.png"
 Text = Annotated[QueryText | None, Query()]
 IdParam = Annotated[str, Query(min_length=1, max_length=ID_MAX_CHARS)]
 Page = Annotated[int | None, Query(le=1_000_000)]
+HistoryPage = Annotated[bounds.LenientPage, Query()]
+HistoryIdPath = Annotated[str, PathParam(max_length=64)]
 
 
 def _views(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -187,3 +192,19 @@ def sync_models(form: SyncModelsForm, principal: AdminUser,
     outcome = models.sync(principal, [m.to_input() for m in form.models])
     written(outcome.position)
     return [model_view(aggregate_row(m)) for m in outcome.value]
+
+
+# -- history (each version an event of the model's stream) -----------------------------------
+@router.get("/model/history", response_model=list[ModelHistoryResponse])
+def model_history(id: IdParam, principal: VerifiedUser, models: Models,
+                  page: HistoryPage = 1) -> list[dict[str, Any]]:
+    """A page of the model's versions, newest first, with their commit messages."""
+    return [entry_view("model", id, v) for v in models.history(principal, id, page)]
+
+
+@router.get("/model/history/{history_id}", response_model=ModelHistoryModel)
+def model_history_entry(id: IdParam, history_id: HistoryIdPath, principal: VerifiedUser,
+                        models: Models) -> dict[str, Any]:
+    """One version of the model, with its snapshot."""
+    version, model = models.history_entry(principal, id, history_id)
+    return {**entry_view("model", id, version), "snapshot": model_snapshot(model)}

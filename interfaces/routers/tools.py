@@ -15,7 +15,16 @@ import anyio
 from fastapi import APIRouter, Body, Path, Query, Request
 
 from application.tools import aggregate_row
+from interfaces import bounds
 from interfaces.deps import VerifiedUser, Write, consistent
+from interfaces.schemas.history import (
+    ToolHistoryDiff,
+    ToolHistoryModel,
+    ToolHistoryResponse,
+    entry_view,
+    tool_diff_view,
+    tool_snapshot,
+)
 from interfaces.schemas.models import AccessGrantsForm, QueryText
 from interfaces.schemas.tools import (
     ID_MAX_CHARS,
@@ -35,6 +44,9 @@ SANDBOX_SLOTS = 2  # concurrent source analyses (each a subprocess of up to 512 
 
 ToolIdPath = Annotated[str, Path(max_length=ID_MAX_CHARS)]
 ValvesBody = Annotated[Valves, Body()]
+HistoryPage = Annotated[bounds.LenientPage, Query()]
+HistoryIdPath = Annotated[str, Path(max_length=64)]
+HistoryIdQuery = Annotated[str, Query(max_length=64)]
 T = TypeVar("T")
 
 
@@ -140,3 +152,29 @@ def update_user_valves(id: ToolIdPath, form: ValvesBody, principal: VerifiedUser
     outcome = tools.set_user_valves(principal, id, form)
     written(outcome.position)
     return outcome.value
+
+
+# -- history (each version an event of the tool's stream) ------------------------------------
+@router.get("/id/{id}/history", response_model=list[ToolHistoryResponse])
+def tool_history(id: ToolIdPath, principal: VerifiedUser, tools: Tools,
+                 page: HistoryPage = 1) -> list[dict[str, Any]]:
+    """A page of the tool's versions, newest first, with their commit messages."""
+    versions = tools.history(principal, id, page)
+    names = tools.author_names(versions)
+    return [entry_view("tool", id, v, names) for v in versions]
+
+
+@router.get("/id/{id}/history/diff", response_model=ToolHistoryDiff)
+def tool_history_diff(id: ToolIdPath, from_id: HistoryIdQuery, to_id: HistoryIdQuery,
+                      principal: VerifiedUser, tools: Tools) -> dict[str, Any]:
+    """What changed between two versions of the tool."""
+    return tool_diff_view(tools.history_diff(principal, id, from_id, to_id, tool_snapshot))
+
+
+@router.get("/id/{id}/history/{history_id}", response_model=ToolHistoryModel)
+def tool_history_entry(id: ToolIdPath, history_id: HistoryIdPath, principal: VerifiedUser,
+                       tools: Tools) -> dict[str, Any]:
+    """One version of the tool, with its snapshot."""
+    version, tool = tools.history_entry(principal, id, history_id)
+    names = tools.author_names([version])
+    return {**entry_view("tool", id, version, names), "snapshot": tool_snapshot(tool)}

@@ -58,6 +58,9 @@ PrincipalId = Annotated[str, StringConstraints(min_length=1, max_length=PRINCIPA
                         AfterValidator(no_nul)]
 QueryText = Annotated[str, StringConstraints(max_length=QUERY_MAX_CHARS)]
 Params = Annotated[dict[str, Any], json_bytes(PARAMS_MAX_BYTES)]
+COMMIT_MESSAGE_MAX_CHARS = 10_000  # not in reference
+CommitMessage = Annotated[str, StringConstraints(max_length=COMMIT_MESSAGE_MAX_CHARS),
+                          AfterValidator(no_nul)]
 
 
 # -- access control ---------------------------------------------------------------------------
@@ -190,6 +193,7 @@ class ModelForm(AccessForm):
     meta: ModelMeta
     params: Params
     is_active: bool = True
+    commit_message: CommitMessage | None = None  # for the model's history
 
     def to_input(self, update: bool = False) -> ModelInput:
         sent, access = self.access(grants_count=not update)
@@ -198,7 +202,8 @@ class ModelForm(AccessForm):
                           params=self.params, base_model_id=self.base_model_id,
                           access_control=access, is_active=self.is_active,
                           sent=frozenset((self.model_fields_set & optional)
-                                         | ({"access_control"} if sent else set())))
+                                         | ({"access_control"} if sent else set())),
+                          commit_message=self.commit_message or None)
 
 
 class ModelImportItem(ModelForm):

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from application.tools import ToolInput
-from interfaces.schemas.models import AccessForm, UserResponse, access_view, json_bytes, no_nul
+from interfaces.schemas.models import (
+    AccessForm,
+    CommitMessage,
+    UserResponse,
+    access_view,
+    json_bytes,
+    no_nul,
+)
 
 ID_MAX_CHARS = 255  # not in reference (it must be a Python identifier)
 NAME_MAX_CHARS = 1_000  # not in reference
@@ -30,13 +37,15 @@ class ToolForm(AccessForm):
     name: Name
     content: Content
     meta: Meta = Field(default_factory=dict)
+    commit_message: CommitMessage | None = None  # for the tool's history
 
     def to_input(self, update: bool = False) -> ToolInput:
         sent, access = self.access(grants_count=not update)
         # The server reads these from the source itself; a client's copy is ignored.
         meta = {k: v for k, v in self.meta.items() if k not in ("manifest", "has_user_valves")}
         return ToolInput(id=self.id, name=self.name, content=self.content, meta=meta,
-                         access_control=access, access_sent=sent)
+                         access_control=access, access_sent=sent,
+                         commit_message=self.commit_message or None)
 
 
 class ToolResponse(BaseModel):

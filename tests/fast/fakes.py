@@ -28,12 +28,14 @@ from application.connections import ConnectionsService
 from application.errors import ConcurrencyConflict
 from application.folders import FolderService
 from application.models import ModelFilter, ModelService
+from application.prompts import PromptFilter, PromptService
 from application.tools import ToolCode, ToolService
 from application.users import UserService
 from domain.access import has_access
 from domain.chat import Chat
 from domain.folder import Folder
 from domain.model import Model
+from domain.prompt import Prompt
 from domain.tool import Tool
 from domain.user import User
 from infrastructure.sessions import MemorySessions
@@ -86,6 +88,11 @@ class FakeStore:
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
+
+    def history(self, aggregate_id: UUID, after: int = 0, upto: int | None = None,
+                limit: int | None = None) -> list[Any]:
+        """An aggregate's events in version order (the version histories read them)."""
+        return list(self.app.events.get(aggregate_id, gt=after or None, lte=upto, limit=limit))
 
 
 class FakePasswords:
@@ -313,6 +320,46 @@ class FakeTools(DictReadModel):
         return {u: row for u in set(user_ids) if (row := self.users.get(u)) is not None}
 
 
+class FakePrompts(DictReadModel):
+    kind = Prompt
+
+    def __init__(self, users: FakeUsers) -> None:
+        super().__init__()
+        self.users = users
+
+    def row(self, prompt: Prompt) -> Row:
+        return {"id": str(prompt.id), "user_id": prompt.user_id, "command": prompt.command,
+                "name": prompt.name, "content": prompt.content, "data": prompt.data,
+                "meta": prompt.meta, "tags": prompt.tags, "is_active": prompt.is_active,
+                "version_id": str(prompt.production), "access_control": prompt.access_control,
+                "deleted": prompt.deleted, "created_at": prompt.created_at,
+                "updated_at": prompt.updated_at}
+
+    def _visible(self, viewer: Viewer | None) -> Callable[[Row], bool]:
+        return lambda r: not r["deleted"] and (viewer is None or has_access(
+            r["access_control"], r["user_id"], viewer.user_id, viewer.group_ids, "read"))
+
+    def page(self, viewer: Viewer | None, flt: PromptFilter, offset: int,
+             limit: int) -> tuple[list[Row], int]:
+        visible = self._visible(viewer)
+        rows = self.where(lambda r: visible(r) and (not flt.tag or flt.tag in r["tags"]))
+        return rows[offset:offset + limit], len(rows)
+
+    def active(self, viewer: Viewer | None) -> list[Row]:
+        visible = self._visible(viewer)
+        return self.where(lambda r: visible(r) and r["is_active"])
+
+    def get(self, prompt_id: str) -> Row | None:
+        row = self.rows.get(prompt_id)
+        return dict(row) if row and not row["deleted"] else None
+
+    def tags(self, viewer: Viewer | None) -> list[str]:
+        return sorted({t for r in self.active(viewer) for t in r["tags"]})
+
+    def owners(self, user_ids: list[str]) -> dict[str, Row]:
+        return {u: row for u in set(user_ids) if (row := self.users.get(u)) is not None}
+
+
 @dataclass(frozen=True)
 class FakeSchemas:
     valves: dict[str, Any] | None
@@ -370,6 +417,7 @@ class Services:
     models: ModelService
     tools: ToolService
     read: dict[str, DictReadModel]
+    prompts: PromptService
 
 
 def services(clock: Callable[[], float] | None = None, **config: Any) -> Services:
@@ -379,6 +427,7 @@ def services(clock: Callable[[], float] | None = None, **config: Any) -> Service
     tools = FakeTools(users)
     read: dict[str, DictReadModel] = {"users": users, "chats": chats, "folders": folders,
                                       "models": models, "tools": tools}
+    read["prompts"] = prompts = FakePrompts(users)
     store.listeners += [model.project for model in read.values()]
     runner = CommandRunner(store)
     settings = ConfigService(store, runner, {**CONFIG_DEFAULTS, **config})
@@ -392,4 +441,4 @@ def services(clock: Callable[[], float] | None = None, **config: Any) -> Service
         folders=FolderService(store, runner, folders, chats, permissions),
         models=ModelService(store, runner, models, NoGroups(), permissions),
         tools=ToolService(store, runner, tools, NoGroups(), permissions, fake_tool_code()),
-        read=read)
+        read=read, prompts=PromptService(store, runner, prompts, NoGroups(), permissions))
