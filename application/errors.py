@@ -69,6 +69,7 @@ class Unavailable(ApplicationError):
     DATABASE = "The database is unavailable right now. Please try again shortly."
     OUTCOME_UNKNOWN = ("The database connection was lost while saving; the change may or may "
                        "not have been saved. Please check before trying again.")
+    STARTING = "The server is still starting. Please try again shortly."
 
     def __init__(self, detail: str = DATABASE):
         super().__init__(detail)

@@ -9,6 +9,7 @@ with 503 and `Retry-After` (interfaces/errors.py). Everything else keeps its own
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -51,6 +52,14 @@ def _psycopg_away(error: psycopg.Error) -> bool:
         return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError) or \
             type(error) is psycopg.DatabaseError
     return state.startswith(_AWAY_PREFIXES)
+
+
+def is_read_model_missing(error: BaseException) -> bool:
+    """Whether a query met a table that does not exist: on a read model, its projector has not
+    built it yet (first start) — the server is starting, not broken."""
+    if isinstance(error, psycopg.errors.UndefinedTable):
+        return True
+    return isinstance(error, sqlite3.OperationalError) and str(error).startswith("no such table")
 
 
 def never_sent(error: BaseException) -> bool:

@@ -7,6 +7,7 @@ a driver error that reaches this far unconverted is classified here once, for ev
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
@@ -14,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from application.errors import ApplicationError, Unavailable
-from infrastructure.availability import is_database_away
+from infrastructure.availability import is_database_away, is_read_model_missing
 
 log = logging.getLogger("chronicle.errors")
 
@@ -35,13 +36,20 @@ def install_error_handlers(app: FastAPI) -> None:
         # Registered for the driver's and the library's errors, so that ExceptionMiddleware
         # answers them (the catch-all below answers but then re-raises into the server). Any
         # other database error is a bug: raised on, it takes the catch-all's path as before.
-        if not is_database_away(error):
+        if is_read_model_missing(error):
+            # A projector's first start (or a rebuild's swap) has not made its tables yet.
+            log.warning("read model not built yet", extra={"path": request.url.path,
+                                                            "error": str(error)})
+            away = Unavailable(Unavailable.STARTING)
+        elif is_database_away(error):
+            log.warning("database away", extra={"path": request.url.path, "error": str(error)})
+            away = Unavailable()
+        else:
             raise error
-        log.warning("database away", extra={"path": request.url.path, "error": str(error)})
-        away = Unavailable()
         return JSONResponse({"detail": away.detail}, status_code=away.status, headers=away.headers)
 
     app.add_exception_handler(psycopg.Error, database_error)
+    app.add_exception_handler(sqlite3.OperationalError, database_error)
     app.add_exception_handler(PersistenceError, database_error)
 
     @app.exception_handler(Exception)

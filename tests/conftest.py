@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,9 +96,20 @@ def built(env: dict[str, str], run_projectors: bool | None = None, **ports: Any)
 
     container = bootstrap(make_settings(env), run_projectors, **ports)
     try:
+        _projectors_started(container)
         yield container
     finally:
         container.close()
+
+
+def _projectors_started(container: Any, timeout: float = 60.0) -> None:
+    """Until this process's projectors have made their tables (a loaded machine takes seconds):
+    a test's first read must not meet a read model that does not exist yet."""
+    deadline = time.monotonic() + timeout
+    for runner in list(container.host.runners.values()):
+        while runner.status.status not in ("running", "failed", "standby"):
+            assert time.monotonic() < deadline, f"projector {runner.name} did not start"
+            time.sleep(0.02)
 
 
 @contextmanager
