@@ -38,6 +38,7 @@ from interfaces.routers import (
 )
 from interfaces.routers import files as files_router
 from interfaces.routers import knowledge as knowledge_router
+from interfaces.routers import notes as notes_router
 from interfaces.routers import retrieval as retrieval_router
 
 VERSION = "0.12.4"
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(utils.router)
     app.include_router(files_router.router)
     app.include_router(knowledge_router.router)
+    app.include_router(notes_router.router)
     app.include_router(retrieval_router.router)
     app.include_router(audit.router)
     app.include_router(completions.router)

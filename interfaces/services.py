@@ -25,6 +25,7 @@ from application.folders import FolderService
 from application.knowledge import KnowledgeService
 from application.llm import LanguageModels
 from application.models import ModelService
+from application.notes import NoteService
 from application.ports import SessionStore
 from application.replies import ReplyService
 from application.retrieval import RetrievalService
@@ -70,6 +71,10 @@ async def knowledge_service(request: Request) -> KnowledgeService:
 
 async def model_service(request: Request) -> ModelService:
     return get_container(request).models
+
+
+async def note_service(request: Request) -> NoteService:
+    return get_container(request).notes
 
 
 async def retrieval_service(request: Request) -> RetrievalService:
@@ -130,6 +135,7 @@ Files = Annotated[FileService, Depends(file_service)]
 Folders = Annotated[FolderService, Depends(folder_service)]
 Knowledge = Annotated[KnowledgeService, Depends(knowledge_service)]
 Models = Annotated[ModelService, Depends(model_service)]
+Notes = Annotated[NoteService, Depends(note_service)]
 Retrieval = Annotated[RetrievalService, Depends(retrieval_service)]
 Sessions = Annotated[SessionStore, Depends(session_store)]
 Tools = Annotated[ToolService, Depends(tool_service)]
