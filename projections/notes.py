@@ -190,7 +190,9 @@ def _grants(row: Row) -> set[tuple[str, str]]:
 
 
 # -- queries ----------------------------------------------------------------------------------
+# Owner summaries ({id, name, email, role}) come from the users read model.
 OWNER = "u.name AS owner_name, u.email AS owner_email, u.role AS owner_role"
+OWNER_JOIN = "LEFT JOIN users u ON u.id = n.user_id"
 
 
 def decode(row: Row) -> Row:
@@ -235,11 +237,11 @@ class NotesQueries:
         return decode(rows[0]) if rows else None
 
     def listing(self, viewer: Viewer, offset: int, limit: int | None) -> list[Row]:
-        """Readable notes whose owner exists, newest change first (the reference's `GET /`)."""
+        """Readable notes, newest change first (the reference's `GET /`)."""
         where, params = self._access(viewer, "read")
         window = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        rows = self.db.query(f"SELECT n.*, {OWNER} FROM notes n JOIN users u ON u.id = n.user_id"
-                             f" WHERE {where} ORDER BY n.updated_at DESC, n.id{window}", params)
+        rows = self.db.query(f"SELECT n.*, {OWNER} FROM notes n {OWNER_JOIN} WHERE {where}"
+                             f" ORDER BY n.updated_at DESC, n.id{window}", params)
         return [decode(r) for r in rows]
 
     def pinned(self, viewer: Viewer) -> list[Row]:
@@ -247,7 +249,7 @@ class NotesQueries:
         where, params = self._access(viewer, "read")
         rows = self.db.query(
             f"SELECT n.*, {OWNER} FROM notes n JOIN note_pins p ON p.id = n.id AND p.user_id = ?"
-            f" JOIN users u ON u.id = n.user_id WHERE {where}"
+            f" {OWNER_JOIN} WHERE {where}"
             f" ORDER BY p.pinned_at DESC, n.id", [viewer.user_id, *params])
         return [decode(r) for r in rows]
 
@@ -268,9 +270,8 @@ class NotesQueries:
         condition = " AND ".join(clauses)
         total = self.db.query(f"SELECT COUNT(*) AS n FROM notes n WHERE {condition}", params)
         rows = self.db.query(
-            f"SELECT n.*, {OWNER} FROM notes n LEFT JOIN users u ON u.id = n.user_id"
-            f" WHERE {condition} ORDER BY {key} {direction}, n.id"
-            f" LIMIT {int(limit)} OFFSET {int(offset)}", params)
+            f"SELECT n.*, {OWNER} FROM notes n {OWNER_JOIN} WHERE {condition}"
+            f" ORDER BY {key} {direction}, n.id LIMIT {int(limit)} OFFSET {int(offset)}", params)
         return [decode(r) for r in rows], int(total[0]["n"])
 
     def pinned_ids(self, user_id: str, note_ids: list[str]) -> set[str]:
