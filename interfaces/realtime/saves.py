@@ -51,14 +51,16 @@ class Coalescer:
             self.tasks[document_id] = asyncio.ensure_future(self._later(document_id))
 
     async def _later(self, document_id: str) -> None:
+        """Save once the burst is over; snapshots offered meanwhile (the save takes a while)
+        start the next burst, which this task waits for too."""
         try:
-            while True:
+            while document_id in self.pending:
                 item = self.pending[document_id]
                 due = min(item.last + self.quiet, item.first + self.longest) - self.clock()
-                if due <= 0:
-                    break
-                await asyncio.sleep(due)
-            await self._save(document_id)
+                if due > 0:
+                    await asyncio.sleep(due)
+                else:
+                    await self._save(document_id)
         finally:
             self.tasks.pop(document_id, None)
 

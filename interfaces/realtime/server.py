@@ -11,10 +11,11 @@ Handlers never raise: a bad payload earns the sender an `error` event and the so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,7 @@ class Realtime:
         self.usage = UsagePool()  # in memory and empty until start() hands over the container's
         self._own_publisher: LoopPublisher | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._ordering: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # document: (lock, users)
         self.saves = Coalescer(self._save_note)  # the editor's snapshots, one save per burst
         self._register()
 
@@ -174,7 +176,8 @@ class Realtime:
             "room_members": sum(len(m) for name, m in rooms.items() if name is not None),
             "binary_packets": len(self.sio._binary_packet), "callbacks": len(self.gate.callbacks),
             "members": len(self.members), "binding": len(self._binding),
-            "feeds": len(self.gate.feeds), "usage": self.usage.size(), "tasks": len(self._tasks)}
+            "feeds": len(self.gate.feeds), "usage": self.usage.size(), "tasks": len(self._tasks),
+            "document_queues": len(self._ordering), "pending_saves": self.saves.size()}
 
     def _register(self) -> None:
         self.sio.on("connect", self.connect)
@@ -414,6 +417,12 @@ class Realtime:
 
         With `initialize` (the first editor seeds an empty document from the note's content)
         the answer is the document's state: the stored one if another editor seeded it first."""
+        # One at a time per document, in arrival order: the last snapshot offered is the
+        # editor's latest (handlers run concurrently and would finish in any order).
+        async with self._in_order(normalize_document_id(_text(_obj(data), "document_id"))):
+            return await self._update(sid, data)
+
+    async def _update(self, sid: str, data: Any) -> list[int] | None:
         document_id, member, data = await self._document(sid, data, write=True)
         snapshot = data.get("data") if isinstance(data.get("data"), dict) else None
         if data.get("initialize") and \
@@ -424,6 +433,18 @@ class Realtime:
         if snapshot is not None:
             await self.document_saved(document_id, snapshot, member.principal)
         return list(data["update"]) if data.get("initialize") and "update" in data else None
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, document_id: str) -> AsyncIterator[None]:
+        entry = self._ordering.setdefault(document_id, (asyncio.Lock(), [0]))
+        entry[1][0] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1][0] -= 1
+            if not entry[1][0]:
+                del self._ordering[document_id]
 
     async def _apply_update(self, sid: str, document_id: str, member: Member,
                             data: dict[str, Any]) -> None:
