@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from domain.chat import Chat
+from domain.note import Note, epoch_ns
 from domain.user import User
 from infrastructure.mapper import event_meta, read_header
 from infrastructure.sql import Database
@@ -139,6 +140,20 @@ CHAT_TRANSLATIONS: dict[str, Translate] = {
     "Purged": _listed("purged"),  # gone from the trash for good
 }
 
+def _note_updated(event: Any) -> Delivery:
+    """Open WebUI's `events:note` to the editors who joined the note: its new title and the
+    data keys that changed (`updated_at` lets an editor skip an echo older than what it has)."""
+    changes = event.changes
+    data: dict[str, Any] = {"id": str(event.originator_id),
+                            "user_id": str(event_meta(event).get("o") or ""),
+                            "updated_at": epoch_ns(event.timestamp)}
+    data.update({k: changes[k] for k in ("title", "data", "meta") if k in changes})
+    return Delivery("events:note", f"note:{event.originator_id}", data)
+
+
+# Deliveries to a resource's own room rather than to the owner's `events` feed.
+ROOM_TRANSLATIONS: dict[type, Callable[[Any], Delivery]] = {Note.Updated: _note_updated}
+
 # Open WebUI disconnects a user's sockets when their role changes or they are deleted, so stale
 # permissions do not linger; a new password ends sessions, so it does the same here.
 REVOKING = tuple(getattr(User, name) for name in ("RoleChanged", "Deleted", "PasswordChanged"))
@@ -171,7 +186,7 @@ class Translator:
         if published is None:
             cls = event_class(topic)
             published = self._topics[topic] = cls is not None and (
-                cls in self._payloads or issubclass(cls, REVOKING))
+                cls in self._payloads or cls in ROOM_TRANSLATIONS or issubclass(cls, REVOKING))
         return published
 
     def undecodable(self, notification: Any, error: Exception) -> bool:
@@ -193,6 +208,9 @@ class Translator:
             return []
         if isinstance(event, REVOKING):
             return [Delivery(REVOKE, user_room(str(owner)), {"position": position})]
+        to_room = ROOM_TRANSLATIONS.get(type(event))
+        if to_room is not None:
+            return [to_room(event)]
         translate = self._payloads.get(type(event))
         payload = translate(event, self) if translate else None
         if payload is None:

@@ -142,3 +142,21 @@ def test_the_first_editor_seeds_the_document(deployment: Deployment) -> None:
     copy = pycrdt.Doc()
     copy.apply_update(bytes(state))
     assert str(copy.get("content", type=pycrdt.Text)) == "seed"  # the first seed wins
+
+
+def test_rest_edits_reach_whoever_joined_the_note(deployment: Deployment) -> None:
+    alice, reader, stranger = (deployment.person(n) for n in ("Alice", "Reader", "Stranger"))
+    note_id = shared_note(deployment, alice, read=(reader.id,))
+    watcher = deployment.sock(deployment.apis[0], {"token": reader.token})
+    outsider = deployment.sock(deployment.apis[0], {"token": stranger.token})
+    watcher.call("join-note", {"note_id": note_id, "auth": {"token": reader.token}})
+    outsider.call("join-note", {"note_id": note_id, "auth": {"token": stranger.token}})
+    assert watcher.of("error") == [] and len(outsider.of("error")) == 1
+    call(deployment, alice, "POST", f"/{note_id}/update",
+         json={"title": "Renamed", "data": {"files": [{"id": "f1"}]}})
+    event = watcher.wait_count("events:note", 1)[0]
+    assert (event["id"], event["title"], event["data"]) == (note_id, "Renamed",
+                                                            {"files": [{"id": "f1"}]})
+    assert event["updated_at"] == call(deployment, alice, "GET", f"/{note_id}")["updated_at"]
+    time.sleep(0.5)
+    assert outsider.of("events:note") == []
