@@ -118,6 +118,13 @@ def test_rooms_open_as_the_grants_say(deployment: Deployment) -> None:
     errors = outsider.wait_count("error", 3, timeout=20)
     assert all("no access" in e["message"] for e in errors)
     assert outsider.of("ydoc:document:state") == []
+    # another aggregate's id is no note, even to its owner (it opened as one before notes)
+    r = httpx.post(api.url + "/api/v1/chats/new", headers=alice.headers, timeout=30,
+                   json={"chat": {"title": "not a note", "messages": []}})
+    assert r.status_code == 200, r.text
+    owner = deployment.sock(api, {"token": alice.token})
+    owner.emit("ydoc:document:join", {"document_id": f"note:{r.json()['id']}"})
+    assert "no access" in owner.wait_count("error", 1, timeout=20)[0]["message"]
     time.sleep(1.0)
     assert saved_md(deployment, alice, note_id) == "seed"
 
