@@ -161,3 +161,16 @@ def test_erasure_deletes_the_users_notes_and_pins(client, people):
     assert theirs not in ids(get(client, people.admin, "/search")["items"])
     assert container.read_db.query("SELECT id FROM note_pins WHERE user_id = ?",
                                    (victim.id,)) == []
+
+
+def test_a_long_edited_note_loads_from_a_snapshot(client, container, people):
+    from uuid import UUID
+
+    note_id = create(client, people.user, "Snap")["id"]
+    for i in range(55):
+        r = client.post(f"{API}/{note_id}/update", json={"data": {"content": {"md": f"v{i}"}}},
+                        headers=people.user.headers)
+        assert r.status_code == 200, r.text
+    assert list(container.store.app.snapshots.get(UUID(note_id)))  # taken at version 50
+    container.store.forget_cached()
+    assert get(client, people.user, f"/{note_id}")["data"]["content"]["md"] == "v54"
