@@ -174,13 +174,17 @@ class NoteService(AccessControlled):
         note = self._allowed(viewer, self._load(note_id), "read")
         return note, self.can(viewer, note.user_id, note.access_control, "write")
 
-    def can_open(self, principal: Principal, note_id: str, write: bool = False) -> bool:
+    def can_open(self, principal: Principal, note_id: str, write: bool = False,
+                 at: int = 0) -> bool:
         """May the caller join the note's Socket.IO rooms (write: edit its document)?
 
         Answered from the read model, so only real notes open. A note the read model does not
-        show yet (created or shared a moment ago) is looked up again once it caught up."""
+        show yet (created or shared a moment ago) is looked up again once it caught up. `at`: a
+        log position the answer must reflect (a change of the note's grants)."""
         if not principal.is_admin and not allowed(self.permissions(), "features.notes"):
             return False
+        if at and self.waiter is not None:
+            self.waiter.wait(["notes"], at, CATCH_UP_SECONDS)
         if self._may_open(principal, note_id, write):
             return True
         if self.waiter is None or not self.waiter.wait(["notes"], self.store.head(),

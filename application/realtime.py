@@ -20,7 +20,8 @@ class ChannelDirectory(Protocol):
 
 
 class NoteAccess(Protocol):
-    def can_open(self, principal: Principal, note_id: str, write: bool = False) -> bool: ...
+    def can_open(self, principal: Principal, note_id: str, write: bool = False,
+                 at: int = 0) -> bool: ...
 
 
 def normalize_document_id(document_id: str) -> str:
@@ -44,10 +45,12 @@ class RealtimeAccess:
     def channel_ids(self, principal: Principal) -> list[str]:
         return self.channels.channel_ids(principal.id)
 
-    def can_open_note(self, principal: Principal, note_id: str, write: bool = False) -> bool:
+    def can_open_note(self, principal: Principal, note_id: str, write: bool = False,
+                      at: int = 0) -> bool:
         """Owner or admin; anyone else as the note's grants say (`features.notes` needed, as
-        Open WebUI checks it). A missing or deleted note opens to no one."""
-        return self.notes.can_open(principal, note_id, write)
+        Open WebUI checks it). A missing or deleted note opens to no one. `at`: decided once the
+        read model shows that log position."""
+        return self.notes.can_open(principal, note_id, write, at)
 
     def can_open_document(self, principal: Principal, document_id: str,
                           write: bool = False) -> bool:

@@ -43,6 +43,7 @@ log = logging.getLogger("chronicle.realtime")
 
 EVENTS = "events"  # the Open WebUI chat event stream
 REVOKE = "chronicle:revoke"  # internal: each worker disconnects the user's sockets it holds
+NOTE_ACCESS = "chronicle:note-access"  # internal: each worker checks its sockets in a note's rooms
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,17 @@ def _note_updated(event: Any) -> Delivery:
     return Delivery("events:note", f"note:{event.originator_id}", data)
 
 
+def _note_access(event: Any) -> Delivery:
+    """A note's grants changed or it was deleted: who may stay in its rooms is decided again
+    (Open WebUI makes revoked users leave them), once the read model shows the change."""
+    note_id = str(event.originator_id)
+    return Delivery(NOTE_ACCESS, f"note:{note_id}", {"note_id": note_id})
+
+
 # Deliveries to a resource's own room rather than to the owner's `events` feed.
-ROOM_TRANSLATIONS: dict[type, Callable[[Any], Delivery]] = {Note.Updated: _note_updated}
+ROOM_TRANSLATIONS: dict[type, Callable[[Any], Delivery]] = {
+    Note.Updated: _note_updated,
+    **{getattr(Note, name): _note_access for name in ("AccessChanged", "Deleted")}}
 
 # Open WebUI disconnects a user's sockets when their role changes or they are deleted, so stale
 # permissions do not linger; a new password ends sessions, so it does the same here.
@@ -210,7 +220,10 @@ class Translator:
             return [Delivery(REVOKE, user_room(str(owner)), {"position": position})]
         to_room = ROOM_TRANSLATIONS.get(type(event))
         if to_room is not None:
-            return [to_room(event)]
+            delivery = to_room(event)
+            if delivery.event == NOTE_ACCESS:
+                delivery.data["position"] = position
+            return [delivery]
         translate = self._payloads.get(type(event))
         payload = translate(event, self) if translate else None
         if payload is None:

@@ -9,17 +9,19 @@ the socket already has (replayed, or republished by an at-least-once feed) is dr
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
 from socketio import packet
 from socketio.async_manager import AsyncManager
 
-from projections.realtime import EVENTS, REVOKE
+from projections.realtime import EVENTS, NOTE_ACCESS, REVOKE
 
 log = logging.getLogger("chronicle.realtime")
 NAMESPACE = "/"
 MAX_BUFFER = 10_000  # live payloads held for one resuming socket; past that it must resync
+NoteAccess = Callable[[str, int], Awaitable[None]]  # (note id, log position): check its rooms
 
 
 class Feed:
@@ -34,9 +36,10 @@ class Feed:
 class FeedGate(AsyncManager):
     """The in-process manager (embedded); GatedRedisManager adds Redis fan-out across workers."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, note_access: NoteAccess | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.feeds: dict[str, Feed] = {}
+        self.note_access = note_access
 
     # -- subscriptions ----------------------------------------------------------------------
     def subscribe(self, sid: str, position: int | None) -> None:
@@ -55,6 +58,10 @@ class FeedGate(AsyncManager):
         room = to or room
         if event == REVOKE and isinstance(room, str):
             await self._revoke(room)
+            return
+        if event == NOTE_ACCESS:
+            if self.note_access is not None and isinstance(data, dict):
+                await self.note_access(str(data.get("note_id")), int(data.get("position") or 0))
             return
         position = data.get("position") if event == EVENTS and isinstance(data, dict) else None
         if not isinstance(position, int) or not isinstance(room, str):
@@ -120,3 +127,7 @@ class FeedGate(AsyncManager):
 
 class GatedRedisManager(socketio.AsyncRedisManager, FeedGate):
     """Redis fan-out: the pub/sub listener's local delivery (AsyncManager.emit) goes through the gate."""
+
+    def __init__(self, *args: Any, note_access: NoteAccess | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)  # FeedGate's __init__ runs inside, without the hook
+        self.note_access = note_access

@@ -122,8 +122,10 @@ class Realtime:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.channel = socketio_channel(settings.DATABASE_URL)
-        self.gate: FeedGate = (GatedRedisManager(settings.REDIS_URL, channel=self.channel)
-                               if settings.REDIS_URL else FeedGate())
+        self.gate: FeedGate = (
+            GatedRedisManager(settings.REDIS_URL, channel=self.channel,
+                              note_access=self._recheck_note)
+            if settings.REDIS_URL else FeedGate(note_access=self._recheck_note))
         origins = [o.strip() for o in settings.CORS_ALLOW_ORIGIN.split(";") if o.strip()]
         # max_http_buffer_size bounds polling bodies only; FrameGuard bounds websocket frames.
         self.sio = CheckedServer(
@@ -340,6 +342,21 @@ class Realtime:
                                                             principal, note_id):
             raise BadPayload("no access to this note")
         await self._enter(sid, f"note:{note_id}")
+
+    async def _recheck_note(self, note_id: str, position: int) -> None:
+        """The note's grants changed (or it is gone): sockets whose user may no longer read it
+        leave its rooms, as in Open WebUI."""
+        rooms = (f"note:{note_id}", f"doc_note:{note_id}")
+        sids = {sid for room in rooms for sid, _ in self.gate.get_participants(NAMESPACE, room)}
+        if not sids or self.access is None:
+            return
+        for sid in sids:
+            member = self.members.get(sid)
+            if member is not None and await asyncio.to_thread(
+                    self.access.can_open_note, member.principal, note_id, False, position):
+                continue
+            for room in rooms:
+                await self.sio.leave_room(sid, room)
 
     @guarded("events:channel")
     async def channel_event(self, sid: str, data: Any) -> None:

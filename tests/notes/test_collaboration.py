@@ -167,3 +167,58 @@ def test_rest_edits_reach_whoever_joined_the_note(deployment: Deployment) -> Non
     assert event["updated_at"] == call(deployment, alice, "GET", f"/{note_id}")["updated_at"]
     time.sleep(0.5)
     assert outsider.of("events:note") == []
+
+
+def test_a_revoked_reader_leaves_the_rooms(deployment: Deployment) -> None:
+    """Open WebUI makes users whose access was revoked leave the note's rooms: they receive no
+    more edits of a document they may no longer read."""
+    alice, keeper, revoked = (deployment.person(n) for n in ("Alice", "Keeper", "Revoked"))
+    note_id = shared_note(deployment, alice, read=(keeper.id, revoked.id))
+    doc_id = f"note:{note_id}"
+    editor = deployment.sock(deployment.apis[0], {"token": alice.token})
+    editor.emit("ydoc:document:join", {"document_id": doc_id})
+    editor.wait_count("ydoc:document:state", 1)
+    watchers = {}
+    for who in (keeper, revoked):
+        sock = deployment.sock(deployment.apis[-1], {"token": who.token})
+        sock.call("join-note", {"note_id": note_id, "auth": {"token": who.token}})
+        sock.emit("ydoc:document:join", {"document_id": doc_id})
+        sock.wait_count("ydoc:document:state", 1)
+        watchers[who.name] = sock
+    doc = pycrdt.Doc()
+    text = doc.get("content", type=pycrdt.Text)
+
+    def edit(word: str) -> None:
+        before = doc.get_state()
+        text.insert(len(text), word)
+        editor.emit("ydoc:document:update", {"document_id": doc_id,
+                                             "update": list(doc.get_update(before))})
+
+    edit("before ")
+    for sock in watchers.values():
+        sock.wait_count("ydoc:document:update", 1)
+    assert deployment.admin is not None
+    grants = [{"principal_type": "user", "principal_id": keeper.id, "permission": "read"}]
+    call(deployment, deployment.admin, "POST", f"/{note_id}/access/update",
+         json={"access_grants": grants})
+    deadline = time.monotonic() + 15
+    sent = 1
+    while True:  # the feed delivers the change a moment later: edit until only one may see
+        edit(f"w{sent} ")
+        sent += 1
+        watchers["Keeper"].wait_count("ydoc:document:update", sent)
+        time.sleep(0.2)
+        if len(watchers["Revoked"].of("ydoc:document:update")) < sent:
+            break
+        assert time.monotonic() < deadline, "the revoked reader still gets the edits"
+    seen = len(watchers["Revoked"].of("ydoc:document:update"))
+    for _ in range(3):
+        edit("more ")
+        sent += 1
+    watchers["Keeper"].wait_count("ydoc:document:update", sent)
+    time.sleep(0.5)
+    assert len(watchers["Revoked"].of("ydoc:document:update")) == seen
+    call(deployment, alice, "POST", f"/{note_id}/update", json={"title": "After"})
+    assert watchers["Keeper"].wait_count("events:note", 1)[0]["title"] == "After"
+    time.sleep(0.5)
+    assert watchers["Revoked"].of("events:note") == []
