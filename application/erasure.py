@@ -240,6 +240,8 @@ class ErasureService:
                                            progress)
         deleted["Folder"] = self._in_batches("Folder", owned.get("Folder", []),
                                              lambda f: f.delete(), progress)
+        deleted["Note"] = self._in_batches("Note", owned.get("Note", []), lambda n: n.delete(),
+                                           progress)
         if not user.deleted:
             w.users.delete(principal, str(user.id))
             deleted["User"] = 1

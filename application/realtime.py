@@ -1,16 +1,14 @@
 """Who may join which realtime room: notes (and their Yjs documents) and channels.
 
-The socket layer asks these questions; the answers come from the write model (a note's owner) and
-from ports other features provide (channel membership, note access grants).
+The socket layer asks these questions; the answers come from ports other features provide: the
+notes service (a note's owner and grants, from the notes read model) and channel membership.
 """
 
 from __future__ import annotations
 
-import uuid
-from typing import Any, Protocol
+from typing import Protocol
 
 from application.auth import Principal
-from application.ports import EventStorePort
 
 NOTE_PREFIX = "note:"
 
@@ -19,6 +17,11 @@ class ChannelDirectory(Protocol):
     def channel_ids(self, user_id: str) -> list[str]: ...
 
     def mark_read(self, channel_id: str, user_id: str) -> None: ...
+
+
+class NoteAccess(Protocol):
+    def can_open(self, principal: Principal, note_id: str, write: bool = False,
+                 at: int = 0) -> bool: ...
 
 
 def normalize_document_id(document_id: str) -> str:
@@ -35,35 +38,22 @@ def note_id_of(document_id: str) -> str | None:
 
 
 class RealtimeAccess:
-    def __init__(self, store: EventStorePort, channels: ChannelDirectory):
-        self.store = store
+    def __init__(self, channels: ChannelDirectory, notes: NoteAccess):
         self.channels = channels
+        self.notes = notes
 
     def channel_ids(self, principal: Principal) -> list[str]:
         return self.channels.channel_ids(principal.id)
 
-    def can_open_note(self, principal: Principal, note_id: str, write: bool = False) -> bool:
-        """Owner or admin; anyone else only if the note grants it (`has_access(user, perm)`).
-
-        A note is any aggregate with `owner_id` stored under that id; a missing or deleted note
-        opens to no one.
-        """
-        note = self._load(note_id)
-        if note is None or getattr(note, "deleted", False):
-            return False
-        if principal.is_admin or str(getattr(note, "owner_id", "")) == principal.id:
-            return True
-        grant = getattr(note, "has_access", None)
-        return bool(grant and grant(principal.id, "write" if write else "read"))
+    def can_open_note(self, principal: Principal, note_id: str, write: bool = False,
+                      at: int = 0) -> bool:
+        """Owner or admin; anyone else as the note's grants say (`features.notes` needed, as
+        Open WebUI checks it). A missing or deleted note opens to no one. `at`: decided once the
+        read model shows that log position."""
+        return self.notes.can_open(principal, note_id, write, at)
 
     def can_open_document(self, principal: Principal, document_id: str,
                           write: bool = False) -> bool:
         """Only note documents exist; any other id is refused (Open WebUI checks notes only)."""
         note_id = note_id_of(document_id)
         return note_id is not None and self.can_open_note(principal, note_id, write)
-
-    def _load(self, note_id: str) -> Any:
-        try:
-            return self.store.get(uuid.UUID(note_id))
-        except ValueError:
-            return None

@@ -29,6 +29,7 @@ from application.commands import (
 )
 from application.errors import ConcurrencyConflict, Unavailable
 from domain.chat import Chat
+from domain.note import Note
 from infrastructure.availability import is_database_away, needs_database
 from infrastructure.command_cache import CommandCache
 from infrastructure.group_commit import GroupCommitter
@@ -73,7 +74,7 @@ def store_env(database_url: str, data_dir: Path) -> dict[str, str]:
 class ChronicleStore(Application[UUID]):
     name = APP_NAME
     # Long chats load from a snapshot plus at most 99 events (see scripts/bench/bench_chat_load.py).
-    snapshotting_intervals = {Chat: 100}
+    snapshotting_intervals = {Chat: 100, Note: 50}  # a note's saves each hold its content
 
     def __init__(self, env: dict[str, str], keys: KeyStore, chain_key: bytes,
                  on_commit: Callable[[int], None] | None = None,

@@ -39,6 +39,7 @@ from interfaces.routers import (
 )
 from interfaces.routers import files as files_router
 from interfaces.routers import knowledge as knowledge_router
+from interfaces.routers import notes as notes_router
 from interfaces.routers import prompts as prompts_router
 from interfaces.routers import retrieval as retrieval_router
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(utils.router)
     app.include_router(files_router.router)
     app.include_router(knowledge_router.router)
+    app.include_router(notes_router.router)
     app.include_router(retrieval_router.router)
     app.include_router(audit.router)
     app.include_router(connections.openai)

@@ -25,6 +25,7 @@ from application.folders import FolderService
 from application.knowledge import KnowledgeService
 from application.llm import LanguageModels
 from application.models import ModelService
+from application.notes import NoteService
 from application.ports import SessionStore
 from application.prompts import PromptService
 from application.replies import ReplyService
@@ -75,6 +76,8 @@ async def model_service(request: Request) -> ModelService:
 
 async def prompt_service(request: Request) -> PromptService:
     return get_container(request).prompts
+async def note_service(request: Request) -> NoteService:
+    return get_container(request).notes
 
 
 async def retrieval_service(request: Request) -> RetrievalService:
@@ -136,6 +139,7 @@ Folders = Annotated[FolderService, Depends(folder_service)]
 Knowledge = Annotated[KnowledgeService, Depends(knowledge_service)]
 Models = Annotated[ModelService, Depends(model_service)]
 Prompts = Annotated[PromptService, Depends(prompt_service)]
+Notes = Annotated[NoteService, Depends(note_service)]
 Retrieval = Annotated[RetrievalService, Depends(retrieval_service)]
 Sessions = Annotated[SessionStore, Depends(session_store)]
 Tools = Annotated[ToolService, Depends(tool_service)]

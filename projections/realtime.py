@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from domain.chat import Chat
+from domain.note import Note, epoch_ns
 from domain.user import User
 from infrastructure.mapper import event_meta, read_header
 from infrastructure.sql import Database
@@ -42,6 +43,7 @@ log = logging.getLogger("chronicle.realtime")
 
 EVENTS = "events"  # the Open WebUI chat event stream
 REVOKE = "chronicle:revoke"  # internal: each worker disconnects the user's sockets it holds
+NOTE_ACCESS = "chronicle:note-access"  # internal: each worker checks its sockets in a note's rooms
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,29 @@ CHAT_TRANSLATIONS: dict[str, Translate] = {
     "Purged": _listed("purged"),  # gone from the trash for good
 }
 
+def _note_updated(event: Any) -> Delivery:
+    """Open WebUI's `events:note` to the editors who joined the note: its new title and the
+    data keys that changed (`updated_at` lets an editor skip an echo older than what it has)."""
+    changes = event.changes
+    data: dict[str, Any] = {"id": str(event.originator_id),
+                            "user_id": str(event_meta(event).get("o") or ""),
+                            "updated_at": epoch_ns(event.timestamp)}
+    data.update({k: changes[k] for k in ("title", "data", "meta") if k in changes})
+    return Delivery("events:note", f"note:{event.originator_id}", data)
+
+
+def _note_access(event: Any) -> Delivery:
+    """A note's grants changed or it was deleted: who may stay in its rooms is decided again
+    (Open WebUI makes revoked users leave them), once the read model shows the change."""
+    note_id = str(event.originator_id)
+    return Delivery(NOTE_ACCESS, f"note:{note_id}", {"note_id": note_id})
+
+
+# Deliveries to a resource's own room rather than to the owner's `events` feed.
+ROOM_TRANSLATIONS: dict[type, Callable[[Any], Delivery]] = {
+    Note.Updated: _note_updated,
+    **{getattr(Note, name): _note_access for name in ("AccessChanged", "Deleted")}}
+
 # Open WebUI disconnects a user's sockets when their role changes or they are deleted, so stale
 # permissions do not linger; a new password ends sessions, so it does the same here.
 REVOKING = tuple(getattr(User, name) for name in ("RoleChanged", "Deleted", "PasswordChanged"))
@@ -171,7 +196,7 @@ class Translator:
         if published is None:
             cls = event_class(topic)
             published = self._topics[topic] = cls is not None and (
-                cls in self._payloads or issubclass(cls, REVOKING))
+                cls in self._payloads or cls in ROOM_TRANSLATIONS or issubclass(cls, REVOKING))
         return published
 
     def undecodable(self, notification: Any, error: Exception) -> bool:
@@ -193,6 +218,12 @@ class Translator:
             return []
         if isinstance(event, REVOKING):
             return [Delivery(REVOKE, user_room(str(owner)), {"position": position})]
+        to_room = ROOM_TRANSLATIONS.get(type(event))
+        if to_room is not None:
+            delivery = to_room(event)
+            if delivery.event == NOTE_ACCESS:
+                delivery.data["position"] = position
+            return [delivery]
         translate = self._payloads.get(type(event))
         payload = translate(event, self) if translate else None
         if payload is None:

@@ -8,6 +8,7 @@ from projections.chats import ChatsProjector
 from projections.files import FilesProjector
 from projections.knowledge import KnowledgeProjector
 from projections.models import ModelsProjector
+from projections.notes import NotesProjector
 from projections.prompts import PromptsProjector
 from projections.realtime import RealtimeProjector
 from projections.replies import OpenRepliesProjector
@@ -23,5 +24,6 @@ PROJECTORS: list[type[Projector]] = [UsersProjector, ChatsProjector, FoldersProj
                                      AuditLogProjector, OpenRepliesProjector,
                                      UsageProjector]
 PROJECTORS.append(PromptsProjector)
+PROJECTORS.append(NotesProjector)
 # Feeds follow the log like projectors but publish instead of writing tables (RealtimeHost).
 FEEDS: list[type[Projector]] = [RealtimeProjector]

@@ -35,6 +35,7 @@ from application.folders import FolderService
 from application.grounding import Grounding
 from application.knowledge import KnowledgeService
 from application.models import ModelService
+from application.notes import NoteService
 from application.ports import BackgroundJobs, FileStorage, SessionStore
 from application.prompts import PromptService
 from application.realtime import RealtimeAccess
@@ -81,6 +82,7 @@ from projections.files import FilesQueries
 from projections.host import ProjectionHost
 from projections.knowledge import KnowledgeQueries
 from projections.models import ModelsQueries
+from projections.notes import NotesQueries
 from projections.prompts import PromptsQueries
 from projections.realtime import (
     ChannelMembersQueries,
@@ -188,16 +190,19 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
     retention = RetentionPolicy(store, runner, chats.queries, settings.CHAT_RETENTION_DAYS,
                                 settings.CHAT_TRASH_RETENTION_DAYS)
     channels = ChannelMembersQueries(read_db)
+    notes = NoteService(store, runner, NotesQueries(read_db), NoGroups(), config.default_permissions,
+                        partial(config.enabled, "ENABLE_NOTES"), host)
     container = Container(
         settings=settings, clock=ports.clock, vault=vault, keys=keys, read_db=read_db, store=store,
         runner=runner, reader=reader, host=host, sessions=sessions, jobs=jobs, realtime=feed,
-        realtime_access=RealtimeAccess(store, channels), usage=_usage_pool(settings), ydocs=ydocs,
+        realtime_access=RealtimeAccess(channels, notes), usage=_usage_pool(settings), ydocs=ydocs,
         channel_directory=channels, config=config, auth=people.auth, users=people.users,
         user_queries=people.queries, connections=llm.connections, llm=llm.llm,
         completions=llm.completions,
         replies=llm.replies, task_models=llm.task_models,
         analytics=Analytics(UsageQueries(read_db), people.queries),
         chats=chats.chats, folders=chats.folders, models=work.models, tools=work.tools,
+        notes=notes,
         utils=work.utils, files=files.files, knowledge=files.knowledge, retrieval=files.retrieval,
         vector_index=files.mirror, retention=retention, prompts=prompts,
         audit=AuditService(store, AuditQueries(read_db), config), erasure=erasure, closers=closers)

@@ -20,6 +20,7 @@ from application.folders import FolderService
 from application.knowledge import KnowledgeService
 from application.llm import LanguageModels
 from application.models import ModelService
+from application.notes import NoteService
 from application.ports import BackgroundJobs, SessionStore
 from application.prompts import PromptService
 from application.realtime import RealtimeAccess
@@ -75,6 +76,7 @@ class Container:
     chats: ChatService
     folders: FolderService
     models: ModelService
+    notes: NoteService  # notes, and who may open their collaborative documents
     tools: ToolService
     utils: UtilsService
     files: FileService  # docs/retrieval.md

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import socketio
 from socketio import packet
 from socketio.async_manager import AsyncManager
 
-from projections.realtime import EVENTS, REVOKE
+from projections.realtime import EVENTS, NOTE_ACCESS, REVOKE
 
 log = logging.getLogger("chronicle.realtime")
 NAMESPACE = "/"
 BATCH = "chronicle.batch"  # a pub/sub message holding several, published in one turn
 MAX_BUFFER = 10_000  # live payloads held for one resuming socket; past that it must resync
+NoteAccess = Callable[[str, int], Awaitable[None]]  # (note id, log position): check its rooms
 
 
 class Feed:
@@ -37,9 +38,10 @@ class Feed:
 class FeedGate(AsyncManager):
     """The in-process manager (embedded); GatedRedisManager adds Redis fan-out across workers."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, note_access: NoteAccess | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.feeds: dict[str, Feed] = {}
+        self.note_access = note_access
 
     # -- subscriptions ----------------------------------------------------------------------
     def subscribe(self, sid: str, position: int | None) -> None:
@@ -58,6 +60,10 @@ class FeedGate(AsyncManager):
         room = to or room
         if event == REVOKE and isinstance(room, str):
             await self._revoke(room)
+            return
+        if event == NOTE_ACCESS:
+            if self.note_access is not None and isinstance(data, dict):
+                await self.note_access(str(data.get("note_id")), int(data.get("position") or 0))
             return
         position = data.get("position") if event == EVENTS and isinstance(data, dict) else None
         if not isinstance(position, int) and isinstance(room, str) and callback is None \
@@ -149,8 +155,9 @@ class GatedRedisManager(socketio.AsyncRedisManager, FeedGate):
     order): two hundred streamed replies are ten thousand emits a second, and a Redis round trip
     and a listener wake-up on every worker for each was most of their cost."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, note_access: NoteAccess | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)  # FeedGate's __init__ runs inside, without the hook
+        self.note_access = note_access
         self._outbox: list[dict[str, Any]] = []
         self._flushing: asyncio.Task[None] | None = None
 

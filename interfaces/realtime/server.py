@@ -11,22 +11,25 @@ Handlers never raise: a bad payload earns the sender an `error` event and the so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from application.auth import Principal
 from application.errors import ApplicationError
-from application.realtime import RealtimeAccess, normalize_document_id
+from application.realtime import RealtimeAccess, normalize_document_id, note_id_of
 from infrastructure.settings import Settings
 from infrastructure.ydoc_store import check_update
 from interfaces.realtime.faults import CheckedServer, library_loggers
 from interfaces.realtime.gate import NAMESPACE, FeedGate, GatedRedisManager
 from interfaces.realtime.limits import MAX_FRAME, Limits
+from interfaces.realtime.saves import Coalescer
 from interfaces.realtime.usage import UsagePool
+from interfaces.schemas.json_limits import json_depth
 from projections.realtime import LoopPublisher, replay_page, socketio_channel, user_room
 
 log = logging.getLogger("chronicle.realtime")
@@ -35,6 +38,7 @@ SOCKETIO_PATH = "/ws/socket.io"
 RESYNC = "chronicle:resync"  # the client is too far behind for a replay: refetch, then go on
 MAX_UPDATE = 1024 * 1024  # one Yjs document update
 MAX_AWARENESS = 64 * 1024
+MAX_DEPTH = 200  # a content snapshot's nesting, as a note's data over REST
 MAX_RELAY = 16 * 1024  # a channel event's data, as JSON
 MAX_TEXT = 512
 MAX_REPLAY = 100_000  # log positions a resume may scan
@@ -118,8 +122,10 @@ class Realtime:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.channel = socketio_channel(settings.DATABASE_URL)
-        self.gate: FeedGate = (GatedRedisManager(settings.REDIS_URL, channel=self.channel)
-                               if settings.REDIS_URL else FeedGate())
+        self.gate: FeedGate = (
+            GatedRedisManager(settings.REDIS_URL, channel=self.channel,
+                              note_access=self._recheck_note)
+            if settings.REDIS_URL else FeedGate(note_access=self._recheck_note))
         origins = [o.strip() for o in settings.CORS_ALLOW_ORIGIN.split(";") if o.strip()]
         # max_http_buffer_size bounds polling bodies only; FrameGuard bounds websocket frames.
         self.sio = CheckedServer(
@@ -136,6 +142,8 @@ class Realtime:
         self.usage = UsagePool()  # in memory and empty until start() hands over the container's
         self._own_publisher: LoopPublisher | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._ordering: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # document: (lock, users)
+        self.saves = Coalescer(self._save_note)  # the editor's snapshots, one save per burst
         self._register()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -147,6 +155,7 @@ class Realtime:
             container.realtime.attach(self._own_publisher)
 
     async def stop(self) -> None:
+        await self.saves.flush()
         if self._own_publisher is not None and self.container is not None:
             self.container.realtime.attach(None)
         for task in list(self._tasks):
@@ -169,7 +178,8 @@ class Realtime:
             "room_members": sum(len(m) for name, m in rooms.items() if name is not None),
             "binary_packets": len(self.sio._binary_packet), "callbacks": len(self.gate.callbacks),
             "members": len(self.members), "binding": len(self._binding),
-            "feeds": len(self.gate.feeds), "usage": self.usage.size(), "tasks": len(self._tasks)}
+            "feeds": len(self.gate.feeds), "usage": self.usage.size(), "tasks": len(self._tasks),
+            "document_queues": len(self._ordering), "pending_saves": self.saves.size()}
 
     def _register(self) -> None:
         self.sio.on("connect", self.connect)
@@ -333,6 +343,21 @@ class Realtime:
             raise BadPayload("no access to this note")
         await self._enter(sid, f"note:{note_id}")
 
+    async def _recheck_note(self, note_id: str, position: int) -> None:
+        """The note's grants changed (or it is gone): sockets whose user may no longer read it
+        leave its rooms, as in Open WebUI."""
+        rooms = (f"note:{note_id}", f"doc_note:{note_id}")
+        sids = {sid for room in rooms for sid, _ in self.gate.get_participants(NAMESPACE, room)}
+        if not sids or self.access is None:
+            return
+        for sid in sids:
+            member = self.members.get(sid)
+            if member is not None and await asyncio.to_thread(
+                    self.access.can_open_note, member.principal, note_id, False, position):
+                continue
+            for room in rooms:
+                await self.sio.leave_room(sid, room)
+
     @guarded("events:channel")
     async def channel_event(self, sid: str, data: Any) -> None:
         data = _obj(data)
@@ -375,11 +400,15 @@ class Realtime:
         return await asyncio.to_thread(self.access.can_open_document, member.principal,
                                        document_id, write)
 
-    async def _send_state(self, sid: str, document_id: str) -> None:
+    async def _send_state(self, sid: str, document_id: str, joining: bool = False) -> None:
         state = await asyncio.to_thread(self.container.ydocs.state, document_id)
         sessions = [s for s, _ in self.gate.get_participants("/", f"doc_{document_id}")]
-        await self.gate.send(sid, "ydoc:document:state", {
-            "document_id": document_id, "state": list(state), "sessions": sessions})
+        payload: dict[str, Any] = {"document_id": document_id, "state": list(state),
+                                   "sessions": sessions}
+        note_id = note_id_of(document_id)
+        if joining and note_id is not None:  # the editor seeds an empty document from it
+            payload["content"] = await asyncio.to_thread(self.container.notes.content, note_id)
+        await self.gate.send(sid, "ydoc:document:state", payload)
 
     @guarded("ydoc:document:join")
     async def ydoc_join(self, sid: str, data: Any) -> None:
@@ -387,7 +416,7 @@ class Realtime:
         room = f"doc_{document_id}"
         if not await self._enter(sid, room):
             return
-        await self._send_state(sid, document_id)
+        await self._send_state(sid, document_id, joining=True)
         await self.sio.emit("ydoc:user:joined", {
             "document_id": document_id, "user_id": member.principal.id,
             "user_name": member.name,
@@ -400,8 +429,42 @@ class Realtime:
         await self._send_state(sid, document_id)
 
     @guarded("ydoc:document:update")
-    async def ydoc_update(self, sid: str, data: Any) -> None:
+    async def ydoc_update(self, sid: str, data: Any) -> list[int] | None:
+        """An edit, a content snapshot (`data`, saved as the note's content), or both.
+
+        With `initialize` (the first editor seeds an empty document from the note's content)
+        the answer is the document's state: the stored one if another editor seeded it first."""
+        # One at a time per document, in arrival order: the last snapshot offered is the
+        # editor's latest (handlers run concurrently and would finish in any order).
+        async with self._in_order(normalize_document_id(_text(_obj(data), "document_id"))):
+            return await self._update(sid, data)
+
+    async def _update(self, sid: str, data: Any) -> list[int] | None:
         document_id, member, data = await self._document(sid, data, write=True)
+        snapshot = data.get("data") if isinstance(data.get("data"), dict) else None
+        if data.get("initialize") and \
+                await asyncio.to_thread(self.container.ydocs.exists, document_id):
+            return list(await asyncio.to_thread(self.container.ydocs.state, document_id))
+        if "update" in data or snapshot is None:
+            await self._apply_update(sid, document_id, member, data)
+        if snapshot is not None:
+            await self.document_saved(document_id, snapshot, member.principal)
+        return list(data["update"]) if data.get("initialize") and "update" in data else None
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, document_id: str) -> AsyncIterator[None]:
+        entry = self._ordering.setdefault(document_id, (asyncio.Lock(), [0]))
+        entry[1][0] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1][0] -= 1
+            if not entry[1][0]:
+                del self._ordering[document_id]
+
+    async def _apply_update(self, sid: str, document_id: str, member: Member,
+                            data: dict[str, Any]) -> None:
         update = _binary(data.get("update"), MAX_UPDATE, "update")
         try:
             check_update(update)
@@ -412,13 +475,24 @@ class Realtime:
         await self.sio.emit("ydoc:document:update", {
             "document_id": document_id, "user_id": member.principal.id,
             "update": data["update"], "socket_id": sid}, room=f"doc_{document_id}", skip_sid=sid)
-        if isinstance(data.get("data"), dict):
-            await self.document_saved(document_id, data["data"], member.principal)
 
     async def document_saved(self, document_id: str, content: dict[str, Any],
                              principal: Principal) -> None:
-        """Hook: the editor's content snapshot. Open WebUI saves it as the note's `data`
-        (debounced); that is the notes feature's command, to be called from here."""
+        """The editor's content snapshot: saved as the note's `data` once its editors pause."""
+        if json_depth(content, MAX_DEPTH) > MAX_DEPTH:
+            raise BadPayload(f"data must nest at most {MAX_DEPTH} levels deep")
+        if note_id_of(document_id) is not None:
+            self.saves.offer(document_id, content, principal)
+
+    async def _save_note(self, document_id: str, content: dict[str, Any],
+                         principal: Principal) -> None:
+        note_id = note_id_of(document_id)
+        try:
+            await asyncio.to_thread(self.container.notes.save_content, principal, str(note_id),
+                                    content)
+        except ApplicationError as error:  # deleted meanwhile, or the editor lost write access
+            log.info("a note's content was not saved", extra={"document_id": document_id,
+                                                               "reason": error.detail})
 
     @guarded("ydoc:document:leave")
     async def ydoc_leave(self, sid: str, data: Any) -> None:

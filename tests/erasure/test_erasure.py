@@ -3,7 +3,7 @@ log, no store holds their personal data, byte for byte (on SQLite and on Postgre
 
 A victim writes unique markers into every kind of personal data (name, e-mail, profile info,
 chat titles and messages, a folder, an uploaded and processed text file, a knowledge base, a
-model, a tool), signs in, and is erased. Then every projection is rebuilt and each marker is
+model, a tool, a note), signs in, and is erased. Then every projection is rebuilt and each marker is
 looked for in every file under DATA_DIR (SQLite files with their WAL, uploads, the FAISS index),
 every row of every table on PostgreSQL, every Redis key and value, and a `chronicle export`.
 """
@@ -36,7 +36,8 @@ from tests.models.helpers import model_form
 
 CHRONICLE = str(Path(sys.executable).with_name("chronicle"))
 FIELDS = ("name", "email", "info", "title", "message", "folder", "filename", "filetext",
-          "kbname", "kbdesc", "modelname", "modeldesc", "toolname", "tooldesc", "toolcode")
+          "kbname", "kbdesc", "modelname", "modeldesc", "toolname", "tooldesc", "toolcode",
+          "notetitle", "notetext")
 
 
 def markers() -> dict[str, str]:
@@ -105,6 +106,9 @@ def populate(client: Any, admin: Caller, marks: dict[str, str], shared: str) -> 
     ok(client.post("/api/v1/tools/create", json={
         "id": f"t_{uuid.uuid4().hex[:10]}", "name": marks["toolname"], "content": code,
         "meta": {"description": marks["tooldesc"]}, "access_control": {}}, headers=h))
+    ok(client.post("/api/v1/notes/create", json={
+        "title": marks["notetitle"], "data": {"content": {"md": f"Dear {marks['notetext']}"}}},
+        headers=h))
     return victim
 
 
@@ -236,7 +240,7 @@ def test_erased_user_leaves_no_trace_in_any_store(client, container, settings_en
                                 headers=other.headers))["id"]
     other_file = upload(client, other, "shared-copy.txt", shared)  # the same blob as the victim's
     streams = container.store.streams_of(victim.id)
-    assert {"User", "Chat", "Folder", "File", "KnowledgeBase", "Model", "Tool"} <= \
+    assert {"User", "Chat", "Folder", "File", "KnowledgeBase", "Model", "Tool", "Note"} <= \
         {s.kind for s in streams.values()}
 
     before = {hit.split(" in ")[0] for hit in search_everything(settings_env, wanted)}
@@ -247,6 +251,7 @@ def test_erased_user_leaves_no_trace_in_any_store(client, container, settings_en
     r = client.delete(f"/api/v1/users/{victim.id}/erase", headers=admin.headers)
     assert r.status_code == 200, r.text
     assert r.json()["complete"] is True and r.json()["deleted"]["Chat"] == 1
+    assert r.json()["deleted"]["Note"] == 1
     assert search_everything(settings_env, wanted) == []  # before any rebuild reuses pages
     rebuild_everything(container)
 

@@ -23,7 +23,7 @@ from tests.operations.helpers import chronicle
 from tests.projections.test_runtime import write_users
 from tests.realtime.test_feed import Collected, save_chat, wait_running
 
-NOTE = "domain.note:Note.Created"  # an aggregate this code does not have
+NOTE = "domain.memo:Memo.Created"  # an aggregate this code does not have
 CHAT_NEWER = "domain.chat:Chat.Frobnicated"  # a chat event this code does not have
 
 

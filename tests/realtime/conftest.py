@@ -52,13 +52,15 @@ def _writer(env: dict[str, str]) -> Any:
 
 
 def wait_feed_started(container: Any, timeout: float = 30.0) -> None:
-    """The feed begins at the head on its first start: write only once it runs."""
+    """The feed begins at the head on its first start: write only once it runs. Note rooms
+    open as the notes read model says: wait for its tables too."""
     from projections.runtime import read_state
 
     deadline = time.monotonic() + timeout
-    while read_state(container.read_db, "realtime") is None:
-        assert time.monotonic() < deadline, "the realtime feed did not start"
-        time.sleep(0.1)
+    for name in ("realtime", "notes"):
+        while read_state(container.read_db, name) is None:
+            assert time.monotonic() < deadline, f"the {name} projection did not start"
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,15 @@
-"""A stand-in note aggregate until the notes feature lands: an owner, and users granted access.
-
-The realtime layer asks any aggregate stored under a note id for `owner_id` and `has_access`.
-"""
+"""A note to open collaboratively: the real Note aggregate, owned by one user and shared with
+readers and writers (the realtime layer checks its grants in the notes read model)."""
 
 from __future__ import annotations
 
-from eventsourcing.domain import Aggregate, event
+from domain.access import Grant, from_grants
+from domain.note import Note as NoteAggregate
 
 
-class Note(Aggregate):
-    @event("Created")
-    def __init__(self, owner_id: str, title: str, readers: list[str], writers: list[str]):
-        self.owner_id = owner_id
-        self.title = title
-        self.readers = list(readers)
-        self.writers = list(writers)
-        self.deleted = False
-
-    def has_access(self, user_id: str, permission: str) -> bool:
-        return user_id in (self.writers if permission == "write" else self.readers + self.writers)
+def Note(owner_id: str, title: str, readers: list[str], writers: list[str]  # noqa: N802
+         ) -> NoteAggregate:
+    grants = [Grant("user", u, "read") for u in readers + writers]
+    grants += [Grant("user", u, "write") for u in writers]
+    return NoteAggregate(user_id=owner_id, title=title, data={}, meta={},
+                         access_control=from_grants(grants))
