@@ -37,6 +37,7 @@ STALE_SECONDS = 60.0  # an open reply this old whose task runs nowhere was inter
 SWEEP_SECONDS = 15.0
 INTERRUPTED = "The reply was interrupted: the server streaming it stopped."
 STREAM_FAILED = "Chat completion stream failed"
+NEW_CHAT = "New Chat"  # a first message's chat, until a title is generated
 Row = dict[str, Any]
 Emit = Callable[[str, dict[str, Any], str], Awaitable[None]]  # (event, data, room)
 
@@ -84,6 +85,15 @@ class LocalTasks:
         found = self.running.get(task_id)
         if found is not None:
             found[2].cancel()
+
+
+def is_new_chat(body: Row) -> bool:
+    """0.12.4's sign of a first message: `parent_id` sent as null and no `chat_id`."""
+    return "parent_id" in body and body["parent_id"] is None and not body.get("chat_id")
+
+
+def _sent(message: Row) -> Row:
+    return {"role": message.get("role", "user"), "content": message.get("content", "")}
 
 
 def user_room(user_id: str) -> str:
@@ -144,19 +154,30 @@ class ReplyService:
 
     @staticmethod
     def wanted(body: Row) -> bool:
-        """The web app's form: the reply goes to a chat and a socket, not to the response."""
-        return all(isinstance(body.get(k), str) and body[k] for k in ("chat_id", "id",
-                                                                        "session_id"))
+        """The web app's form: the reply goes to a chat and a socket, not to the response. A
+        first message (`parent_id: null`, no `chat_id`) opens its chat here, as 0.12.4 does."""
+        return all(isinstance(body.get(k), str) and body[k] for k in ("id", "session_id")) and \
+            (isinstance(body.get("chat_id"), str) and bool(body["chat_id"]) or is_new_chat(body))
 
     async def start(self, principal: Principal, body: Row, emit: Emit) -> Row:
-        chat_id, message_id = body["chat_id"], body["id"]
-        chat = await asyncio.to_thread(self.chats.own, principal, chat_id)  # 404 if not theirs
+        message_id = body["id"]
         user_message = body.get("user_message")
         user_message = user_message if isinstance(user_message, dict) else None
         parent = user_message.get("id") if user_message else body.get("parent_id")
-        messages = body.get("messages") or self._history(chat, user_message, parent)
-        connection, upstream, sources = await self.completions.prepare(
-            principal, {**body, "messages": messages})
+        if is_new_chat(body):
+            messages = body.get("messages") or ([_sent(user_message)] if user_message else [])
+            if not messages:
+                raise BadRequest("No messages to send")
+            # The model is checked before the chat exists: a refused request writes nothing.
+            connection, upstream, sources = await self.completions.prepare(
+                principal, {**body, "messages": messages})
+            chat_id = await self._open_chat(principal, body, user_message, emit)
+        else:
+            chat_id = body["chat_id"]
+            chat = await asyncio.to_thread(self.chats.own, principal, chat_id)  # 404: not theirs
+            messages = body.get("messages") or self._history(chat, user_message, parent)
+            connection, upstream, sources = await self.completions.prepare(
+                principal, {**body, "messages": messages})
         task_id = str(uuid.uuid4())
         await self.chats.start_reply(principal, chat_id, user_message, {
             "id": message_id, "parentId": parent if isinstance(parent, str) else None,
@@ -173,6 +194,27 @@ class ReplyService:
         finally:
             registered.set()
         return {"status": True, "task_ids": [task_id], "chat_id": chat_id}
+
+    async def _open_chat(self, principal: Principal, body: Row, user_message: Row | None,
+                         emit: Emit) -> str:
+        """A first message's chat: "New Chat" with the model, in the folder the app names (404
+        when it is not the caller's); the messages come with the reply's start."""
+        folder = body.get("folder_id")
+        chat: Row = {"title": NEW_CHAT, "models": [body["model"]], "tags": [],
+                "history": {"messages": {}, "currentId": None}, "messages": [],
+                "files": body.get("files") if isinstance(body.get("files"), list) else [],
+                "timestamp": int(time.time() * 1000)}
+        created = await asyncio.to_thread(self.chats.create, principal, chat,
+                                          folder if isinstance(folder, str) and folder else None)
+        chat_id = str(created.value.id)
+        payload = {"chat_id": chat_id, "message_id": user_message.get("id") if user_message
+                   else None, "data": {"type": "chat:list", "data": {
+                       "chat_id": chat_id, "folder_id": folder}}}
+        try:  # the app's sidebar lists the new chat on this
+            await emit("events", payload, user_room(principal.id))
+        except Exception:
+            log.warning("could not announce the new chat %s", chat_id, exc_info=True)
+        return chat_id
 
     @staticmethod
     def _history(chat: Chat, user_message: Row | None, parent: Any) -> list[Row]:

@@ -146,6 +146,37 @@ def test_a_reply_streams_to_the_users_sockets_and_is_recorded_once(dep: Deployme
     assert "ReplyCheckpointed" in kinds and kinds[-1] == "ReplyFinished"
 
 
+def test_a_first_message_opens_its_chat_as_0_12_4_does(dep: Deployment) -> None:
+    """The app's new chat: `parent_id: null` and no `chat_id`. The chat is made on the server
+    ("New Chat", the model, the messages), announced to the sidebar, and answered with its id."""
+    alice = dep.person("Alice")
+    sock = dep.sock(dep.apis[0], {"token": alice.token})
+    before = {c["id"] for c in httpx.get(f"{dep.apis[0].url}/api/v1/chats/", timeout=10,
+                                         headers=alice.headers).json()}
+    r, user_id, reply_id = _ask(dep, alice, "", "hello new chat")
+    assert r.status_code == 200, r.text
+    chat_id = r.json()["chat_id"]
+    assert chat_id not in before and r.json()["status"] is True
+    sock.wait(_ended(reply_id), timeout=30)
+    listed = [e["data"]["data"] for e in sock.of("events") if e["data"]["type"] == "chat:list"]
+    assert {"chat_id": chat_id, "folder_id": None} in listed
+    stored = _chat(dep, alice, chat_id)
+    assert stored["models"] == ["echo"]
+    assert stored["history"]["messages"][user_id]["content"] == "hello new chat"
+    assert stored["history"]["messages"][reply_id]["content"] == "You said: hello new chat"
+    assert stored["history"]["currentId"] == reply_id
+
+
+def test_a_first_message_to_a_model_it_may_not_use_writes_nothing(dep: Deployment) -> None:
+    carol = dep.person("Carol")
+    count = len(httpx.get(f"{dep.apis[0].url}/api/v1/chats/", headers=carol.headers,
+                          timeout=10).json())
+    r, _, _ = _ask(dep, carol, "", "hi", model="no-such-model")
+    assert r.status_code == 400 and r.json() == {"detail": "Model not found"}
+    assert len(httpx.get(f"{dep.apis[0].url}/api/v1/chats/", headers=carol.headers,
+                         timeout=10).json()) == count
+
+
 def test_a_stopped_reply_keeps_what_arrived(dep: Deployment) -> None:
     alice = dep.person("Alice")
     sock = dep.sock(dep.apis[0], {"token": alice.token})
