@@ -62,7 +62,7 @@ def chronicle_server(tmp: Path, upstream_url: str, backend: str) -> Iterator[Ser
     """`chronicle serve` (two workers and a projector process on PostgreSQL + Redis)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
     env.update({"PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-                "DATA_DIR": str(tmp / "data"), "WEBUI_SECRET_KEY": "journey-secret-0123456789abcdef",
+                "DATA_DIR": str(tmp / "data"), "WEBUI_SECRET_KEY": "journey-secret-0123456789abcdef-0123456789",
                 "FRONTEND_BUILD_DIR": str(frontend_dir()), "LOG_LEVEL": "WARNING",
                 "LOG_FORMAT": "console", "ENABLE_SIGNUP": "true",
                 "OPENAI_API_BASE_URLS": upstream_url, "OPENAI_API_KEYS": UPSTREAM_KEY,

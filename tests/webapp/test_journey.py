@@ -33,7 +33,7 @@ from tests.webapp.browser import (
     need_browser,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slow, pytest.mark.journey, pytest.mark.timeout(420)]
 
 PASSWORD = "correct horse battery staple"
 
@@ -253,7 +253,8 @@ def move_the_chat_to_a_folder(j: Journey) -> None:
     expect_visible(sidebar_chat(j, j.folder))
     chat_menu(j, j.chat_title)
     j.page.get_by_role("menuitem", name="Move").hover()
-    j.page.get_by_role("menuitem", name=j.folder).click()
+    j.answered("POST", rf"^/api/v1/chats/{j.chat_id}/folder$",
+               j.page.get_by_role("menuitem", name=j.folder).click)
     folder = j.api("GET", f"/api/v1/chats/{j.chat_id}", None)
     assert json.loads(folder["body"]).get("folder_id"), folder
     j.no_error_toast()
@@ -264,7 +265,7 @@ def tag_the_chat(j: Journey) -> None:
     j.page.get_by_role("button", name="Chat actions").click()
     tag = j.page.get_by_placeholder("Add a tag...")
     tag.fill(j.tag)
-    tag.press("Enter")
+    j.answered("POST", rf"^/api/v1/chats/{j.chat_id}/tags$", lambda: tag.press("Enter"))
     j.page.keyboard.press("Escape")
     tags = j.api("GET", f"/api/v1/chats/{j.chat_id}/tags", None)
     assert tags["status"] == 200 and j.tag in tags["body"], tags
@@ -390,7 +391,10 @@ def workspace_tool_from_the_template(j: Journey) -> None:
     expect_visible(j.page.get_by_placeholder("Tool Name"), what="the tool editor")
     j.page.get_by_placeholder("Tool Name").first.fill("Journey tool")
     j.page.get_by_placeholder("Tool Description").first.fill("made from the template")
-    j.answered("POST", r"^/api/v1/tools/create$", j.page.get_by_role("button", name="Save").click)
+    j.page.get_by_role("button", name="Save & Create").click()
+    # Tools run code on the server: the app asks to confirm first.
+    j.answered("POST", r"^/api/v1/tools/create$",
+               j.page.get_by_role("button", name="Confirm", exact=True).click)
     j.go("/workspace/tools")
     expect_visible(j.page.get_by_text("Journey tool"), what="the tool in the Workspace Tools list")
     j.no_error_toast()
