@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     # The web app answers only what no route above does (interfaces/frontend.py).
-    serve_frontend(app, settings.frontend_dir)
+    serve_frontend(app, settings.frontend_dir, settings.WEBUI_NAME)
     return app
 
 

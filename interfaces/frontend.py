@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -56,10 +56,21 @@ def is_installed(directory: Path) -> bool:
     return (directory / "index.html").is_file()
 
 
-def serve_frontend(app: FastAPI, directory: Path) -> None:
+def serve_frontend(app: FastAPI, directory: Path, name: str) -> None:
     """Make the installed app at `directory` the answer for paths no route has."""
     if is_installed(directory):
-        app.router.default = Frontend(directory, app.router.default)
+        app.router.default = Frontend(directory, app.router.default, name)
+
+
+def manifest(name: str) -> dict[str, object]:
+    """The web app manifest Open WebUI generates (the build's own manifest.json is empty)."""
+    icon = {"src": "/static/logo.png", "type": "image/png", "sizes": "500x500"}
+    return {"name": name, "short_name": name,
+            "description": f"{name} is an open, extensible, user-friendly interface for AI that "
+                           "adapts to your workflow.",
+            "start_url": "/", "display": "standalone", "background_color": "#343541",
+            "icons": [{**icon, "purpose": "any"}, {**icon, "purpose": "maskable"}],
+            "share_target": {"action": "/", "method": "GET", "params": {"text": "shared"}}}
 
 
 class _Files(StaticFiles):
@@ -97,8 +108,9 @@ def media_type(name: str) -> str:
 class Frontend:
     """The router's fallback: static folders, then the build's files, then the app's page."""
 
-    def __init__(self, directory: Path, not_found: ASGIApp):
+    def __init__(self, directory: Path, not_found: ASGIApp, name: str):
         self.not_found = not_found
+        self.manifest = JSONResponse(manifest(name), headers={"cache-control": REVALIDATE})
         self.build = _Files(directory)
         self.mounts = {"static": _Files(directory / "static"),
                        "pyodide": _Files(directory / "pyodide", cors=True)}
@@ -108,6 +120,8 @@ class Frontend:
         first, _, rest = path.lstrip("/").partition("/")
         if scope["type"] != "http" or first in SERVER_PREFIXES:
             await self.not_found(scope, receive, send)
+        elif path == "/manifest.json" and scope["method"] in ("GET", "HEAD"):
+            await self.manifest(scope, receive, send)
         elif first in self.mounts:
             await self._file(self.mounts[first], rest, scope, receive, send)
         else:

@@ -28,6 +28,7 @@ def fake_build(root: Path) -> Path:
         "pyodide/pyodide.mjs": "export {}",
         "wasm/a.wasm": "\0asm",
         "robots.txt": "User-agent: *",
+        "manifest.json": "{}",
         ".chronicle-frontend.json": "{}",
     }
     for name, text in files.items():
@@ -90,6 +91,14 @@ def test_page_paths_get_the_app(client, path):
     assert r.status_code == 200
     assert r.text == INDEX
     assert r.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_the_manifest_is_generated_as_open_webui_does(client):
+    r = client.get("/manifest.json")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["name"] == "Open WebUI" and body["start_url"] == "/"
+    assert {i["purpose"] for i in body["icons"]} == {"any", "maskable"}
 
 
 def test_head_is_answered_like_get(client):
