@@ -331,8 +331,8 @@ def workspace_model_preset(j: Journey) -> None:
     j.go("/workspace/models/create")
     expect_visible(j.page.get_by_placeholder("Model Name"), what="the model editor")
     j.page.get_by_placeholder("Model Name").first.fill("Journey preset")
-    j.page.locator("#workspace-base-model").click()
-    j.page.get_by_role("option", name=re.compile("echo")).first.click()
+    j.page.locator("#model-selector-workspace-base-model-button").click()
+    j.page.locator("#model-selector-list [data-value='echo']").click()
     j.answered("POST", r"^/api/v1/models/create$",
                j.page.get_by_role("button", name="Save & Create").click)
     j.go("/workspace/models")
