@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     CHAT_RETENTION_DAYS: float = Field(default=0.0, ge=0, le=1e5, allow_inf_nan=False)  # 0: off
     RETENTION_INTERVAL_SECONDS: float = Field(default=3600.0, ge=0, le=1e9,
                                               allow_inf_nan=False)  # 0: not scheduled
+    # The Open WebUI web app (`chronicle frontend install`); unset: DATA_DIR/frontend.
+    FRONTEND_BUILD_DIR: Path | None = None
 
     @field_validator("DEFAULT_USER_ROLE")
     @classmethod
@@ -88,9 +90,18 @@ class Settings(BaseSettings):
             raise ValueError("DEFAULT_USER_ROLE must be pending, user or admin")
         return value
 
+    @field_validator("FRONTEND_BUILD_DIR", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return value or None
+
     @property
     def uses_postgres(self) -> bool:
         return self.DATABASE_URL.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def frontend_dir(self) -> Path:
+        return self.FRONTEND_BUILD_DIR or self.DATA_DIR / "frontend"
 
     @property
     def jwt_expiry_seconds(self) -> int | None:

@@ -18,6 +18,7 @@ from interfaces.composition import heap
 from interfaces.composition.bootstrap import bootstrap
 from interfaces.composition.container import Container
 from interfaces.errors import install_error_handlers
+from interfaces.frontend import serve_frontend
 from interfaces.logs import configure_logging
 from interfaces.middleware import RequestContextMiddleware
 from interfaces.routers import (
@@ -106,6 +107,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         """Prometheus metrics of this process."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    # The web app answers only what no route above does (interfaces/frontend.py).
+    serve_frontend(app, settings.frontend_dir, settings.WEBUI_NAME)
     return app
 
 

@@ -85,6 +85,12 @@ def _operations(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     model.add_argument("--reinstall", action="store_true", help="reinstall a damaged copy")
     model.set_defaults(handler=_install_model)
 
+    from scripts.frontend import add_arguments as frontend_arguments
+
+    frontend = commands.add_parser("frontend", help="install the Open WebUI web app to serve at /")
+    frontend_arguments(frontend)
+    frontend.set_defaults(handler=_frontend)
+
 
 # -- the processes (interfaces/cli.py) ------------------------------------------------------------
 def _serve(args: argparse.Namespace) -> int:
@@ -161,6 +167,12 @@ def _install_model(args: argparse.Namespace) -> int:
     from scripts.install_model import run
 
     return run(check=args.check, reinstall=args.reinstall)
+
+
+def _frontend(args: argparse.Namespace) -> int:
+    from scripts.frontend import run
+
+    return run(args.version, cache_dir=args.cache_dir, force=args.force)
 
 
 def run_as(command: str) -> int:
