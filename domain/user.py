@@ -142,9 +142,23 @@ class User(SoftDeleted, Aggregate):
         self.api_key_hint = None
 
     # -- the user's own documents -----------------------------------------------------------
-    def update_settings(self, settings: dict[str, Any]) -> None:
+    def update_settings(self, changes: dict[str, Any]) -> None:
+        """0.12.4's rule: top-level keys replace; `ui` is patched key by key (an omitted key
+        keeps its value, null removes it), so a page saving a few preferences loses no other.
+        The event records the settings as they became."""
         self._live()
-        if settings != self.settings:
+        current = self.settings or {}
+        settings = {**current, **{k: v for k, v in changes.items() if k != "ui"}}
+        ui_changes = changes.get("ui")
+        if isinstance(ui_changes, dict):
+            ui = dict(current.get("ui") or {})
+            for key, value in ui_changes.items():
+                if value is None:
+                    ui.pop(key, None)
+                else:
+                    ui[key] = value
+            settings["ui"] = ui
+        if settings != current:
             self._settings_updated(settings)
 
     @event("SettingsUpdated")

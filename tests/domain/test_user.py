@@ -147,3 +147,15 @@ def test_deleted_user_refuses_commands() -> None:
     except UserError:
         return
     raise AssertionError("a deleted user accepted a command")
+
+
+def test_settings_patch_ui_key_by_key_as_0_12_4_does() -> None:
+    user = User(user_id=str(uuid.uuid4()), email="a@x.org", name="A", role="user",
+                password_hash="h", profile_image_url="", stamp="s")
+    user.update_settings({"ui": {"version": "0.12.4", "theme": "dark", "models": ["m"]}})
+    user.update_settings({"ui": {"theme": "light", "models": None}, "other": 1})
+    assert user.settings == {"ui": {"version": "0.12.4", "theme": "light"}, "other": 1}
+    versions = user.version
+    user.update_settings({"ui": {"theme": "light"}})  # nothing changes: nothing recorded
+    user.update_settings({"ui": None})  # null ui leaves it as it is
+    assert user.version == versions and user.settings["ui"]["version"] == "0.12.4"
