@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from application.auth import Principal
+from application.task_models import TASK_DEFAULTS
 from application.errors import ApplicationError
 from application.messages import Detail
 from domain.directory import DIRECTORY_ID
@@ -81,19 +82,16 @@ def version() -> dict[str, str]:
 @router.get("/api/config", response_model=AppConfigResponse, response_model_exclude_unset=True)
 def config(request: Request, container: ContainerDep, config: Config) -> dict[str, Any]:
     """The web app's startup config: features, defaults, and (signed in) the caller's own."""
-    values = {**ADMIN_CONFIG_DEFAULTS, **config.values()}
+    values = {**ADMIN_CONFIG_DEFAULTS, **TASK_DEFAULTS, **config.values()}
     features: dict[str, Any] = {
+        "slim": False,
         "auth": True,
         "auth_trusted_header": False,
         "enable_signup_password_confirmation": False,
         "enable_ldap": bool(values.get("ENABLE_LDAP")),
-        "enable_api_keys": bool(values.get("ENABLE_API_KEYS")),
         "enable_signup": bool(values.get("ENABLE_SIGNUP")),
         "enable_login_form": bool(values.get("ENABLE_LOGIN_FORM")),
         "enable_websocket": True,
-        "enable_version_update_check": False,
-        "enable_public_active_users_count": False,
-        "enable_easter_eggs": False,
     }
     body: dict[str, Any] = {
         "status": True,
@@ -108,25 +106,7 @@ def config(request: Request, container: ContainerDep, config: Config) -> dict[st
         if not container.store.exists(DIRECTORY_ID):
             body["onboarding"] = True
         return body
-    features.update({
-        "enable_direct_connections": False,
-        "enable_folders": bool(values.get("ENABLE_FOLDERS")),
-        "folder_max_file_count": values.get("FOLDER_MAX_FILE_COUNT"),
-        "enable_channels": bool(values.get("ENABLE_CHANNELS")),
-        "enable_notes": bool(values.get("ENABLE_NOTES")),
-        "enable_memories": bool(values.get("ENABLE_MEMORIES")),
-        "enable_web_search": False,
-        "enable_code_execution": False,
-        "enable_code_interpreter": False,
-        "enable_image_generation": False,
-        "enable_autocomplete_generation": False,
-        "enable_community_sharing": bool(values.get("ENABLE_COMMUNITY_SHARING")),
-        "enable_message_rating": bool(values.get("ENABLE_MESSAGE_RATING")),
-        "enable_user_webhooks": bool(values.get("ENABLE_USER_WEBHOOKS")),
-        "enable_user_status": bool(values.get("ENABLE_USER_STATUS")),
-        "enable_admin_export": True,
-        "enable_admin_chat_access": True,
-    })
+    features.update(_signed_in_features(values))
     overlay = {"pending_user_overlay_title": values.get("PENDING_USER_OVERLAY_TITLE") or "",
                "pending_user_overlay_content": values.get("PENDING_USER_OVERLAY_CONTENT") or ""}
     if principal.role == "pending":
@@ -136,12 +116,85 @@ def config(request: Request, container: ContainerDep, config: Config) -> dict[st
         "default_models": "",
         "default_pinned_models": "",
         "default_prompt_suggestions": [],
+        "default_prompt_suggestions_i18n": {},
         "user_count": container.user_queries.count(),
         "permissions": config.default_permissions(),
-        "ui": {**overlay, "response_watermark": values.get("RESPONSE_WATERMARK") or ""},
+        "ui": {**overlay, "response_watermark": values.get("RESPONSE_WATERMARK") or "",
+               "default_interface_settings": values.get("DEFAULT_INTERFACE_SETTINGS") or {},
+               "visibility": {}, "iframe_csp": None},
         "license_metadata": None,
+        **SWITCHED_OFF_SECTIONS,
     })
     return body
+
+
+# Out of scope here (see the README's "Out of scope"): the app hides what these switch off.
+SWITCHED_OFF_SECTIONS: dict[str, Any] = {
+    "i18n": {},
+    "code": {"engine": "", "interpreter_engine": ""},
+    "audio": {"realtime": {"enabled": False, "model": "", "voice": ""},
+              "tts": {"engine": "", "voice": "", "split_on": "punctuation"},
+              "stt": {"engine": ""}},
+    "file": {"max_size": None, "max_count": None,
+             "image_compression": {"width": None, "height": None}},
+    "google_drive": {"client_id": "", "api_key": ""},
+    "onedrive": {"client_id_personal": "", "client_id_business": "", "sharepoint_url": "",
+                 "sharepoint_tenant_id": ""},
+}
+
+
+def _signed_in_features(values: dict[str, Any]) -> dict[str, Any]:
+    """The 44 `features` keys 0.12.4 sends a signed-in caller: what Chronicle has follows the
+    admin's configuration; what it does not have is off, so the web app hides it."""
+    def on(key: str) -> bool:
+        return bool(values.get(key))
+
+    return {
+        "enable_api_keys": on("ENABLE_API_KEYS"),
+        "enable_password_change_form": True,
+        "enable_version_update_check": False,
+        "enable_pyodide_file_persistence": False,
+        "enable_public_active_users_count": False,
+        "enable_easter_eggs": False,
+        "enable_direct_connections": False,
+        "enable_direct_integrations": False,
+        "enable_plugins": True,  # the Tools workspace (Python tools) lives behind it
+        "enable_tools": True,
+        "enable_functions": False,
+        "enable_tool_servers": False,
+        "enable_terminal_servers": False,
+        "enable_folders": on("ENABLE_FOLDERS"),
+        "folder_max_file_count": values.get("FOLDER_MAX_FILE_COUNT"),
+        "enable_channels": False,
+        "enable_encrypted_channels": False,
+        "enable_apps": False,
+        "enable_calendar": False,
+        "enable_automations": False,
+        "enable_notes": on("ENABLE_NOTES"),
+        "enable_context_compaction": False,
+        "enable_tool_permissions": False,
+        "enable_web_search": False,
+        "enable_web_search_confirmation": False,
+        "web_search_confirmation_content": "",
+        "enable_code_execution": False,
+        "enable_code_interpreter": False,
+        "enable_image_generation": False,
+        "enable_autocomplete_generation": on("ENABLE_AUTOCOMPLETE_GENERATION"),
+        "enable_title_generation": on("ENABLE_TITLE_GENERATION"),
+        "enable_follow_up_generation": on("ENABLE_FOLLOW_UP_GENERATION"),
+        "enable_tags_generation": on("ENABLE_TAGS_GENERATION"),
+        "enable_community_sharing": on("ENABLE_COMMUNITY_SHARING"),
+        "enable_message_rating": on("ENABLE_MESSAGE_RATING"),
+        "enable_user_webhooks": False,
+        "enable_user_status": on("ENABLE_USER_STATUS"),
+        "enable_admin_export": True,
+        "enable_admin_chat_access": True,
+        "enable_admin_analytics": False,  # its summary and daily routes are not served yet
+        "enable_google_drive_integration": False,
+        "enable_onedrive_integration": False,
+        "enable_memories": False,
+        "enable_subagents": False,
+    }
 
 
 def _optional_principal(request: Request, container: Any) -> Principal | None:
