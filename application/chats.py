@@ -542,6 +542,10 @@ class ChatService:
     def pinned(self, principal: Principal) -> list[dict[str, Any]]:
         return self.chats.pinned(principal.id)
 
+    def archived_count(self, principal: Principal) -> int:
+        """How many chats the caller archived (internal ones aside, as 0.12.4)."""
+        return len(self.chats.page(principal.id, ListFilter(archived=True)))
+
     def everything(self, user_id: str | None, archived: bool | None = None) -> list[dict[str, Any]]:
         """Rows of every chat of a user (None: of every user), newest first."""
         return self.chats.page(user_id, ListFilter(archived=archived))

@@ -133,6 +133,14 @@ class ToolService(AccessControlled):
             row["has_user_valves"] = row.pop("user_valves_schema") is not None
         return rows
 
+    def access_listing(self, principal: Principal) -> list[Row]:
+        """The tools the caller may use, each with whether they may change it (/tools/list)."""
+        viewer = self.viewer(principal)
+        rows = self.listing(principal, None)
+        for row in rows:
+            row["write_access"] = self.can(viewer, row["user_id"], row["access_control"], "write")
+        return rows
+
     def get(self, principal: Principal, tool_id: str) -> Row:
         row = self._row(tool_id, with_content=True)
         viewer = self.viewer(principal)

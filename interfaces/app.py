@@ -36,9 +36,15 @@ from interfaces.routers import (
     users,
     utils,
 )
+from interfaces.routers import audio as audio_router
+from interfaces.routers import events as events_router
 from interfaces.routers import files as files_router
+from interfaces.routers import functions as functions_router
 from interfaces.routers import knowledge as knowledge_router
 from interfaces.routers import retrieval as retrieval_router
+from interfaces.routers import search as search_router
+from interfaces.routers import skills as skills_router
+from interfaces.routers import terminals as terminals_router
 
 VERSION = "0.12.4"
 
@@ -93,6 +99,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(configs.router)
     app.include_router(tasks.router)
     app.include_router(analytics.router)
+    app.include_router(events_router.router)
+    app.include_router(functions_router.router)
+    app.include_router(skills_router.router)
+    app.include_router(terminals_router.router)
+    app.include_router(audio_router.router)
+    app.include_router(search_router.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

@@ -25,6 +25,7 @@ from application.realtime import RealtimeAccess
 from application.replies import ReplyService
 from application.retention import RetentionPolicy
 from application.retrieval import RetrievalService
+from application.search import WorkspaceSearch
 from application.task_models import TaskModels
 from application.tools import ToolService
 from application.users import UserService
@@ -83,6 +84,7 @@ class Container:
     retention: RetentionPolicy  # old chats to the trash, the trash emptied
     audit: AuditService  # docs/audit.md
     erasure: ErasureService  # docs/erasure.md
+    search: WorkspaceSearch  # the web app's search dialog (/api/v1/search)
     closers: list[Callable[[], None]] = field(default_factory=list)  # run last first
 
     def close(self) -> None:

@@ -106,6 +106,12 @@ def archived_list(principal: VerifiedUser, chats: Chats, page: Page = None,
                                        direction))
 
 
+@router.get("/archived/count", response_model=int, dependencies=[CHATS])
+def archived_count(principal: VerifiedUser, chats: Chats) -> int:
+    """How many chats the caller archived."""
+    return chats.archived_count(principal)
+
+
 @router.get("/pinned", response_model=Titles, dependencies=[CHATS])
 def pinned_list(principal: VerifiedUser, chats: Chats) -> list[dict[str, Any]]:
     """The caller's pinned chat titles."""

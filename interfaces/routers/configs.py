@@ -8,8 +8,9 @@ from fastapi import APIRouter
 
 from application.connections import CONNECTION_DEFAULTS, MODELS_DEFAULTS
 from interfaces.deps import AdminUser, VerifiedUser, Write
+from interfaces.schemas.configs import BannerModel, SetBannersForm
 from interfaces.schemas.connections import ConnectionsConfigForm, ModelsConfigForm
-from interfaces.services import Connections
+from interfaces.services import Config, Connections
 
 router = APIRouter(prefix="/api/v1/configs", tags=["configs"])
 
@@ -48,3 +49,18 @@ def set_models_config(form: ModelsConfigForm, principal: AdminUser,
 def get_models_defaults(principal: VerifiedUser, connections: Connections) -> dict[str, Any]:
     """The default model metadata every user's app starts from."""
     return {"DEFAULT_MODEL_METADATA": connections.models_config()["DEFAULT_MODEL_METADATA"]}
+
+
+@router.get("/banners", response_model=list[BannerModel])
+def get_banners(principal: VerifiedUser, config: Config) -> list[dict[str, Any]]:
+    """The banners the admin set, shown atop every page."""
+    return config.banners()
+
+
+@router.post("/banners", response_model=list[BannerModel])
+def set_banners(form: SetBannersForm, principal: AdminUser, written: Write,
+                config: Config) -> list[dict[str, Any]]:
+    """Replace the banners."""
+    outcome = config.set_banners([b.model_dump() for b in form.banners])
+    written(outcome.position)
+    return outcome.value

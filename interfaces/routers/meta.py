@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from application.auth import Principal
-from application.task_models import TASK_DEFAULTS
-from application.errors import ApplicationError
+from application.errors import ApplicationError, Forbidden
 from application.messages import Detail
+from application.task_models import TASK_DEFAULTS
 from domain.directory import DIRECTORY_ID
-from interfaces.deps import ContainerDep
+from interfaces.deps import ContainerDep, VerifiedUser
 from interfaces.schemas.auths import ADMIN_CONFIG_DEFAULTS
 from interfaces.schemas.meta import (
     DEFAULT_WEBUI_NAME,
     OPEN_WEBUI_VERSION,
     AppConfigResponse,
     HealthResponse,
+    UsageResponse,
     VersionResponse,
 )
-from interfaces.services import Config, Sessions
+from interfaces.schemas.users import ACTIVE_WINDOW_SECONDS
+from interfaces.services import Config, Sessions, UsagePoolDep, UserDirectory
 
 router = APIRouter()
 VERSION = OPEN_WEBUI_VERSION
@@ -77,6 +81,26 @@ def _database_ok(container: Any) -> bool:
 def version() -> dict[str, str]:
     """The Open WebUI version this backend serves."""
     return {"version": VERSION, "deployment_id": ""}
+
+
+@router.get("/api/changelog")
+def changelog() -> dict[str, Any]:
+    """Release notes by version, as 0.12.4's (none: Chronicle ships no Open WebUI changelog)."""
+    return {}
+
+
+@router.get("/api/usage", response_model=UsageResponse)
+async def usage(principal: VerifiedUser, usage_pool: UsagePoolDep,
+                sessions: Sessions, users: UserDirectory) -> dict[str, Any]:
+    """Models in use right now and how many users were active in the last three minutes
+    (admins only: the public active-user count is off, as 0.12.4's default)."""
+    if not principal.is_admin:
+        raise Forbidden(Detail.USAGE_ADMINS_ONLY)
+    model_ids = await usage_pool.models()
+    ids = await anyio.to_thread.run_sync(users.ids)
+    seen = await anyio.to_thread.run_sync(sessions.last_active, ids)
+    cutoff = time.time() - ACTIVE_WINDOW_SECONDS
+    return {"model_ids": model_ids, "user_count": sum(1 for t in seen.values() if t >= cutoff)}
 
 
 @router.get("/api/config", response_model=AppConfigResponse, response_model_exclude_unset=True)

@@ -83,6 +83,12 @@ def model_tags(principal: VerifiedUser, models: Models) -> list[str]:
     return models.tags(principal)
 
 
+@router.get("/all", response_model=list[ModelResponse], dependencies=[MODELS])
+def all_models(principal: AdminUser, models: Models) -> list[dict[str, Any]]:
+    """Every workspace model record, presets and base-model entries (admins)."""
+    return _views(models.all_records())
+
+
 @router.get("/export", response_model=list[ModelModel], dependencies=[MODELS])
 def export_models(principal: VerifiedUser, models: Models,
                   ids: Annotated[list[QueryText] | None, Query(max_length=IMPORT_MAX)] = None
@@ -101,7 +107,7 @@ def get_model(id: IdParam, principal: VerifiedUser, models: Models) -> dict[str,
 @router.get("/model/profile/image", dependencies=[MODELS])
 def profile_image(id: IdParam, principal: VerifiedUser, models: Models) -> Response:
     """A workspace model's picture (or the default one)."""
-    url = models.image(principal, id) or ""
+    url = models.image_or_default(principal, id) or ""
     if url.startswith(("http://", "https://")):
         return RedirectResponse(url, status_code=302)
     if url.startswith("data:image/"):

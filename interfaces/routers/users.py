@@ -31,6 +31,8 @@ from interfaces.schemas.users import (
     UserSettings,
     UserStatus,
     UserUpdateForm,
+    UserVariablesForm,
+    UserVariablesResponse,
 )
 from interfaces.services import Config, Erasure, Sessions, Users
 
@@ -178,6 +180,21 @@ def update_info(principal: VerifiedUser, users: Users, written: Write,
     outcome = users.update_info(principal, form)
     written(outcome.position)
     return outcome.value.info
+
+
+@router.get("/user/variables", response_model=UserVariablesResponse)
+def get_variables(principal: VerifiedUser, users: Users) -> dict[str, Any]:
+    """The caller's prompt variables (`{{user.variables.<key>}}`)."""
+    return {"variables": users.variables(principal)}
+
+
+@router.post("/user/variables/update", response_model=UserVariablesResponse)
+def update_variables(form: UserVariablesForm, principal: VerifiedUser, users: Users,
+                     written: Write) -> dict[str, Any]:
+    """Replace the caller's prompt variables."""
+    outcome = users.update_variables(principal, form.variables)
+    written(outcome.position)
+    return {"variables": outcome.value}
 
 
 @router.get("/{user_id}", response_model=UserActiveResponse)

@@ -96,3 +96,10 @@ class AppConfigResponse(BaseModel):
     permissions: dict[str, Any] | None = None  # the *default* permissions (wire form)
     ui: AppConfigUI | None = None
     license_metadata: dict[str, Any] | None = None
+
+
+class UsageResponse(BaseModel):
+    """GET /api/usage: models in use right now (the Socket.IO `usage` pool) and active users."""
+
+    model_ids: list[str]
+    user_count: int

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from application.permissions import DEFAULT_PERMISSIONS
 from interfaces import bounds
+from interfaces.schemas.json_limits import JSONObject
 
 # ---------------------------------------------------------------------------------------
 # Limits
@@ -443,3 +444,13 @@ class UserPermissions(BaseModel):
 def default_user_permissions() -> dict[str, dict[str, bool]]:
     """The wire form of the default permissions (``chat.import`` spelled ``import``)."""
     return UserPermissions.defaults().model_dump(by_alias=True)
+
+
+class UserVariablesForm(BaseModel):
+    """POST /users/user/variables/update: the whole set (the app checks keys and values)."""
+
+    variables: JSONObject = Field(default_factory=dict)
+
+
+class UserVariablesResponse(BaseModel):
+    variables: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,29 @@
+"""Request/response models of /api/v1/configs/banners (0.12.4's BannerModel)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from interfaces import bounds
+
+BANNERS_MAX = 100  # not in reference
+BANNER_TEXT_MAX = 10_000  # not in reference
+
+ShortText = Annotated[str, StringConstraints(max_length=255)]
+Text = Annotated[str, StringConstraints(max_length=BANNER_TEXT_MAX)]
+
+
+class BannerModel(BaseModel):
+    i18n: dict[ShortText, dict[ShortText, Text]] | None = None  # locale → field → text
+    id: ShortText
+    type: ShortText  # "info", "success", "warning", "error"
+    title: Text | None = None
+    content: Text
+    dismissible: bool
+    timestamp: bounds.Epoch
+
+
+class SetBannersForm(BaseModel):
+    banners: list[BannerModel] = Field(max_length=BANNERS_MAX)

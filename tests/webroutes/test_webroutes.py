@@ -1,0 +1,396 @@
+"""The routes the Open WebUI 0.12.4 web app calls on every page, in settings, the admin panel and
+the workspace (issue #16, item 2): who may call each, bad input, and what each does, on both
+backends."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from application.messages import Detail
+from tests.api.test_authz_matrix import World, close_shared_worlds, reset, shared_world
+from tests.chats.helpers import chat_doc
+from tests.helpers import Caller
+
+CALLERS = ("anonymous", "pending", "user", "admin")
+EVERYONE = [200, 200, 200, 200]
+SIGNED_IN = [401, 200, 200, 200]
+VERIFIED = [401, 401, 200, 200]
+ADMINS = [401, 401, 401, 200]
+
+# The `features` keys 0.12.4's /api/config sends a signed-in caller (main.py get_app_config),
+# without the two that depend on settings (websocket_heartbeat_interval, the OneDrive pair).
+FEATURES_0_12_4 = {
+    "slim", "auth", "auth_trusted_header", "enable_signup_password_confirmation", "enable_ldap",
+    "enable_signup", "enable_login_form", "enable_websocket",
+    "enable_api_keys", "enable_password_change_form", "enable_version_update_check",
+    "enable_pyodide_file_persistence", "enable_public_active_users_count", "enable_easter_eggs",
+    "enable_direct_connections", "enable_direct_integrations", "enable_plugins", "enable_tools",
+    "enable_functions", "enable_tool_servers", "enable_terminal_servers", "enable_folders",
+    "folder_max_file_count", "enable_channels", "enable_encrypted_channels", "enable_apps",
+    "enable_calendar", "enable_automations", "enable_notes", "enable_context_compaction",
+    "enable_tool_permissions", "enable_web_search", "enable_web_search_confirmation",
+    "web_search_confirmation_content", "enable_code_execution", "enable_code_interpreter",
+    "enable_image_generation", "enable_autocomplete_generation", "enable_title_generation",
+    "enable_follow_up_generation", "enable_tags_generation", "enable_community_sharing",
+    "enable_message_rating", "enable_user_webhooks", "enable_user_status", "enable_admin_export",
+    "enable_admin_chat_access", "enable_admin_analytics", "enable_google_drive_integration",
+    "enable_onedrive_integration", "enable_memories", "enable_subagents",
+}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[World]:
+    close_shared_worlds()
+    with shared_world(request.param, tmp_path_factory.mktemp(request.param)) as w:
+        yield w
+
+
+def _headers(world: World, who: str) -> dict[str, str] | None:
+    caller = {"pending": world.people.pending, "user": world.people.user,
+              "admin": world.people.admin}.get(who)
+    return None if caller is None else {**caller.headers, **world.caught_up()}
+
+
+def _banner(text: str, **extra: Any) -> dict[str, Any]:
+    return {"i18n": None, "id": uuid.uuid4().hex, "type": "info", "title": "", "content": text,
+            "dismissible": True, "timestamp": 1700000000, **extra}
+
+
+def _new_user() -> dict[str, Any]:
+    return {"name": "Added", "email": f"added-{uuid.uuid4().hex[:8]}@example.com",
+            "password": "correct horse", "role": "user"}
+
+
+# -- who may call what ----------------------------------------------------------------------
+ROUTES: list[tuple[str, str, dict[str, Any], list[int]]] = [
+    ("GET", "/api/changelog", {}, EVERYONE),
+    ("GET", "/api/usage", {}, [401, 401, 403, 200]),
+    ("GET", "/api/events", {}, ADMINS),
+    ("GET", "/api/events/webhooks", {}, ADMINS),
+    ("POST", "/api/v1/auths/update/timezone", {"json": {"timezone": "Europe/Paris"}}, SIGNED_IN),
+    ("GET", "/api/v1/auths/mfa/status", {}, SIGNED_IN),
+    ("GET", "/api/v1/configs/banners", {}, VERIFIED),
+    ("POST", "/api/v1/configs/banners", {"json": {"banners": []}}, ADMINS),
+    ("GET", "/api/v1/configs/models/defaults", {}, VERIFIED),
+    ("GET", "/api/v1/folders/shared", {}, VERIFIED),
+    ("GET", "/api/v1/models/model/profile/image", {"params": {"id": "nope"}}, VERIFIED),
+    ("GET", "/api/v1/models/all", {}, ADMINS),
+    ("GET", "/api/v1/tools/list", {}, VERIFIED),
+    ("GET", "/api/v1/functions/", {}, VERIFIED),
+    ("GET", "/api/v1/functions/list", {}, ADMINS),
+    ("GET", "/api/v1/functions/export", {}, ADMINS),
+    ("GET", "/api/v1/skills/", {}, VERIFIED),
+    ("GET", "/api/v1/skills/list", {}, VERIFIED),
+    ("GET", "/api/v1/terminals/", {}, VERIFIED),
+    ("GET", "/api/v1/audio/voices", {}, VERIFIED),
+    ("GET", "/api/v1/audio/config", {}, ADMINS),
+    ("GET", "/api/v1/search", {"params": {"q": "x"}}, VERIFIED),
+    ("GET", "/api/v1/users/user/variables", {}, VERIFIED),
+    ("POST", "/api/v1/users/user/variables/update", {"json": {"variables": {}}}, VERIFIED),
+    ("GET", "/api/v1/chats/archived/count", {}, VERIFIED),
+    ("GET", "/api/v1/knowledge/search", {}, VERIFIED),
+    ("GET", "/api/v1/knowledge/search/files", {}, VERIFIED),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "expected"), ROUTES,
+                         ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
+def test_who_may_call(world, method, path, kwargs, expected):
+    got = {who: world.client.request(method, path, headers=_headers(world, who),
+                                     **kwargs).status_code for who in CALLERS}
+    assert got == dict(zip(CALLERS, expected, strict=True))
+
+
+def test_add_user_is_for_admins(world):
+    for who in ("anonymous", "pending", "user"):
+        r = world.client.post("/api/v1/auths/add", json=_new_user(), headers=_headers(world, who))
+        assert r.status_code == 401
+    r = world.client.post("/api/v1/auths/add", json=_new_user(), headers=_headers(world, "admin"))
+    assert r.status_code == 200, r.text
+
+
+def test_mfa_status_needs_a_session_not_an_api_key(world):
+    admin = world.people.admin.headers
+    r = world.client.post("/api/v1/auths/admin/config", headers=admin,
+                          json={**world.client.get("/api/v1/auths/admin/config",
+                                                   headers=admin).json(),
+                                "ENABLE_API_KEYS": True})
+    assert r.status_code == 200, r.text
+    try:
+        key = world.client.post("/api/v1/auths/api_key", headers=admin).json()["api_key"]
+        r = world.client.get("/api/v1/auths/mfa/status", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 403 and r.json()["detail"] == Detail.HUMAN_SESSION_REQUIRED
+        r = world.client.get("/api/v1/auths/mfa/status", headers=admin)
+        assert r.json() == {"enabled": False, "required": False, "recovery_codes_remaining": 0}
+    finally:
+        reset(world)
+
+
+# -- /api/config ------------------------------------------------------------------------------
+def test_config_features_are_0_12_4s_52(world):
+    assert len(FEATURES_0_12_4) == 52
+    for who in ("pending", "user", "admin"):
+        body = world.client.get("/api/config", headers=_headers(world, who)).json()
+        assert set(body["features"]) == FEATURES_0_12_4, who
+    features = world.client.get("/api/config", headers=_headers(world, "user")).json()["features"]
+    # What Chronicle has is on (as configured); what it has not is off, so the app hides it.
+    for on in ("enable_tools", "enable_notes", "enable_folders", "enable_password_change_form",
+               "enable_title_generation", "enable_tags_generation",
+               "enable_follow_up_generation", "enable_message_rating"):
+        assert features[on] is True, on
+    for off in ("enable_functions", "enable_channels", "enable_web_search",
+                "enable_image_generation", "enable_code_interpreter", "enable_code_execution",
+                "enable_terminal_servers", "enable_tool_servers", "enable_direct_connections",
+                "enable_memories", "enable_automations", "enable_calendar", "enable_apps"):
+        assert features[off] is False, off
+    body = world.client.get("/api/config", headers=_headers(world, "user")).json()
+    assert body["audio"]["tts"]["engine"] == "" and body["audio"]["stt"]["engine"] == ""
+    anonymous = world.client.get("/api/config").json()["features"]
+    assert set(anonymous) == {"slim", "auth", "auth_trusted_header",
+                              "enable_signup_password_confirmation", "enable_ldap",
+                              "enable_signup", "enable_login_form", "enable_websocket"}
+
+
+def test_config_follows_the_task_settings(world):
+    admin = world.people.admin.headers
+    config = world.client.get("/api/v1/tasks/config", headers=admin).json()
+    r = world.client.post("/api/v1/tasks/config/update", headers=admin,
+                          json={**config, "ENABLE_TITLE_GENERATION": False})
+    assert r.status_code == 200, r.text
+    try:
+        features = world.client.get("/api/config", headers=admin).json()["features"]
+        assert features["enable_title_generation"] is False
+    finally:
+        world.client.post("/api/v1/tasks/config/update", headers=admin, json=config)
+
+
+# -- every page -------------------------------------------------------------------------------
+def test_changelog_and_usage(world):
+    assert world.client.get("/api/changelog").json() == {}
+    r = world.client.get("/api/usage", headers=_headers(world, "user"))
+    assert r.json()["detail"] == Detail.USAGE_ADMINS_ONLY
+    body = world.client.get("/api/usage", headers=_headers(world, "admin")).json()
+    assert body["model_ids"] == [] and body["user_count"] >= 1  # the admin is active
+
+
+def test_events_answer_the_empty_state(world):
+    admin = _headers(world, "admin")
+    assert world.client.get("/api/events", headers=admin).json() == {"schema": "0.12.4",
+                                                                     "events": []}
+    assert world.client.get("/api/events/webhooks", headers=admin).json() == []
+
+
+def test_timezone_is_stored_on_the_user(world):
+    user = world.people.pending  # the app sends it before the account is approved too
+    r = world.client.post("/api/v1/auths/update/timezone", headers=user.headers,
+                          json={"timezone": "America/Sao_Paulo"})
+    assert r.status_code == 200 and r.json() == {"status": True}
+    assert world.container.store.get(UUID(user.id)).timezone == "America/Sao_Paulo"
+    for body in ({}, {"timezone": None}, {"timezone": "x" * 256}):
+        r = world.client.post("/api/v1/auths/update/timezone", headers=user.headers, json=body)
+        assert r.status_code == 422
+    assert world.container.store.get(UUID(user.id)).timezone == "America/Sao_Paulo"
+
+
+def test_banners_round_trip(world):
+    admin, user = _headers(world, "admin"), _headers(world, "user")
+    banners = [_banner("Maintenance at noon"), _banner("Welcome", type="success", i18n={"fr": {"content": "Bienvenue"}})]
+    r = world.client.post("/api/v1/configs/banners", headers=admin, json={"banners": banners})
+    assert r.status_code == 200 and r.json() == banners
+    assert world.client.get("/api/v1/configs/banners", headers=_headers(world, "user")).json() \
+        == banners
+    # Bad input changes nothing.
+    for bad in ({"banners": [{"id": "x"}]}, {"banners": [_banner("x", timestamp=2**63)]},
+                {"banners": "nope"}, {}):
+        r = world.client.post("/api/v1/configs/banners", headers=admin, json=bad)
+        assert r.status_code == 422, bad
+    r = world.client.post("/api/v1/configs/banners", headers=user, json={"banners": []})
+    assert r.status_code == 401
+    assert world.client.get("/api/v1/configs/banners", headers=user).json() == banners
+    assert world.client.post("/api/v1/configs/banners", headers=admin,
+                             json={"banners": []}).json() == []
+
+
+def test_shared_folders_are_none(world):
+    assert world.client.get("/api/v1/folders/shared", headers=_headers(world, "user")).json() \
+        == []
+
+
+def test_unknown_model_picture_is_the_default(world):
+    r = world.client.get("/api/v1/models/model/profile/image", params={"id": "nope"},
+                         headers=_headers(world, "user"))
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    r = world.client.get("/api/v1/models/model/profile/image", headers=_headers(world, "user"))
+    assert r.status_code == 422  # the id is required
+
+
+def test_out_of_scope_lists_are_empty(world):
+    user, admin = _headers(world, "user"), _headers(world, "admin")
+    for path in ("/api/v1/functions/", "/api/v1/skills/", "/api/v1/terminals/"):
+        assert world.client.get(path, headers=user).json() == [], path
+    for path in ("/api/v1/functions/list", "/api/v1/functions/export"):
+        assert world.client.get(path, headers=admin).json() == [], path
+    assert world.client.get("/api/v1/skills/list", headers=user).json() == {"items": [],
+                                                                             "total": 0}
+    assert world.client.get("/api/v1/audio/voices", headers=user).json() == {"voices": []}
+    config = world.client.get("/api/v1/audio/config", headers=admin).json()
+    assert config["tts"]["ENGINE"] == "" and config["stt"]["ENGINE"] == ""
+
+
+def test_models_all_and_tools_list(world):
+    admin = _headers(world, "admin")
+    form = {"id": f"preset-{uuid.uuid4().hex[:6]}", "name": "Preset", "base_model_id": "llama3",
+            "meta": {}, "params": {}}
+    assert world.client.post("/api/v1/models/create", headers=admin, json=form).status_code == 200
+    ids = [m["id"] for m in world.client.get("/api/v1/models/all", headers=_headers(
+        world, "admin")).json()]
+    assert form["id"] in ids
+    tools = world.client.get("/api/v1/tools/list", headers=_headers(world, "user")).json()
+    assert isinstance(tools, list)
+
+
+# -- settings ---------------------------------------------------------------------------------
+def test_variables_round_trip(world):
+    user = _headers(world, "user")
+    variables = {"city": "Lisbon", "team_name": "Blue\nteam"}
+    r = world.client.post("/api/v1/users/user/variables/update", headers=user,
+                          json={"variables": variables})
+    assert r.status_code == 200 and r.json() == {"variables": variables}
+    assert world.client.get("/api/v1/users/user/variables", headers=user).json() == \
+        {"variables": variables}
+    other = world.client.get("/api/v1/users/user/variables", headers=world.people.other.headers)
+    assert other.json() == {"variables": {}}
+    # Bad input: 0.12.4's messages, and nothing written.
+    for bad, detail in (({"Bad Key": "x"}, "Invalid user variable key: Bad Key"),
+                        ({"n": 3}, "User variable must be a string: n"),
+                        ({"long": "x" * 20_001}, "User variable is too long: long")):
+        r = world.client.post("/api/v1/users/user/variables/update", headers=user,
+                              json={"variables": bad})
+        assert (r.status_code, r.json()["detail"]) == (400, detail)
+    r = world.client.post("/api/v1/users/user/variables/update", headers=user,
+                          json={"variables": ["x"]})
+    assert r.status_code == 422
+    assert world.client.get("/api/v1/users/user/variables", headers=user).json() == \
+        {"variables": variables}
+    cleared = world.client.post("/api/v1/users/user/variables/update", headers=user, json={})
+    assert cleared.json() == {"variables": {}}
+
+
+def test_archived_count(world):
+    owner = world.fresh("Archivist")
+    h = owner.headers
+    assert world.client.get("/api/v1/chats/archived/count", headers=h).json() == 0
+    ids = [world.client.post("/api/v1/chats/new", headers=h,
+                             json={"chat": chat_doc(f"c{i}", "hi")}).json()["id"]
+           for i in range(3)]
+    for chat_id in ids[:2]:
+        assert world.client.post(f"/api/v1/chats/{chat_id}/archive", headers=h).status_code == 200
+    assert world.client.get("/api/v1/chats/archived/count", headers=h).json() == 2
+    assert world.client.get("/api/v1/chats/archived/count",
+                            headers=world.people.other.headers).json() == 0
+
+
+# -- admin ------------------------------------------------------------------------------------
+def test_added_user_signs_in_with_the_role_given(world):
+    admin = _headers(world, "admin")
+    form = {**_new_user(), "role": "admin", "email": f"New-{uuid.uuid4().hex[:6]}@Example.com"}
+    r = world.client.post("/api/v1/auths/add", headers=admin, json=form)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"token", "token_type", "id", "email", "name", "role",
+                         "profile_image_url"}
+    assert (body["email"], body["role"], body["token_type"]) == \
+        (form["email"].lower(), "admin", "Bearer")
+    assert body["profile_image_url"] == f"/api/v1/users/{body['id']}/profile/image"
+    signed = world.client.post("/api/v1/auths/signin",
+                               json={"email": form["email"], "password": form["password"]})
+    assert signed.status_code == 200 and signed.json()["role"] == "admin"
+    new_admin = {"Authorization": f"Bearer {signed.json()['token']}"}
+    assert world.client.get("/api/events", headers=new_admin).status_code == 200
+    # A role left out is "pending", as 0.12.4.
+    form = {k: v for k, v in _new_user().items() if k != "role"}
+    assert world.client.post("/api/v1/auths/add", headers=admin, json=form).json()["role"] == \
+        "pending"
+
+
+def test_add_user_bad_input(world):
+    admin = _headers(world, "admin")
+    taken = world.people.user.email
+    for form, detail in (({"email": "not-an-email"}, Detail.INVALID_EMAIL_FORMAT),
+                         ({"email": taken.upper()}, Detail.EMAIL_TAKEN),
+                         ({"role": "owner"}, Detail.ACTION_PROHIBITED),
+                         ({"password": "x" * 73}, Detail.PASSWORD_TOO_LONG)):
+        r = world.client.post("/api/v1/auths/add", headers=admin, json={**_new_user(), **form})
+        assert (r.status_code, r.json()["detail"]) == (400, detail), form
+    for missing in ("name", "email", "password"):
+        form = {k: v for k, v in _new_user().items() if k != missing}
+        assert world.client.post("/api/v1/auths/add", headers=admin, json=form).status_code \
+            == 422
+    # Nothing half-written: the refused address is still free.
+    r = world.client.post("/api/v1/auths/add", headers=admin,
+                          json={**_new_user(), "email": "not-an-email"})
+    assert r.status_code == 400
+
+
+# -- search -----------------------------------------------------------------------------------
+def _chat(world: World, caller: Caller, title: str, *messages: str) -> str:
+    r = world.client.post("/api/v1/chats/new", headers=caller.headers,
+                          json={"chat": chat_doc(title, *messages)})
+    assert r.status_code == 200, r.text
+    return str(r.json()["id"])
+
+
+def test_search_finds_own_chats_never_anothers(world):
+    alice, bob = world.fresh("Searcher"), world.fresh("Bystander")
+    mine = _chat(world, alice, "Sourdough starter tips", "How do I feed it?")
+    _chat(world, alice, "Unrelated", "nothing here")
+    theirs = _chat(world, bob, "Sourdough for Bob", "secret sourdough notes")
+    r = world.client.get("/api/v1/search", params={"q": "sourdough"}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"items", "has_more", "scopes", "kinds"}
+    assert [i["id"] for i in body["items"]] == [f"chat:{mine}"]
+    item = body["items"][0]
+    assert (item["kind"], item["title"], item["url"], item["context"]) == \
+        ("chat", "Sourdough starter tips", f"/c/{mine}", "Personal chat")
+    assert body["has_more"] is False and body["kinds"] == ["chat"]
+    # By message text too; never Bob's chat, whatever the query.
+    found = world.client.get("/api/v1/search", params={"q": "feed"}, headers=alice.headers)
+    assert [i["id"] for i in found.json()["items"]] == [f"chat:{mine}"]
+    for q in ("secret", "bob", ""):
+        ids = [i["id"] for i in world.client.get("/api/v1/search", params={"q": q},
+                                                 headers=alice.headers).json()["items"]]
+        assert f"chat:{theirs}" not in ids, q
+    # Kinds and sharing Chronicle has no results for.
+    for params in ({"q": "sourdough", "kind": "note"}, {"q": "sourdough", "sharing": "shared"},
+                   {"q": "sourdough", "scope": "folder:nope"}):
+        assert world.client.get("/api/v1/search", params=params,
+                                headers=alice.headers).json()["items"] == [], params
+
+
+def test_search_scopes_are_the_callers_folders(world):
+    alice = world.fresh("Filer")
+    folder = world.client.post("/api/v1/folders/", headers=alice.headers,
+                               json={"name": "Baking"}).json()
+    inside = _chat(world, alice, "Rye bread", "rye")
+    _chat(world, alice, "Rye whiskey", "rye")
+    r = world.client.post(f"/api/v1/chats/{inside}/folder", headers=alice.headers,
+                          json={"folder_id": folder["id"]})
+    assert r.status_code == 200, r.text
+    body = world.client.get("/api/v1/search", params={"q": "rye", "scope": f"folder:{folder['id']}"},
+                            headers=alice.headers).json()
+    assert body["scopes"] == [{"id": f"folder:{folder['id']}", "name": "Baking", "kind": "folder"}]
+    assert [(i["id"], i["context"]) for i in body["items"]] == [(f"chat:{inside}", "Baking")]
+
+
+@pytest.mark.parametrize("params", [{"kind": "bogus"}, {"sharing": "everyone"}, {"page": 0},
+                                    {"page": 100_001}, {"q": "x" * 501}, {"scope": "x" * 201}])
+def test_search_bad_input(world, params):
+    r = world.client.get("/api/v1/search", params=params, headers=_headers(world, "user"))
+    assert r.status_code == 422
