@@ -160,6 +160,12 @@ ROUTES = [
     Route("POST", "/api/v1/auths/api_key", (U, 403, 403, 403, 403)),  # API keys off by default
     Route("GET", "/api/v1/auths/api_key", (U, 403, 403, 403, 403)),
     Route("DELETE", "/api/v1/auths/api_key", (U, 403, 403, 403, 403)),
+    Route("POST", "/api/v1/auths/update/timezone", (U, 200, 200, 200, 200),
+          body=lambda w, who: {"timezone": "Europe/Paris"}),
+    Route("GET", "/api/v1/auths/mfa/status", (U, 200, 200, 200, 200)),
+    Route("POST", "/api/v1/auths/add", (U, P, N, N, 200), detail=Detail.ACCESS_PROHIBITED,
+          body=lambda w, who: {"name": who, "email": f"{who}-{w.backend}-added@example.com",
+                               "password": PASSWORD}),
     Route("GET", "/api/v1/auths/admin/config", (U, P, N, N, 200), detail=Detail.ACCESS_PROHIBITED),
     Route("POST", "/api/v1/auths/admin/config", (U, P, N, N, 200), body=_admin_config,
           detail=Detail.ACCESS_PROHIBITED),
@@ -186,6 +192,10 @@ ROUTES = [
           detail=Detail.ACCESS_PROHIBITED),
     Route("POST", "/api/v1/users/user/info/update", (U, P, 200, 200, 200),
           body=lambda w, who: {"matrix": who}, detail=Detail.ACCESS_PROHIBITED),
+    Route("GET", "/api/v1/users/user/variables", (U, P, 200, 200, 200),
+          detail=Detail.ACCESS_PROHIBITED),
+    Route("POST", "/api/v1/users/user/variables/update", (U, P, 200, 200, 200),
+          body=lambda w, who: {"variables": {"who": who}}, detail=Detail.ACCESS_PROHIBITED),
     # users: by id ("other" acts on the user's id)
     Route("GET", "/api/v1/users/{uid}", (U, P, 200, 200, 200), detail=Detail.ACCESS_PROHIBITED),
     Route("GET", "/api/v1/users/{uid}/active", (U, P, 200, 200, 200),
