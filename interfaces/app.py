@@ -41,6 +41,7 @@ from interfaces.routers import events as events_router
 from interfaces.routers import files as files_router
 from interfaces.routers import functions as functions_router
 from interfaces.routers import knowledge as knowledge_router
+from interfaces.routers import pipelines as pipelines_router
 from interfaces.routers import retrieval as retrieval_router
 from interfaces.routers import search as search_router
 from interfaces.routers import skills as skills_router
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(terminals_router.router)
     app.include_router(audio_router.router)
     app.include_router(search_router.router)
+    app.include_router(pipelines_router.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

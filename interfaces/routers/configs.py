@@ -64,3 +64,34 @@ def set_banners(form: SetBannersForm, principal: AdminUser, written: Write,
     outcome = config.set_banners([b.model_dump() for b in form.banners])
     written(outcome.position)
     return outcome.value
+
+
+# -- out of scope here (the README's "Out of scope"): the admin pages read an empty state -------
+CODE_EXECUTION_OFF: dict[str, Any] = {
+    "ENABLE_CODE_EXECUTION": False, "CODE_EXECUTION_ENGINE": "",
+    "CODE_EXECUTION_JUPYTER_URL": "", "CODE_EXECUTION_JUPYTER_AUTH": "",
+    "CODE_EXECUTION_JUPYTER_AUTH_TOKEN": "", "CODE_EXECUTION_JUPYTER_AUTH_PASSWORD": "",
+    "CODE_EXECUTION_JUPYTER_TIMEOUT": None, "ENABLE_CODE_INTERPRETER": False,
+    "CODE_INTERPRETER_ENGINE": "", "CODE_INTERPRETER_PROMPT_TEMPLATE": "",
+    "CODE_INTERPRETER_JUPYTER_URL": "", "CODE_INTERPRETER_JUPYTER_AUTH": "",
+    "CODE_INTERPRETER_JUPYTER_AUTH_TOKEN": "", "CODE_INTERPRETER_JUPYTER_AUTH_PASSWORD": "",
+    "CODE_INTERPRETER_JUPYTER_TIMEOUT": None,
+}
+
+
+@router.get("/tool_servers")
+def get_tool_servers(principal: AdminUser) -> dict[str, Any]:
+    """Tool server connections (none: not offered here)."""
+    return {"TOOL_SERVER_CONNECTIONS": []}
+
+
+@router.get("/terminal_servers")
+def get_terminal_servers(principal: AdminUser) -> dict[str, Any]:
+    """Terminal server connections (none: not offered here)."""
+    return {"TERMINAL_SERVER_CONNECTIONS": []}
+
+
+@router.get("/code_execution")
+def get_code_execution(principal: AdminUser) -> dict[str, Any]:
+    """Code execution and interpreter settings (off: not offered here)."""
+    return CODE_EXECUTION_OFF

@@ -83,6 +83,12 @@ def version() -> dict[str, str]:
     return {"version": VERSION, "deployment_id": ""}
 
 
+@router.get("/api/version/updates")
+def version_updates(principal: VerifiedUser) -> dict[str, str]:
+    """The latest release known (the update check is off: this version, as 0.12.4's)."""
+    return {"current": VERSION, "latest": VERSION}
+
+
 @router.get("/api/changelog")
 def changelog() -> dict[str, Any]:
     """Release notes by version, as 0.12.4's (none: Chronicle ships no Open WebUI changelog)."""

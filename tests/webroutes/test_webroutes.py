@@ -91,6 +91,11 @@ ROUTES: list[tuple[str, str, dict[str, Any], list[int]]] = [
     ("GET", "/api/v1/audio/voices", {}, VERIFIED),
     ("GET", "/api/v1/audio/config", {}, ADMINS),
     ("GET", "/api/v1/search", {"params": {"q": "x"}}, VERIFIED),
+    ("GET", "/api/version/updates", {}, VERIFIED),
+    ("GET", "/api/v1/configs/tool_servers", {}, ADMINS),
+    ("GET", "/api/v1/configs/terminal_servers", {}, ADMINS),
+    ("GET", "/api/v1/configs/code_execution", {}, ADMINS),
+    ("GET", "/api/v1/pipelines/list", {}, ADMINS),
     ("GET", "/api/v1/users/user/variables", {}, VERIFIED),
     ("POST", "/api/v1/users/user/variables/update", {"json": {"variables": {}}}, VERIFIED),
     ("GET", "/api/v1/chats/archived/count", {}, VERIFIED),
@@ -200,7 +205,8 @@ def test_timezone_is_stored_on_the_user(world):
 
 def test_banners_round_trip(world):
     admin, user = _headers(world, "admin"), _headers(world, "user")
-    banners = [_banner("Maintenance at noon"), _banner("Welcome", type="success", i18n={"fr": {"content": "Bienvenue"}})]
+    banners = [_banner("Maintenance at noon"),
+               _banner("Welcome", type="success", i18n={"fr": {"content": "Bienvenue"}})]
     r = world.client.post("/api/v1/configs/banners", headers=admin, json={"banners": banners})
     assert r.status_code == 200 and r.json() == banners
     assert world.client.get("/api/v1/configs/banners", headers=_headers(world, "user")).json() \
@@ -239,6 +245,15 @@ def test_out_of_scope_lists_are_empty(world):
     assert world.client.get("/api/v1/skills/list", headers=user).json() == {"items": [],
                                                                              "total": 0}
     assert world.client.get("/api/v1/audio/voices", headers=user).json() == {"voices": []}
+    assert world.client.get("/api/v1/pipelines/list", headers=admin).json() == {"data": []}
+    assert world.client.get("/api/v1/configs/tool_servers", headers=admin).json() == \
+        {"TOOL_SERVER_CONNECTIONS": []}
+    assert world.client.get("/api/v1/configs/terminal_servers", headers=admin).json() == \
+        {"TERMINAL_SERVER_CONNECTIONS": []}
+    code = world.client.get("/api/v1/configs/code_execution", headers=admin).json()
+    assert code["ENABLE_CODE_EXECUTION"] is False and code["ENABLE_CODE_INTERPRETER"] is False
+    assert world.client.get("/api/version/updates", headers=user).json() == \
+        {"current": "0.12.4", "latest": "0.12.4"}
     config = world.client.get("/api/v1/audio/config", headers=admin).json()
     assert config["tts"]["ENGINE"] == "" and config["stt"]["ENGINE"] == ""
 
