@@ -14,7 +14,7 @@ from application.errors import ApplicationError, Forbidden
 from application.messages import Detail
 from application.task_models import TASK_DEFAULTS
 from domain.directory import DIRECTORY_ID
-from interfaces.deps import ContainerDep, VerifiedUser
+from interfaces.deps import ContainerDep, VerifiedUser, consistent
 from interfaces.schemas.auths import ADMIN_CONFIG_DEFAULTS
 from interfaces.schemas.meta import (
     DEFAULT_WEBUI_NAME,
@@ -95,7 +95,7 @@ def changelog() -> dict[str, Any]:
     return {}
 
 
-@router.get("/api/usage", response_model=UsageResponse)
+@router.get("/api/usage", response_model=UsageResponse, dependencies=[consistent("users")])
 async def usage(principal: VerifiedUser, usage_pool: UsagePoolDep,
                 sessions: Sessions, users: UserDirectory) -> dict[str, Any]:
     """Models in use right now and how many users were active in the last three minutes

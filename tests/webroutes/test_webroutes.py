@@ -182,6 +182,14 @@ def test_changelog_and_usage(world):
     assert r.json()["detail"] == Detail.USAGE_ADMINS_ONLY
     body = world.client.get("/api/usage", headers=_headers(world, "admin")).json()
     assert body["model_ids"] == [] and body["user_count"] >= 1  # the admin is active
+    # A client's Socket.IO `usage` lands in the pool; /api/usage reports the model while it lasts.
+    pool = world.container.usage
+    world.client.portal.call(pool.touch, "sid-webroutes", "llama3:8b")
+    try:
+        body = world.client.get("/api/usage", headers=_headers(world, "admin")).json()
+        assert body["model_ids"] == ["llama3:8b"]
+    finally:
+        world.client.portal.call(pool.drop, "sid-webroutes")
 
 
 def test_events_answer_the_empty_state(world):
