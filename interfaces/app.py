@@ -37,9 +37,11 @@ from interfaces.routers import (
     utils,
 )
 from interfaces.routers import audio as audio_router
+from interfaces.routers import evaluations as evaluations_router
 from interfaces.routers import events as events_router
 from interfaces.routers import files as files_router
 from interfaces.routers import functions as functions_router
+from interfaces.routers import images as images_router
 from interfaces.routers import knowledge as knowledge_router
 from interfaces.routers import pipelines as pipelines_router
 from interfaces.routers import retrieval as retrieval_router
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(audio_router.router)
     app.include_router(search_router.router)
     app.include_router(pipelines_router.router)
+    app.include_router(images_router.router)
+    app.include_router(evaluations_router.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

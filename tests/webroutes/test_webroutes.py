@@ -96,6 +96,8 @@ ROUTES: list[tuple[str, str, dict[str, Any], list[int]]] = [
     ("GET", "/api/v1/configs/terminal_servers", {}, ADMINS),
     ("GET", "/api/v1/configs/code_execution", {}, ADMINS),
     ("GET", "/api/v1/pipelines/list", {}, ADMINS),
+    ("GET", "/api/v1/images/config", {}, ADMINS),
+    ("GET", "/api/v1/evaluations/config", {}, ADMINS),
     ("GET", "/api/v1/users/user/variables", {}, VERIFIED),
     ("POST", "/api/v1/users/user/variables/update", {"json": {"variables": {}}}, VERIFIED),
     ("GET", "/api/v1/chats/archived/count", {}, VERIFIED),
@@ -258,6 +260,10 @@ def test_out_of_scope_lists_are_empty(world):
         {"TOOL_SERVER_CONNECTIONS": []}
     assert world.client.get("/api/v1/configs/terminal_servers", headers=admin).json() == \
         {"TERMINAL_SERVER_CONNECTIONS": []}
+    images = world.client.get("/api/v1/images/config", headers=admin).json()
+    assert images["ENABLE_IMAGE_GENERATION"] is False and images["ENABLE_IMAGE_EDIT"] is False
+    assert world.client.get("/api/v1/evaluations/config", headers=admin).json() == \
+        {"ENABLE_EVALUATION_ARENA_MODELS": False, "EVALUATION_ARENA_MODELS": []}
     code = world.client.get("/api/v1/configs/code_execution", headers=admin).json()
     assert code["ENABLE_CODE_EXECUTION"] is False and code["ENABLE_CODE_INTERPRETER"] is False
     assert world.client.get("/api/version/updates", headers=user).json() == \
