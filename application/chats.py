@@ -73,6 +73,9 @@ class ListFilter:
     direction: str = "desc"
 
 
+FOLDER_PAGE_SIZE = 10  # a sidebar folder's page, as 0.12.4
+
+
 class ChatsReadModel(Protocol):
     def page(self, user_id: str | None, flt: ListFilter, offset: int = 0,
              limit: int | None = None) -> list[dict[str, Any]]: ...
@@ -541,6 +544,20 @@ class ChatService:
 
     def pinned(self, principal: Principal) -> list[dict[str, Any]]:
         return self.chats.pinned(principal.id)
+
+    def folder_page(self, principal: Principal, folder_id: str, page: int, sort_by: str,
+                    sort_dir: str) -> list[dict[str, Any]]:
+        """A page of ten of the caller's unpinned, unarchived chats filed directly in a folder
+        (the sidebar's folder); no unread tracking here, so "unread first" is newest first."""
+        rows = self.chats.in_folders(principal.id, [folder_id])
+        if sort_by == "title":
+            rows.sort(key=lambda r: (r["title"].lower(), r["id"]))
+            if sort_dir != "asc":
+                rows.reverse()
+        elif sort_dir == "asc":
+            rows.reverse()
+        offset = (max(1, page) - 1) * FOLDER_PAGE_SIZE
+        return rows[offset:offset + FOLDER_PAGE_SIZE]
 
     def archived_count(self, principal: Principal) -> int:
         """How many chats the caller archived (internal ones aside, as 0.12.4)."""

@@ -196,6 +196,14 @@ def all_in_db(request: Request, principal: AdminUser,
     return _stream(request, chats.bodies(chats.everything(None)))
 
 
+@router.get("/folder/{folder_id}/list", response_model=Titles, dependencies=[CHATS])
+def folder_chat_titles(folder_id: str, principal: VerifiedUser, chats: Chats, page: Page = 1,
+                       sort_by: Text = None, sort_dir: Text = None) -> list[dict[str, Any]]:
+    """A page of the chat titles filed in one of the caller's folders (the sidebar's folder)."""
+    return _titles(chats.folder_page(principal, folder_id, page or 1, sort_by or "updated_at",
+                                     sort_dir or "desc"))
+
+
 @router.get("/folder/{folder_id}", response_model=list[ChatResponse],
             dependencies=[CHATS_AND_FOLDERS])
 def folder_chats(folder_id: str, principal: VerifiedUser,

@@ -101,6 +101,7 @@ ROUTES: list[tuple[str, str, dict[str, Any], list[int]]] = [
     ("GET", "/api/v1/users/user/variables", {}, VERIFIED),
     ("POST", "/api/v1/users/user/variables/update", {"json": {"variables": {}}}, VERIFIED),
     ("GET", "/api/v1/chats/archived/count", {}, VERIFIED),
+    ("GET", "/api/v1/chats/folder/nope/list", {}, VERIFIED),
     ("GET", "/api/v1/knowledge/search", {}, VERIFIED),
     ("GET", "/api/v1/knowledge/search/files", {}, VERIFIED),
 ]
@@ -323,6 +324,34 @@ def test_archived_count(world):
     assert world.client.get("/api/v1/chats/archived/count", headers=h).json() == 2
     assert world.client.get("/api/v1/chats/archived/count",
                             headers=world.people.other.headers).json() == 0
+
+
+def test_a_sidebar_folder_lists_its_chats_ten_at_a_time(world):
+    owner = world.fresh("Sorter")
+    h = owner.headers
+    folder = world.client.post("/api/v1/folders/", headers=h, json={"name": "Pile"}).json()["id"]
+    titles = [f"chat {i:02d}" for i in range(12)]
+    for title in titles:
+        chat_id = _chat(world, owner, title, "hi")
+        r = world.client.post(f"/api/v1/chats/{chat_id}/folder", headers=h,
+                              json={"folder_id": folder})
+        assert r.status_code == 200, r.text
+    _chat(world, owner, "loose", "hi")
+    first = world.client.get(f"/api/v1/chats/folder/{folder}/list", headers=h).json()
+    second = world.client.get(f"/api/v1/chats/folder/{folder}/list", params={"page": 2},
+                              headers=h).json()
+    assert (len(first), len(second)) == (10, 2)
+    assert sorted(c["title"] for c in first + second) == titles
+    stamps = [c["updated_at"] for c in first + second]
+    assert stamps == sorted(stamps, reverse=True)  # newest first
+    assert set(first[0]) >= {"id", "title", "updated_at", "created_at", "last_read_at"}
+    by_title = world.client.get(f"/api/v1/chats/folder/{folder}/list", headers=h,
+                                params={"sort_by": "title", "sort_dir": "asc"}).json()
+    assert [c["title"] for c in by_title] == titles[:10]
+    assert world.client.get(f"/api/v1/chats/folder/{folder}/list",
+                            headers=world.people.other.headers).json() == []
+    r = world.client.get(f"/api/v1/chats/folder/{folder}/list", params={"page": 0}, headers=h)
+    assert r.status_code == 422
 
 
 # -- admin ------------------------------------------------------------------------------------
