@@ -270,6 +270,20 @@ class ChatService:
         return await self._change_async("chats.update", principal, chat_id,
                                         lambda chat: chat.apply_update(chat_json))
 
+    async def update_params(self, principal: Principal, chat_id: str,
+                            params: dict[str, Any]) -> Outcome[dict[str, Any]]:
+        """Merge chat-level params (system prompt, advanced params) into the chat's. As 0.12.4,
+        a chat that is not the caller's is 401."""
+        def decide() -> tuple[dict[str, Any], list[Any]]:
+            chat = self._live(chat_id)
+            if chat is None or chat.owner_id != principal.id:
+                raise Unauthorized(Detail.ACCESS_PROHIBITED)
+            with domain_errors(ChatError, FolderError):
+                chat.apply_update({"params": {**(chat.fields.get("params") or {}), **params}})
+            return dict(chat.fields.get("params") or {}), [chat]
+
+        return await self.runner.run_async("chats.update_params", decide)
+
     async def upsert_message(self, principal: Principal, chat_id: str, message_id: str,
                              content: str) -> Outcome[tuple[Chat, None]]:
         def change(chat: Chat) -> None:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
 
 from application.chats import ImportedChat
@@ -36,6 +36,7 @@ from interfaces.schemas.chats import (
     title_item,
     trash_item,
 )
+from interfaces.schemas.json_limits import JSONObject
 from interfaces.services import Chats
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
@@ -309,6 +310,16 @@ def delete_chat(id: str, principal: VerifiedUser,
     outcome = chats.delete(principal, id)
     written(outcome.position)
     return True
+
+
+@router.patch("/{id}/params", response_model=dict[str, Any])
+async def update_chat_params(id: str, form: Annotated[JSONObject, Body()],
+                             principal: VerifiedUser, chats: Chats,
+                             written: Write) -> dict[str, Any]:
+    """Merge chat-level params (system prompt, advanced params) into one of the caller's chats."""
+    outcome = await chats.update_params(principal, id, form)
+    await written.noted(outcome.position)
+    return outcome.value
 
 
 @router.post("/{id}/messages/{message_id}", response_model=ChatResponse | None)

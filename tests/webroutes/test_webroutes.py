@@ -354,6 +354,27 @@ def test_a_sidebar_folder_lists_its_chats_ten_at_a_time(world):
     assert r.status_code == 422
 
 
+def test_chat_params_merge(world):
+    owner = world.fresh("Tuner")
+    chat_id = _chat(world, owner, "Tuned", "hi")
+    path = f"/api/v1/chats/{chat_id}/params"
+    r = world.client.patch(path, headers=owner.headers, json={"system": "Be brief."})
+    assert r.status_code == 200 and r.json() == {"system": "Be brief."}
+    r = world.client.patch(path, headers=owner.headers, json={"temperature": 0.2})
+    assert r.json() == {"system": "Be brief.", "temperature": 0.2}
+    chat = world.client.get(f"/api/v1/chats/{chat_id}", headers=owner.headers).json()
+    assert chat["chat"]["params"] == {"system": "Be brief.", "temperature": 0.2}
+    for who, expected in ((None, 401), (world.people.pending.headers, 401),
+                          (world.people.other.headers, 401), (world.people.admin.headers, 401)):
+        r = world.client.patch(path, headers=who, json={"system": "mine now"})
+        assert r.status_code == expected
+    assert world.client.patch("/api/v1/chats/nope/params", headers=owner.headers,
+                              json={}).json()["detail"] == Detail.ACCESS_PROHIBITED
+    assert world.client.patch(path, headers=owner.headers, json=["x"]).status_code == 422
+    chat = world.client.get(f"/api/v1/chats/{chat_id}", headers=owner.headers).json()
+    assert chat["chat"]["params"] == {"system": "Be brief.", "temperature": 0.2}
+
+
 # -- admin ------------------------------------------------------------------------------------
 def test_added_user_signs_in_with_the_role_given(world):
     admin = _headers(world, "admin")
