@@ -25,6 +25,7 @@ from interfaces.schemas.users import (
     UserActiveResponse,
     UserActiveStatusResponse,
     UserGroupIdsListResponse,
+    UserInfoByIdResponse,
     UserInfoListResponse,
     UserModel,
     UserPermissions,
@@ -211,6 +212,23 @@ def get_user(user_id: str, principal: VerifiedUser, users: Users,
     public = ("id", "name", "profile_image_url", "status_emoji", "status_message",
               "status_expires_at", "groups", "is_active")
     return {k: model[k] for k in public}
+
+
+@router.get("/{user_id}/info", response_model=UserInfoByIdResponse)
+def get_user_info(user_id: str, principal: VerifiedUser, users: Users,
+                  sessions: Sessions) -> dict[str, Any]:
+    """A user's card as the app's access-control and mention pop-ups show it. As for
+    GET /users/{id}, only the user and admins see the email address and time zone."""
+    user = _existing(users, user_id)
+    model = _user_model(sessions, user)
+    info = {k: model[k] for k in ("id", "name", "role", "bio", "last_active_at", "status_emoji",
+                                  "status_message", "status_expires_at")}
+    info["groups"] = []
+    info["is_active"] = time.time() - model["last_active_at"] < ACTIVE_WINDOW_SECONDS and \
+        bool(sessions.last_active([user_id]))
+    if principal.is_admin or principal.id == user_id:
+        info.update(email=user.email, timezone=getattr(user, "timezone", None))
+    return info
 
 
 @router.get("/{user_id}/oauth/sessions")

@@ -454,3 +454,19 @@ class UserVariablesForm(BaseModel):
 
 class UserVariablesResponse(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict)
+
+
+class UserInfoByIdResponse(UserStatus):
+    """GET /users/{user_id}/info (0.12.4's UserInfoResponse; the email address and time zone
+    only for the user and admins)."""
+
+    status_expires_at: int | None = None
+    id: str
+    name: str
+    email: str | None = None
+    role: str
+    bio: str | None = None
+    last_active_at: int | None = None
+    timezone: str | None = None
+    groups: list[Any] | None = Field(default_factory=list)
+    is_active: bool = False

@@ -198,6 +198,8 @@ ROUTES = [
           body=lambda w, who: {"variables": {"who": who}}, detail=Detail.ACCESS_PROHIBITED),
     # users: by id ("other" acts on the user's id)
     Route("GET", "/api/v1/users/{uid}", (U, P, 200, 200, 200), detail=Detail.ACCESS_PROHIBITED),
+    Route("GET", "/api/v1/users/{uid}/info", (U, P, 200, 200, 200),
+          detail=Detail.ACCESS_PROHIBITED),
     Route("GET", "/api/v1/users/{uid}/active", (U, P, 200, 200, 200),
           detail=Detail.ACCESS_PROHIBITED),
     Route("GET", "/api/v1/users/{uid}/profile/image", (U, P, 200, 200, 200),

@@ -375,6 +375,23 @@ def test_chat_params_merge(world):
     assert chat["chat"]["params"] == {"system": "Be brief.", "temperature": 0.2}
 
 
+def test_user_info_shows_the_email_to_the_user_and_admins_only(world):
+    user = world.people.user
+    world.client.post("/api/v1/auths/update/timezone", headers=user.headers,
+                      json={"timezone": "Asia/Tokyo"})
+    path = f"/api/v1/users/{user.id}/info"
+    for caller in (user, world.people.admin):
+        body = world.client.get(path, headers=caller.headers).json()
+        assert (body["id"], body["email"], body["role"], body["timezone"]) == \
+            (user.id, user.email, "user", "Asia/Tokyo")
+        assert body["groups"] == [] and isinstance(body["is_active"], bool)
+    seen = world.client.get(path, headers=world.people.other.headers).json()
+    assert seen["name"] and seen["email"] is None and seen["timezone"] is None
+    assert user.email not in str(seen)
+    r = world.client.get("/api/v1/users/nope/info", headers=user.headers)
+    assert (r.status_code, r.json()["detail"]) == (400, Detail.USER_NOT_FOUND)
+
+
 # -- admin ------------------------------------------------------------------------------------
 def test_added_user_signs_in_with_the_role_given(world):
     admin = _headers(world, "admin")
