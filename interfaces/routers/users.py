@@ -122,6 +122,12 @@ def get_default_permissions(principal: AdminUser, config: Config) -> Any:
     return UserPermissions.from_stored(config.get("DEFAULT_PERMISSIONS"))
 
 
+@router.get("/default/permissions/defaults", response_model=UserPermissions)
+def get_builtin_permissions(principal: AdminUser) -> dict[str, Any]:
+    """The built-in default permissions, whatever the admin changed (a group's "reset")."""
+    return UserPermissions.defaults().model_dump(by_alias=True)
+
+
 @router.post("/default/permissions")
 def update_default_permissions(form: UserPermissions, principal: AdminUser,
                                config: Config, written: Write) -> dict[str, Any]:

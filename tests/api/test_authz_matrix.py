@@ -178,6 +178,8 @@ ROUTES = [
           detail=Detail.ACCESS_PROHIBITED),
     Route("GET", "/api/v1/users/default/permissions", (U, P, N, N, 200),
           detail=Detail.ACCESS_PROHIBITED),
+    Route("GET", "/api/v1/users/default/permissions/defaults", (U, P, N, N, 200),
+          detail=Detail.ACCESS_PROHIBITED),
     Route("POST", "/api/v1/users/default/permissions", (U, P, N, N, 200),
           body=lambda w, who: default_user_permissions(), detail=Detail.ACCESS_PROHIBITED),
     Route("GET", "/api/v1/users/user/settings", (U, P, 200, 200, 200),

@@ -392,6 +392,21 @@ def test_user_info_shows_the_email_to_the_user_and_admins_only(world):
     assert (r.status_code, r.json()["detail"]) == (400, Detail.USER_NOT_FOUND)
 
 
+def test_builtin_permissions_ignore_the_admins_changes(world):
+    from interfaces.schemas.users import default_user_permissions
+
+    admin = world.people.admin.headers
+    changed = default_user_permissions()
+    changed["chat"]["delete"] = not changed["chat"]["delete"]
+    assert world.client.post("/api/v1/users/default/permissions", headers=admin,
+                             json=changed).status_code == 200
+    try:
+        r = world.client.get("/api/v1/users/default/permissions/defaults", headers=admin)
+        assert r.json() == default_user_permissions()
+    finally:
+        reset(world)
+
+
 # -- admin ------------------------------------------------------------------------------------
 def test_added_user_signs_in_with_the_role_given(world):
     admin = _headers(world, "admin")
