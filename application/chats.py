@@ -573,6 +573,16 @@ class ChatService:
         offset = (max(1, page) - 1) * FOLDER_PAGE_SIZE
         return rows[offset:offset + FOLDER_PAGE_SIZE]
 
+    def shared_list(self, principal: Principal, page: int, query: str | None,
+                    order_by: str | None, direction: str | None) -> list[dict[str, Any]]:
+        """A page of the caller's chats that have a share link (Settings, Shared Chats)."""
+        flt = ListFilter(archived=None, query=query,
+                         order_by=order_by if order_by in ("title", "created_at") else
+                         "updated_at", direction="asc" if direction == "asc" else "desc")
+        shared = [r for r in self.chats.page(principal.id, flt) if r.get("share_id")]
+        offset, limit = page_window(page, PAGE_SIZE)
+        return shared[offset:offset + limit]
+
     def archived_count(self, principal: Principal) -> int:
         """How many chats the caller archived (internal ones aside, as 0.12.4)."""
         return len(self.chats.page(principal.id, ListFilter(archived=True)))

@@ -26,6 +26,7 @@ from interfaces.schemas.chats import (
     EventForm,
     MessageForm,
     ShareChatForm,
+    SharedChatResponse,
     TagFilterForm,
     TagForm,
     TagModel,
@@ -111,6 +112,15 @@ def archived_list(principal: VerifiedUser, chats: Chats, page: Page = None,
 def archived_count(principal: VerifiedUser, chats: Chats) -> int:
     """How many chats the caller archived."""
     return chats.archived_count(principal)
+
+
+@router.get("/shared", response_model=list[SharedChatResponse], dependencies=[CHATS])
+def shared_list(principal: VerifiedUser, chats: Chats, page: Page = None, query: Text = None,
+                order_by: Text = None, direction: Text = None) -> list[dict[str, Any]]:
+    """The caller's chats that have a share link, filtered by title and paged."""
+    rows = chats.shared_list(principal, page or 1, query, order_by, direction)
+    return [{k: r[k] for k in ("id", "title", "share_id", "updated_at", "created_at")}
+            for r in rows]
 
 
 @router.get("/pinned", response_model=Titles, dependencies=[CHATS])

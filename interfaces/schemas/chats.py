@@ -169,3 +169,13 @@ def trash_item(row: dict[str, Any]) -> dict[str, Any]:
 def tag_models(user_id: str, tags: list[str]) -> list[dict[str, Any]]:
     # Chats keep normalised tag ids only, so a tag's name is its id.
     return [{"id": tag, "name": tag, "user_id": user_id, "meta": None} for tag in tags]
+
+
+class SharedChatResponse(BaseModel):
+    """An item of GET /chats/shared: one of the caller's chats with a share link."""
+
+    id: str
+    title: str
+    share_id: str | None = None
+    updated_at: int
+    created_at: int

@@ -102,6 +102,7 @@ ROUTES: list[tuple[str, str, dict[str, Any], list[int]]] = [
     ("POST", "/api/v1/users/user/variables/update", {"json": {"variables": {}}}, VERIFIED),
     ("GET", "/api/v1/chats/archived/count", {}, VERIFIED),
     ("GET", "/api/v1/chats/folder/nope/list", {}, VERIFIED),
+    ("GET", "/api/v1/chats/shared", {}, VERIFIED),
     ("GET", "/api/v1/knowledge/search", {}, VERIFIED),
     ("GET", "/api/v1/knowledge/search/files", {}, VERIFIED),
 ]
@@ -352,6 +353,24 @@ def test_a_sidebar_folder_lists_its_chats_ten_at_a_time(world):
                             headers=world.people.other.headers).json() == []
     r = world.client.get(f"/api/v1/chats/folder/{folder}/list", params={"page": 0}, headers=h)
     assert r.status_code == 422
+
+
+def test_shared_chats_list_the_callers_share_links(world):
+    owner = world.fresh("Sharer")
+    shared = _chat(world, owner, "Shared recipe", "hi")
+    _chat(world, owner, "Private recipe", "hi")
+    share_id = world.client.post(f"/api/v1/chats/{shared}/share",
+                                 headers=owner.headers).json()["share_id"]
+    body = world.client.get("/api/v1/chats/shared", headers=owner.headers).json()
+    assert [(c["id"], c["title"], c["share_id"]) for c in body] == \
+        [(shared, "Shared recipe", share_id)]
+    assert set(body[0]) == {"id", "title", "share_id", "updated_at", "created_at"}
+    assert world.client.get("/api/v1/chats/shared", params={"query": "private"},
+                            headers=owner.headers).json() == []
+    others = world.client.get("/api/v1/chats/shared", headers=world.people.other.headers)
+    assert others.status_code == 200 and shared not in others.text
+    assert world.client.get("/api/v1/chats/shared", params={"page": 0},
+                            headers=owner.headers).status_code == 422
 
 
 def test_chat_params_merge(world):
