@@ -119,8 +119,8 @@ def shared_list(principal: VerifiedUser, chats: Chats, page: Page = None, query:
                 order_by: Text = None, direction: Text = None) -> list[dict[str, Any]]:
     """The caller's chats that have a share link, filtered by title and paged."""
     rows = chats.shared_list(principal, page or 1, query, order_by, direction)
-    return [{k: r[k] for k in ("id", "title", "share_id", "updated_at", "created_at")}
-            for r in rows]
+    return [{"chat_id": r["id"], **{k: r[k] for k in ("id", "title", "share_id", "updated_at",
+                                                       "created_at")}} for r in rows]
 
 
 @router.get("/pinned", response_model=Titles, dependencies=[CHATS])

@@ -174,7 +174,8 @@ def tag_models(user_id: str, tags: list[str]) -> list[dict[str, Any]]:
 class SharedChatResponse(BaseModel):
     """An item of GET /chats/shared: one of the caller's chats with a share link."""
 
-    id: str
+    id: str  # the chat's id, as 0.12.4
+    chat_id: str
     title: str
     share_id: str | None = None
     updated_at: int

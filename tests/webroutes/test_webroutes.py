@@ -364,7 +364,7 @@ def test_shared_chats_list_the_callers_share_links(world):
     body = world.client.get("/api/v1/chats/shared", headers=owner.headers).json()
     assert [(c["id"], c["title"], c["share_id"]) for c in body] == \
         [(shared, "Shared recipe", share_id)]
-    assert set(body[0]) == {"id", "title", "share_id", "updated_at", "created_at"}
+    assert set(body[0]) == {"id", "chat_id", "title", "share_id", "updated_at", "created_at"}
     assert world.client.get("/api/v1/chats/shared", params={"query": "private"},
                             headers=owner.headers).json() == []
     others = world.client.get("/api/v1/chats/shared", headers=world.people.other.headers)
