@@ -8,7 +8,12 @@ from fastapi import APIRouter
 
 from application.connections import CONNECTION_DEFAULTS, MODELS_DEFAULTS
 from interfaces.deps import AdminUser, VerifiedUser, Write
-from interfaces.schemas.configs import BannerModel, SetBannersForm
+from interfaces.schemas.configs import (
+    BannerModel,
+    InterfaceVisibilityForm,
+    SetBannersForm,
+    SetDefaultSuggestionsForm,
+)
 from interfaces.schemas.connections import ConnectionsConfigForm, ModelsConfigForm
 from interfaces.services import Config, Connections
 
@@ -64,6 +69,27 @@ def set_banners(form: SetBannersForm, principal: AdminUser, written: Write,
     outcome = config.set_banners([b.model_dump() for b in form.banners])
     written(outcome.position)
     return outcome.value
+
+
+@router.post("/suggestions")
+def set_suggestions(form: SetDefaultSuggestionsForm, principal: AdminUser, written: Write,
+                    config: Config) -> dict[str, Any]:
+    """Replace the prompt suggestions a new chat offers (and their translations)."""
+    data = form.model_dump()
+    outcome = config.update({"PROMPT_SUGGESTIONS": data["suggestions"],
+                             "PROMPT_SUGGESTIONS_I18N": data.get("i18n") or {}})
+    written(outcome.position)
+    return {"suggestions": outcome.value.get("PROMPT_SUGGESTIONS"),
+            "i18n": outcome.value.get("PROMPT_SUGGESTIONS_I18N")}
+
+
+@router.post("/interface/visibility", response_model=InterfaceVisibilityForm)
+def set_interface_visibility(form: InterfaceVisibilityForm, principal: AdminUser,
+                             written: Write, config: Config) -> dict[str, Any]:
+    """Choose which parts of the app's interface show."""
+    outcome = config.update({"UI_VISIBILITY": form.visibility})
+    written(outcome.position)
+    return {"visibility": outcome.value.get("UI_VISIBILITY")}
 
 
 # -- out of scope here (the README's "Out of scope"): the admin pages read an empty state -------

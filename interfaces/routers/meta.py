@@ -145,13 +145,13 @@ def config(request: Request, container: ContainerDep, config: Config) -> dict[st
     body.update({
         "default_models": "",
         "default_pinned_models": "",
-        "default_prompt_suggestions": [],
-        "default_prompt_suggestions_i18n": {},
+        "default_prompt_suggestions": values.get("PROMPT_SUGGESTIONS") or [],
+        "default_prompt_suggestions_i18n": values.get("PROMPT_SUGGESTIONS_I18N") or {},
         "user_count": container.user_queries.count(),
         "permissions": config.default_permissions(),
         "ui": {**overlay, "response_watermark": values.get("RESPONSE_WATERMARK") or "",
                "default_interface_settings": values.get("DEFAULT_INTERFACE_SETTINGS") or {},
-               "visibility": {}, "iframe_csp": None},
+               "visibility": values.get("UI_VISIBILITY") or {}, "iframe_csp": None},
         "license_metadata": None,
         **SWITCHED_OFF_SECTIONS,
     })

@@ -78,6 +78,8 @@ ROUTES: list[tuple[str, str, dict[str, Any], list[int]]] = [
     ("GET", "/api/v1/configs/banners", {}, VERIFIED),
     ("POST", "/api/v1/configs/banners", {"json": {"banners": []}}, ADMINS),
     ("GET", "/api/v1/configs/models/defaults", {}, VERIFIED),
+    ("POST", "/api/v1/configs/suggestions", {"json": {"suggestions": []}}, ADMINS),
+    ("POST", "/api/v1/configs/interface/visibility", {"json": {"visibility": {}}}, ADMINS),
     ("GET", "/api/v1/folders/shared", {}, VERIFIED),
     ("GET", "/api/v1/models/model/profile/image", {"params": {"id": "nope"}}, VERIFIED),
     ("GET", "/api/v1/models/all", {}, ADMINS),
@@ -233,6 +235,34 @@ def test_banners_round_trip(world):
     assert world.client.get("/api/v1/configs/banners", headers=user).json() == banners
     assert world.client.post("/api/v1/configs/banners", headers=admin,
                              json={"banners": []}).json() == []
+
+
+def test_prompt_suggestions_and_visibility_reach_the_apps_config(world):
+    admin, user = _headers(world, "admin"), _headers(world, "user")
+    suggestions = [{"title": ["Plan a trip", "to Lisbon"], "content": "Plan three days."}]
+    i18n = {"fr": [{"title": ["Planifier", "un voyage"], "content": "Trois jours."}]}
+    r = world.client.post("/api/v1/configs/suggestions", headers=admin,
+                          json={"suggestions": suggestions, "i18n": i18n})
+    assert r.status_code == 200 and r.json() == {"suggestions": suggestions, "i18n": i18n}
+    r = world.client.post("/api/v1/configs/interface/visibility", headers=admin,
+                          json={"visibility": {"sidebar.notes": False}})
+    assert r.json() == {"visibility": {"sidebar.notes": False}}
+    try:
+        config = world.client.get("/api/config", headers=user).json()
+        assert config["default_prompt_suggestions"] == suggestions
+        assert config["default_prompt_suggestions_i18n"] == i18n
+        assert config["ui"]["visibility"] == {"sidebar.notes": False}
+        for path, bad in (("/api/v1/configs/suggestions", {"suggestions": [{"title": "x"}]}),
+                          ("/api/v1/configs/suggestions", {}),
+                          ("/api/v1/configs/interface/visibility", {"visibility": {"a": "yes"}})):
+            assert world.client.post(path, headers=admin, json=bad).status_code == 422, bad
+        assert world.client.get("/api/config", headers=user).json()[
+            "default_prompt_suggestions"] == suggestions
+    finally:
+        world.client.post("/api/v1/configs/suggestions", headers=admin,
+                          json={"suggestions": [], "i18n": None})
+        world.client.post("/api/v1/configs/interface/visibility", headers=admin,
+                          json={"visibility": {}})
 
 
 def test_shared_folders_are_none(world):
