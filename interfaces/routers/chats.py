@@ -123,6 +123,12 @@ def shared_list(principal: VerifiedUser, chats: Chats, page: Page = None, query:
                                                        "created_at")}} for r in rows]
 
 
+@router.post("/read")
+def mark_all_read(principal: VerifiedUser) -> dict[str, Any]:
+    """Mark every chat read: chats are never unread here (no read tracking), so none change."""
+    return {"updated_count": 0, "folder_unread_counts": {}}
+
+
 @router.get("/pinned", response_model=Titles, dependencies=[CHATS])
 def pinned_list(principal: VerifiedUser, chats: Chats) -> list[dict[str, Any]]:
     """The caller's pinned chat titles."""

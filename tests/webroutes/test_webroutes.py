@@ -105,6 +105,7 @@ ROUTES: list[tuple[str, str, dict[str, Any], list[int]]] = [
     ("GET", "/api/v1/chats/archived/count", {}, VERIFIED),
     ("GET", "/api/v1/chats/folder/nope/list", {}, VERIFIED),
     ("GET", "/api/v1/chats/shared", {}, VERIFIED),
+    ("POST", "/api/v1/chats/read", {}, VERIFIED),
     ("GET", "/api/v1/knowledge/search", {}, VERIFIED),
     ("GET", "/api/v1/knowledge/search/files", {}, VERIFIED),
 ]
@@ -376,6 +377,10 @@ def test_a_sidebar_folder_lists_its_chats_ten_at_a_time(world):
     stamps = [c["updated_at"] for c in first + second]
     assert stamps == sorted(stamps, reverse=True)  # newest first
     assert set(first[0]) >= {"id", "title", "updated_at", "created_at", "last_read_at"}
+    # Never unread (no read tracking): the app dots a chat whose last_read_at is missing.
+    assert all(c["last_read_at"] == c["updated_at"] for c in first + second)
+    r = world.client.post("/api/v1/chats/read", headers=h)
+    assert r.json() == {"updated_count": 0, "folder_unread_counts": {}}
     by_title = world.client.get(f"/api/v1/chats/folder/{folder}/list", headers=h,
                                 params={"sort_by": "title", "sort_dir": "asc"}).json()
     assert [c["title"] for c in by_title] == titles[:10]
