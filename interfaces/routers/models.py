@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import posixpath
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -119,8 +120,19 @@ def profile_image(id: IdParam, principal: VerifiedUser, models: Models) -> Respo
                                 headers={"Content-Disposition": "inline"})
             except ValueError:
                 pass
+    if static := _static_path(url):  # an asset of the web app (e.g. its own logo), as 0.12.4
+        return RedirectResponse(static, status_code=302)
     return Response(DEFAULT_IMAGE.read_bytes(), media_type="image/png",
                     headers={"Content-Disposition": "inline"})
+
+
+def _static_path(url: str) -> str | None:
+    """A same-origin path under /static/, normalised; anything encoded or odd is refused."""
+    path = url.split("?", 1)[0].split("#", 1)[0].strip()
+    if not path.startswith("/") or any(c in path for c in "%\\\x00"):
+        return None
+    normalized = posixpath.normpath(path)
+    return normalized if normalized.startswith("/static/") else None
 
 
 # -- commands ---------------------------------------------------------------------------------

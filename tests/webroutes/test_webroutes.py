@@ -279,6 +279,24 @@ def test_unknown_model_picture_is_the_default(world):
     assert r.status_code == 422  # the id is required
 
 
+@pytest.mark.parametrize(("url", "location"), [
+    ("/static/favicon.png", "/static/favicon.png"), ("/static/a/../b.png?v=1", "/static/b.png"),
+    ("/static/../secret", None), ("/static/%2e%2e/secret", None), ("//evil.example/static/x", None),
+])
+def test_model_picture_on_the_apps_static_path(world, url, location):
+    admin = _headers(world, "admin")
+    model_id = f"pic-{uuid.uuid4().hex[:6]}"
+    form = {"id": model_id, "name": "Pic", "base_model_id": "llama3",
+            "meta": {"profile_image_url": url}, "params": {}, "access_grants": []}
+    assert world.client.post("/api/v1/models/create", headers=admin, json=form).status_code == 200
+    r = world.client.get("/api/v1/models/model/profile/image", params={"id": model_id},
+                         headers=_headers(world, "admin"), follow_redirects=False)
+    if location is None:
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    else:
+        assert r.status_code == 302 and r.headers["location"] == location
+
+
 def test_out_of_scope_lists_are_empty(world):
     user, admin = _headers(world, "user"), _headers(world, "admin")
     for path in ("/api/v1/functions/", "/api/v1/skills/", "/api/v1/terminals/"):
