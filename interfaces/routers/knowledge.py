@@ -1,5 +1,6 @@
-"""/api/v1/knowledge: knowledge bases (the spec's 6 routes). Reads from the knowledge read model;
-commands on the KnowledgeBase aggregate (and the Files they touch), answered from the aggregates."""
+"""/api/v1/knowledge: knowledge bases (the spec's 6 routes, and the workspace's paged lists of
+0.12.4). Reads from the knowledge read model; commands on the KnowledgeBase aggregate (and the
+Files they touch), answered from the aggregates."""
 
 from __future__ import annotations
 
