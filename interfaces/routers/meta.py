@@ -143,8 +143,8 @@ def config(request: Request, container: ContainerDep, config: Config) -> dict[st
         body["ui"] = overlay
         return body
     body.update({
-        "default_models": "",
-        "default_pinned_models": "",
+        "default_models": values.get("DEFAULT_MODELS") or "",  # the admin's Models settings
+        "default_pinned_models": values.get("DEFAULT_PINNED_MODELS") or "",
         "default_prompt_suggestions": values.get("PROMPT_SUGGESTIONS") or [],
         "default_prompt_suggestions_i18n": values.get("PROMPT_SUGGESTIONS_I18N") or {},
         "user_count": container.user_queries.count(),

@@ -169,6 +169,21 @@ def test_config_features_are_0_12_4s_52(world):
                               "enable_signup", "enable_login_form", "enable_websocket"}
 
 
+def test_config_carries_the_admins_default_models(world):
+    admin = world.people.admin.headers
+    models = world.client.get("/api/v1/configs/models", headers=admin).json()
+    r = world.client.post("/api/v1/configs/models", headers=admin,
+                          json={**models, "DEFAULT_MODELS": "llama3:8b",
+                                "DEFAULT_PINNED_MODELS": "llama3:8b,qwen"})
+    assert r.status_code == 200, r.text
+    try:
+        body = world.client.get("/api/config", headers=_headers(world, "user")).json()
+        assert (body["default_models"], body["default_pinned_models"]) == \
+            ("llama3:8b", "llama3:8b,qwen")
+    finally:
+        world.client.post("/api/v1/configs/models", headers=admin, json=models)
+
+
 def test_config_follows_the_task_settings(world):
     admin = world.people.admin.headers
     config = world.client.get("/api/v1/tasks/config", headers=admin).json()
