@@ -154,8 +154,16 @@ def config(request: Request, container: ContainerDep, config: Config) -> dict[st
                "visibility": values.get("UI_VISIBILITY") or {}, "iframe_csp": None},
         "license_metadata": None,
         **SWITCHED_OFF_SECTIONS,
+        "file": _file_limits(container.retrieval.rag_config()),
     })
     return body
+
+
+def _file_limits(rag: dict[str, Any]) -> dict[str, Any]:
+    """The upload limits the app checks before sending (the server checks them again)."""
+    return {"max_size": rag.get("FILE_MAX_SIZE"), "max_count": rag.get("FILE_MAX_COUNT"),
+            "image_compression": {"width": rag.get("FILE_IMAGE_COMPRESSION_WIDTH"),
+                                  "height": rag.get("FILE_IMAGE_COMPRESSION_HEIGHT")}}
 
 
 # Out of scope here (see the README's "Out of scope"): the app hides what these switch off.
@@ -165,8 +173,6 @@ SWITCHED_OFF_SECTIONS: dict[str, Any] = {
     "audio": {"realtime": {"enabled": False, "model": "", "voice": ""},
               "tts": {"engine": "", "voice": "", "split_on": "punctuation"},
               "stt": {"engine": ""}},
-    "file": {"max_size": None, "max_count": None,
-             "image_compression": {"width": None, "height": None}},
     "google_drive": {"client_id": "", "api_key": ""},
     "onedrive": {"client_id_personal": "", "client_id_business": "", "sharepoint_url": "",
                  "sharepoint_tenant_id": ""},

@@ -163,6 +163,8 @@ def test_config_features_are_0_12_4s_52(world):
         assert features[off] is False, off
     body = world.client.get("/api/config", headers=_headers(world, "user")).json()
     assert body["audio"]["tts"]["engine"] == "" and body["audio"]["stt"]["engine"] == ""
+    rag = world.container.retrieval.rag_config()
+    assert body["file"]["max_size"] == rag["FILE_MAX_SIZE"]
     anonymous = world.client.get("/api/config").json()["features"]
     assert set(anonymous) == {"slim", "auth", "auth_trusted_header",
                               "enable_signup_password_confirmation", "enable_ldap",
