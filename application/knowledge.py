@@ -261,6 +261,24 @@ class KnowledgeService(AccessControlled):
 
         return self.runner.run("knowledge.access_update", decide)
 
+    def update(self, principal: Principal, knowledge_id: str, name: str,
+               description: str) -> Outcome[Row]:
+        """Rename or redescribe (owner, write grantee or admin). As 0.12.4 here: an unknown
+        base or one the caller may not change is 400."""
+        def decide() -> tuple[Row, list[Any]]:
+            try:
+                kb = self._load(knowledge_id) if plausible_id(knowledge_id) else None
+            except NotFound:
+                kb = None
+            if kb is None:
+                raise BadRequest(Detail.NOT_FOUND)
+            if not self.can(self.viewer(principal), kb.user_id, kb.access_control, "write"):
+                raise BadRequest(Detail.ACCESS_PROHIBITED)
+            kb.update(name.replace("\x00", ""), description.replace("\x00", ""))
+            return self.view(principal, kb), [kb]
+
+        return self.runner.run("knowledge.update", decide)
+
     def delete(self, principal: Principal, knowledge_id: str) -> Outcome[bool]:
         """The knowledge base and its collection go; its files stay (unlinked)."""
         def decide() -> tuple[bool, list[Any]]:

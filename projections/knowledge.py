@@ -38,7 +38,7 @@ def _marks(values: Sequence[Any]) -> str:
 
 class KnowledgeProjector(RowProjector):
     name = "knowledge"
-    version = 2
+    version = 3  # 3: Updated (name and description)
     tables = ("knowledge", "knowledge_access", "knowledge_files")
     row_table = "knowledge"
     columns = COLUMNS
@@ -127,6 +127,14 @@ class KnowledgeProjector(RowProjector):
     @apply.register
     def _removed(self, event: KnowledgeBase.FileRemoved, row: Row | None) -> Row | None:
         return self._touched(event, row)
+
+    @apply.register
+    def _updated(self, event: KnowledgeBase.Updated, row: Row | None) -> Row | None:
+        if row is None:
+            return None
+        updated: Any = event
+        return {**row, "name": _text(updated.name), "description": _text(updated.description),
+                "updated_at": epoch(event.timestamp)}
 
     @apply.register
     def _shared(self, event: KnowledgeBase.Shared, row: Row | None) -> Row | None:

@@ -118,6 +118,15 @@ def update_knowledge_access(id: str, form: AccessGrantsForm, principal: Verified
     return knowledge_view(outcome.value)
 
 
+@router.post("/{id}/update", response_model=KnowledgeFilesResponse)
+def update_knowledge(id: str, form: KnowledgeForm, principal: VerifiedUser,
+                     knowledge: Knowledge, written: Write) -> dict[str, Any]:
+    """Rename or redescribe a knowledge base (its grants change through access/update)."""
+    outcome = knowledge.update(principal, id, form.name, form.description)
+    written(outcome.position)
+    return knowledge_view(outcome.value)
+
+
 @router.delete("/{id}/delete", response_model=bool)
 def delete_knowledge(id: str, principal: VerifiedUser,
                      knowledge: Knowledge, written: Write) -> bool:

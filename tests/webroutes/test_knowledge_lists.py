@@ -120,3 +120,32 @@ def test_unknown_bases_and_bad_input(world):
         assert world.client.get(path, params=params, headers=h).status_code == 422, params
     for path in (f"{API}/search", f"{API}/search/files"):
         assert world.client.get(path).status_code == 401
+
+
+def test_a_base_is_renamed_by_those_who_may_change_it(world):
+    owner, other = world.fresh("Renamer"), world.fresh("Onlooker")
+    kid = _base(world, owner, "Draft name")
+    r = world.client.post(f"{API}/{kid}/update", headers=owner.headers,
+                          json={"name": "Final name", "description": "Now described"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["name"], r.json()["description"]) == ("Final name", "Now described")
+    h = world.caught_up(owner)
+    assert world.client.get(f"{API}/{kid}", headers=h).json()["name"] == "Final name"
+    found = world.client.get(f"{API}/search", params={"query": "final"}, headers=h).json()
+    assert [i["id"] for i in found["items"]] == [kid]
+    # Who may not, and bad input: 0.12.4's answers, and nothing changes.
+    r = world.client.post(f"{API}/{kid}/update", headers=other.headers,
+                          json={"name": "Hijacked", "description": "x"})
+    assert (r.status_code, r.json()["detail"]) == (400, Detail.ACCESS_PROHIBITED)
+    r = world.client.post(f"{API}/nope/update", headers=owner.headers,
+                          json={"name": "x", "description": "x"})
+    assert (r.status_code, r.json()["detail"]) == (400, Detail.NOT_FOUND)
+    for bad in ({"name": "", "description": "x"}, {"description": "x"}):
+        assert world.client.post(f"{API}/{kid}/update", headers=owner.headers,
+                                 json=bad).status_code == 422
+    assert world.client.post(f"{API}/{kid}/update", json={"name": "x"}).status_code == 401
+    admin = world.client.post(f"{API}/{kid}/update", headers=world.people.admin.headers,
+                              json={"name": "By admin", "description": "ok"})
+    assert admin.status_code == 200
+    assert world.client.get(f"{API}/{kid}", headers=world.caught_up(owner)).json()["name"] == \
+        "By admin"
