@@ -110,3 +110,17 @@ def test_search_pages_the_callers_chats_only(app: Services) -> None:
     titles = {i["title"] for i in first["items"] + second["items"]}
     assert "bread of Cy" not in titles and first["kinds"] == ["chat"]
     assert search.search(bob, SearchRequest(query="bread", kind="note"))["items"] == []
+
+
+def test_a_knowledge_base_records_a_rename_once() -> None:
+    from domain.knowledge import KnowledgeBase, KnowledgeDeletedError
+
+    kb = KnowledgeBase(knowledge_id="kb-1", user_id="u-1", name="Draft", description="",
+                       access_control=None, meta=None)
+    assert kb.update("Final", "About") is True
+    assert kb.update("Final", "About") is False
+    assert [type(e).__name__ for e in kb.collect_events()] == ["Created", "Updated"]
+    assert (kb.name, kb.description) == ("Final", "About")
+    kb.delete()
+    with pytest.raises(KnowledgeDeletedError):
+        kb.update("Again", "x")
