@@ -157,6 +157,23 @@ class AuthService:
         outcome = self.runner.run("auth.add_user", decide)
         return self._session(outcome.value), outcome.position
 
+    def admin_details(self) -> dict[str, str | None]:
+        """Whom a pending user should contact (0.12.4's /auths/admin/details): the configured
+        ADMIN_EMAIL, else the first admin; 400 when the admin has hidden it."""
+        if not self.config.enabled("SHOW_ADMIN_DETAILS"):
+            raise BadRequest(Detail.ACTION_PROHIBITED)
+        email = self.config.get("ADMIN_EMAIL") or None
+        if email:
+            claim = self.store.get(claim_id(normalise_email(str(email))))
+            user = self.store.get(UUID(claim.user_id)) if claim is not None and claim.held \
+                else None
+            return {"name": user.name if user is not None else None, "email": str(email)}
+        directory = self.store.get(DIRECTORY_ID)
+        first = self.store.get(UUID(directory.primary_admin)) if directory is not None else None
+        if first is None:
+            return {"name": None, "email": None}
+        return {"name": first.name, "email": first.email}
+
     def signin(self, email: str, password: str,
                client: dict[str, Any] | None = None) -> tuple[Session, int]:
         email, client = normalise_email(email), client or {}

@@ -167,6 +167,12 @@ def add_user(form: AddUserForm, principal: AdminUser, auth: Auth,
             "profile_image_url": f"/api/v1/users/{user.id}/profile/image"}
 
 
+@router.get("/admin/details")
+def admin_details(principal: CurrentUser, auth: Auth) -> dict[str, Any]:
+    """Whom to contact about one's account (the pending page shows it)."""
+    return auth.admin_details()
+
+
 @router.get("/mfa/status", response_model=MfaStatusResponse)
 def mfa_status(principal: CurrentUser) -> dict[str, Any]:
     """The caller's MFA state: MFA is not offered here (see the README), so always off."""

@@ -163,6 +163,7 @@ ROUTES = [
     Route("POST", "/api/v1/auths/update/timezone", (U, 200, 200, 200, 200),
           body=lambda w, who: {"timezone": "Europe/Paris"}),
     Route("GET", "/api/v1/auths/mfa/status", (U, 200, 200, 200, 200)),
+    Route("GET", "/api/v1/auths/admin/details", (U, 200, 200, 200, 200)),
     Route("POST", "/api/v1/auths/add", (U, P, N, N, 200), detail=Detail.ACCESS_PROHIBITED,
           body=lambda w, who: {"name": who, "email": f"{who}-{w.backend}-added@example.com",
                                "password": PASSWORD}),

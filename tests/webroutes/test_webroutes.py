@@ -496,6 +496,26 @@ def test_builtin_permissions_ignore_the_admins_changes(world):
         reset(world)
 
 
+def test_admin_details_for_the_pending_page(world):
+    admin = world.people.admin
+    r = world.client.get("/api/v1/auths/admin/details", headers=world.people.pending.headers)
+    assert r.json() == {"name": "Admin", "email": admin.email}
+    headers = admin.headers
+    config = world.client.get("/api/v1/auths/admin/config", headers=headers).json()
+    try:
+        world.client.post("/api/v1/auths/admin/config", headers=headers,
+                          json={**config, "ADMIN_EMAIL": world.people.user.email})
+        r = world.client.get("/api/v1/auths/admin/details", headers=world.people.pending.headers)
+        assert r.json() == {"name": "Alice", "email": world.people.user.email}
+        world.client.post("/api/v1/auths/admin/config", headers=headers,
+                          json={**config, "SHOW_ADMIN_DETAILS": False})
+        r = world.client.get("/api/v1/auths/admin/details", headers=world.people.pending.headers)
+        assert (r.status_code, r.json()["detail"]) == (400, Detail.ACTION_PROHIBITED)
+    finally:
+        reset(world)
+    assert world.client.get("/api/v1/auths/admin/details").status_code == 401
+
+
 # -- admin ------------------------------------------------------------------------------------
 def test_added_user_signs_in_with_the_role_given(world):
     admin = _headers(world, "admin")
