@@ -185,8 +185,10 @@ class KnowledgeService(AccessControlled):
             raise BadRequest(Detail.ACCESS_PROHIBITED)
         linked = {f["id"] for f in self.knowledge.files([knowledge_id])[knowledge_id]}
         rows = self.files.files.many(self.files.files.pending()).values()
+        # Only files the caller may read: a refused upload stays its uploader's.
         return sorted((r for r in rows if r["id"] not in linked and
-                       (r["meta"].get("data") or {}).get("knowledge_id") == knowledge_id),
+                       (r["meta"].get("data") or {}).get("knowledge_id") == knowledge_id and
+                       self.files.readable(principal, r)),
                       key=lambda r: r["created_at"], reverse=True)
 
     def _with_uploaders(self, rows: list[Row]) -> list[Row]:
