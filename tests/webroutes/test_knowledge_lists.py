@@ -143,7 +143,10 @@ def test_a_base_is_renamed_by_those_who_may_change_it(world):
     for bad in ({"name": "", "description": "x"}, {"description": "x"}):
         assert world.client.post(f"{API}/{kid}/update", headers=owner.headers,
                                  json=bad).status_code == 422
-    assert world.client.post(f"{API}/{kid}/update", json={"name": "x"}).status_code == 401
+    for who in ("anonymous", "pending"):
+        r = world.client.post(f"{API}/{kid}/update", headers=world.headers(who),
+                              json={"name": "x", "description": "x"})
+        assert r.status_code == 401, who
     admin = world.client.post(f"{API}/{kid}/update", headers=world.people.admin.headers,
                               json={"name": "By admin", "description": "ok"})
     assert admin.status_code == 200
