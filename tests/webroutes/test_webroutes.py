@@ -340,6 +340,26 @@ def test_out_of_scope_lists_are_empty(world):
     assert config["tts"]["ENGINE"] == "" and config["stt"]["ENGINE"] == ""
 
 
+def test_tools_export_and_list(world):
+    from tests.tools.test_api import PLAIN
+
+    admin = world.people.admin.headers
+    tool_id = f"t_{uuid.uuid4().hex[:10]}"
+    r = world.client.post("/api/v1/tools/create", headers=admin,
+                          json={"id": tool_id, "name": "Ping", "content": PLAIN, "meta": {},
+                                "access_control": {}})
+    assert r.status_code == 200, r.text
+    exported = world.client.get("/api/v1/tools/export", headers=_headers(world, "admin")).json()
+    assert [t["content"] for t in exported if t["id"] == tool_id] == [PLAIN]
+    listed = world.client.get("/api/v1/tools/list", headers=_headers(world, "admin")).json()
+    assert [t["write_access"] for t in listed if t["id"] == tool_id] == [True]
+    # A user without the export permission: 401, as 0.12.4; the private tool is not theirs.
+    r = world.client.get("/api/v1/tools/export", headers=_headers(world, "user"))
+    assert (r.status_code, r.json()["detail"]) == (401, Detail.UNAUTHORIZED)
+    listed = world.client.get("/api/v1/tools/list", headers=_headers(world, "user")).json()
+    assert tool_id not in [t["id"] for t in listed]
+
+
 def test_models_all_and_tools_list(world):
     admin = _headers(world, "admin")
     form = {"id": f"preset-{uuid.uuid4().hex[:6]}", "name": "Preset", "base_model_id": "llama3",
