@@ -22,7 +22,7 @@ from application.ports import EventStorePort, PasswordHasher, SessionStore, Toke
 from application.read_models import UsersReadModel
 from domain.directory import DIRECTORY_ID, Directory
 from domain.email_claim import EmailClaim, claim_id, normalise_email
-from domain.user import User, new_stamp
+from domain.user import ROLES, User, new_stamp
 
 # The reference's [^@]+@[^@]+\.[^@]+ (or x@localhost), anchored, without spaces or control characters.
 _PART = r"[^@\s\x00-\x1f\x7f]+"
@@ -118,6 +118,61 @@ class AuthService:
 
         outcome = self.runner.run("auth.signup", decide)
         return self._session(outcome.value), outcome.position
+
+    def add_user(self, name: str, email: str, password: str, profile_image_url: str | None,
+                 role: str | None) -> tuple[Session, int]:
+        """An admin adds an account (0.12.4's /auths/add): any role, sign-up switches aside.
+        The answer carries a session token of the new user, as 0.12.4's does."""
+        role = role or "pending"
+        if role not in ROLES:
+            raise BadRequest(Detail.ACTION_PROHIBITED)
+        email = normalise_email(email)
+        if not EMAIL_RE.match(email):
+            raise BadRequest(Detail.INVALID_EMAIL_FORMAT)
+        claimed = self.store.get(claim_id(email))
+        if claimed is not None and claimed.held:  # before the costly hash; decide() re-checks
+            raise BadRequest(Detail.EMAIL_TAKEN)
+        password_hash = self._hash(password)
+
+        def decide() -> tuple[User, list[Any]]:
+            claim = self.store.get(claim_id(email))
+            if claim is not None and claim.held:
+                raise BadRequest(Detail.EMAIL_TAKEN)
+            user_id = str(uuid4())
+            user = User(user_id=user_id, email=email, name=name.strip(), role=role,
+                        password_hash=password_hash,
+                        profile_image_url=profile_image_url or DEFAULT_PROFILE_IMAGE,
+                        stamp=new_stamp())
+            if claim is None:
+                claim = EmailClaim(email=email, user_id=user_id)
+            else:
+                claim.reclaim(user_id)
+            touched: list[Any] = [user, claim]
+            directory = self.store.get(DIRECTORY_ID)
+            if role == "admin" and directory is not None:
+                directory.add_admin(user_id)
+                touched.append(directory)
+            return user, touched
+
+        outcome = self.runner.run("auth.add_user", decide)
+        return self._session(outcome.value), outcome.position
+
+    def admin_details(self) -> dict[str, str | None]:
+        """Whom a pending user should contact (0.12.4's /auths/admin/details): the configured
+        ADMIN_EMAIL, else the first admin; 400 when the admin has hidden it."""
+        if not self.config.enabled("SHOW_ADMIN_DETAILS"):
+            raise BadRequest(Detail.ACTION_PROHIBITED)
+        email = self.config.get("ADMIN_EMAIL") or None
+        if email:
+            claim = self.store.get(claim_id(normalise_email(str(email))))
+            user = self.store.get(UUID(claim.user_id)) if claim is not None and claim.held \
+                else None
+            return {"name": user.name if user is not None else None, "email": str(email)}
+        directory = self.store.get(DIRECTORY_ID)
+        first = self.store.get(UUID(directory.primary_admin)) if directory is not None else None
+        if first is None:
+            return {"name": None, "email": None}
+        return {"name": first.name, "email": first.email}
 
     def signin(self, email: str, password: str,
                client: dict[str, Any] | None = None) -> tuple[Session, int]:

@@ -73,6 +73,9 @@ class ListFilter:
     direction: str = "desc"
 
 
+FOLDER_PAGE_SIZE = 10  # a sidebar folder's page, as 0.12.4
+
+
 class ChatsReadModel(Protocol):
     def page(self, user_id: str | None, flt: ListFilter, offset: int = 0,
              limit: int | None = None) -> list[dict[str, Any]]: ...
@@ -266,6 +269,20 @@ class ChatService:
                      chat_json: dict[str, Any]) -> Outcome[tuple[Chat, None]]:
         return await self._change_async("chats.update", principal, chat_id,
                                         lambda chat: chat.apply_update(chat_json))
+
+    async def update_params(self, principal: Principal, chat_id: str,
+                            params: dict[str, Any]) -> Outcome[dict[str, Any]]:
+        """Merge chat-level params (system prompt, advanced params) into the chat's. As 0.12.4,
+        a chat that is not the caller's is 401."""
+        def decide() -> tuple[dict[str, Any], list[Any]]:
+            chat = self._live(chat_id)
+            if chat is None or chat.owner_id != principal.id:
+                raise Unauthorized(Detail.ACCESS_PROHIBITED)
+            with domain_errors(ChatError, FolderError):
+                chat.apply_update({"params": {**(chat.fields.get("params") or {}), **params}})
+            return dict(chat.fields.get("params") or {}), [chat]
+
+        return await self.runner.run_async("chats.update_params", decide)
 
     async def upsert_message(self, principal: Principal, chat_id: str, message_id: str,
                              content: str) -> Outcome[tuple[Chat, None]]:
@@ -541,6 +558,34 @@ class ChatService:
 
     def pinned(self, principal: Principal) -> list[dict[str, Any]]:
         return self.chats.pinned(principal.id)
+
+    def folder_page(self, principal: Principal, folder_id: str, page: int, sort_by: str,
+                    sort_dir: str) -> list[dict[str, Any]]:
+        """A page of ten of the caller's unpinned, unarchived chats filed directly in a folder
+        (the sidebar's folder); no unread tracking here, so "unread first" is newest first."""
+        rows = self.chats.in_folders(principal.id, [folder_id])
+        if sort_by == "title":
+            rows.sort(key=lambda r: (r["title"].lower(), r["id"]))
+            if sort_dir != "asc":
+                rows.reverse()
+        elif sort_dir == "asc":
+            rows.reverse()
+        offset = (max(1, page) - 1) * FOLDER_PAGE_SIZE
+        return rows[offset:offset + FOLDER_PAGE_SIZE]
+
+    def shared_list(self, principal: Principal, page: int, query: str | None,
+                    order_by: str | None, direction: str | None) -> list[dict[str, Any]]:
+        """A page of the caller's chats that have a share link (Settings, Shared Chats)."""
+        flt = ListFilter(archived=None, query=query,
+                         order_by=order_by if order_by in ("title", "created_at") else
+                         "updated_at", direction="asc" if direction == "asc" else "desc")
+        shared = [r for r in self.chats.page(principal.id, flt) if r.get("share_id")]
+        offset, limit = page_window(page, PAGE_SIZE)
+        return shared[offset:offset + limit]
+
+    def archived_count(self, principal: Principal) -> int:
+        """How many chats the caller archived (internal ones aside, as 0.12.4)."""
+        return len(self.chats.page(principal.id, ListFilter(archived=True)))
 
     def everything(self, user_id: str | None, archived: bool | None = None) -> list[dict[str, Any]]:
         """Rows of every chat of a user (None: of every user), newest first."""

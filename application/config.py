@@ -53,6 +53,15 @@ class ConfigService:
         self._cached = None
         return outcome
 
+    def banners(self) -> list[dict[str, Any]]:
+        """The admin's banners (0.12.4's `ui.banners`), newest setting wins."""
+        return list(self.get("BANNERS") or [])
+
+    def set_banners(self, banners: list[dict[str, Any]]) -> Outcome[list[dict[str, Any]]]:
+        """Replace the banners: a config event on the system configuration."""
+        outcome = self.update({"BANNERS": banners})
+        return Outcome(list(outcome.value.get("BANNERS") or []), outcome.position)
+
     def default_permissions(self) -> dict[str, Any]:
         return effective_permissions(self.get("DEFAULT_PERMISSIONS"))
 

@@ -129,3 +129,10 @@ class FolderService:
     # -- queries ----------------------------------------------------------------------------
     def list_folders(self, principal: Principal) -> list[dict[str, Any]]:
         return self.folders.of_user(principal.id)
+
+    def shared(self, principal: Principal) -> list[dict[str, Any]]:
+        """Folders shared with or by the caller: folders carry no access grants here (each is
+        private to its owner), so none, once the caller may use folders at all."""
+        if not principal.is_admin and not allowed(self.permissions(), "features.folders"):
+            raise Forbidden(Detail.ACCESS_PROHIBITED)
+        return []

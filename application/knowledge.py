@@ -9,8 +9,10 @@ share it with the knowledge base's readers.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from application.access import (
@@ -32,6 +34,8 @@ from domain.file import COMPLETED, PENDING, File
 from domain.knowledge import DuplicateFile, KnowledgeBase, knowledge_uuid
 
 Row = dict[str, Any]
+PAGE_SIZE = 30  # 0.12.4's PAGE_ITEM_COUNT
+log = logging.getLogger("chronicle.knowledge")
 
 
 class KnowledgeReadModel(Protocol):
@@ -44,6 +48,31 @@ class KnowledgeReadModel(Protocol):
     def file_readable(self, file_id: str, viewer: Viewer) -> bool: ...
 
     def owners(self, user_ids: Sequence[str]) -> dict[str, Row]: ...
+
+    def search(self, viewer: Viewer | None, user_id: str, text: str | None,
+               view_option: str | None, order_by: str | None, direction: str | None,
+               offset: int, limit: int) -> tuple[list[Row], int]: ...
+
+    def file_counts(self, knowledge_ids: Sequence[str]) -> dict[str, int]: ...
+
+    def file_page(self, knowledge_id: str, user_id: str, text: str | None,
+                  view_option: str | None, order_by: str | None, direction: str | None,
+                  offset: int, limit: int) -> tuple[list[Row], int]: ...
+
+    def readable_files(self, viewer: Viewer | None, text: str | None, offset: int,
+                       limit: int) -> tuple[list[Row], int]: ...
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A workspace list's filter, order and page (0.12.4's query parameters)."""
+
+    text: str | None = None
+    view_option: str | None = None  # "created" | "shared" | None
+    order_by: str | None = None  # "name" | "created_at" | "updated_at"
+    direction: str | None = None  # "asc" | "desc"
+    page: int = 1
+    limit: int | None = None  # admins may ask for another page size (files of one base)
 
 
 class KnowledgeService(AccessControlled):
@@ -105,6 +134,84 @@ class KnowledgeService(AccessControlled):
         row["write_access"] = self.can(viewer, row["user_id"], row["access_control"], "write")
         return row
 
+    def search(self, principal: Principal, query: ListQuery) -> tuple[list[Row], int]:
+        """A page of the knowledge bases the caller may read, with owner, file count and
+        whether the caller may change each (the workspace's list)."""
+        viewer = self.viewer(principal)
+        offset = (max(1, query.page) - 1) * PAGE_SIZE
+        rows, total = self.knowledge.search(viewer, principal.id, query.text, query.view_option,
+                                            query.order_by, query.direction, offset, PAGE_SIZE)
+        owners = self.knowledge.owners([r["user_id"] for r in rows])
+        counts = self.knowledge.file_counts([r["id"] for r in rows])
+        for row in rows:
+            row["user"] = owners.get(row["user_id"])
+            row["file_count"] = counts.get(row["id"], 0)
+            row["write_access"] = self.can(viewer, row["user_id"], row["access_control"], "write")
+        return rows, total
+
+    def search_files(self, principal: Principal, query: ListQuery) -> tuple[list[Row], int]:
+        """A page of the files in knowledge bases the caller may read, each with its base."""
+        offset = (max(1, query.page) - 1) * PAGE_SIZE
+        rows, total = self.knowledge.readable_files(self.viewer(principal), query.text, offset,
+                                                    PAGE_SIZE)
+        bases = {k: self.knowledge.get(k) for k in {r["knowledge_id"] for r in rows}}
+        for row in rows:
+            row["collection"] = bases.get(row["knowledge_id"])
+        return self._with_uploaders(rows), total
+
+    def file_page(self, principal: Principal, knowledge_id: str, query: ListQuery
+                  ) -> tuple[list[Row], int]:
+        """A page of one knowledge base's files. As 0.12.4 here: an unknown base or one the
+        caller may not read is 400."""
+        row = self.knowledge.get(knowledge_id) if plausible_id(knowledge_id) else None
+        if row is None:
+            raise BadRequest(Detail.NOT_FOUND)
+        if not self.can(self.viewer(principal), row["user_id"], row["access_control"], "read"):
+            raise BadRequest(Detail.ACCESS_PROHIBITED)
+        limit = max(1, query.limit) if principal.is_admin and query.limit else PAGE_SIZE
+        offset = (max(1, query.page) - 1) * limit
+        rows, total = self.knowledge.file_page(knowledge_id, principal.id, query.text,
+                                               query.view_option, query.order_by,
+                                               query.direction, offset, limit)
+        return self._with_uploaders(rows), total
+
+    def pending_files(self, principal: Principal, knowledge_id: str) -> list[Row]:
+        """Files uploaded into the base (`metadata.knowledge_id`) still being processed and not
+        linked yet. Uploads are linked at once here, so this is empty but for a failed link."""
+        row = self.knowledge.get(knowledge_id) if plausible_id(knowledge_id) else None
+        if row is None:
+            raise NotFound(Detail.NOT_FOUND)
+        if not self.can(self.viewer(principal), row["user_id"], row["access_control"], "read"):
+            raise BadRequest(Detail.ACCESS_PROHIBITED)
+        linked = {f["id"] for f in self.knowledge.files([knowledge_id])[knowledge_id]}
+        rows = self.files.files.many(self.files.files.pending()).values()
+        # Only files the caller may read: a refused upload stays its uploader's.
+        return sorted((r for r in rows if r["id"] not in linked and
+                       (r["meta"].get("data") or {}).get("knowledge_id") == knowledge_id and
+                       self.files.readable(principal, r)),
+                      key=lambda r: r["created_at"], reverse=True)
+
+    def _with_uploaders(self, rows: list[Row]) -> list[Row]:
+        owners = self.knowledge.owners([r["user_id"] for r in rows])
+        for row in rows:
+            row["user"] = owners.get(row["user_id"])
+            row.update(directory_id=None, directory_path="", has_original=True)
+        return rows
+
+    def link_upload(self, principal: Principal, file: File) -> int:
+        """File an upload into the knowledge base its metadata names (0.12.4 links it after
+        processing; here at once, so the base lists it while it is processed). A base the
+        uploader may not change is ignored, as 0.12.4 does. Returns the log position (0: none)."""
+        knowledge_id = (file.meta.get("data") or {}).get("knowledge_id")
+        if not isinstance(knowledge_id, str) or not plausible_id(knowledge_id):
+            return 0
+        try:
+            return self.add_file(principal, knowledge_id, file.file_id).position
+        except (BadRequest, Forbidden, NotFound) as error:
+            log.warning("upload %s not filed into knowledge %s: %s", file.file_id,
+                        knowledge_id, error)
+            return 0
+
     def view(self, principal: Principal, kb: KnowledgeBase, extra: Sequence[File] = ()) -> Row:
         """A knowledge base as a command leaves it (the read model may not have caught up)."""
         rows = self.files.files.many(kb.file_ids)
@@ -155,6 +262,24 @@ class KnowledgeService(AccessControlled):
             return self.view(principal, kb), [kb]
 
         return self.runner.run("knowledge.access_update", decide)
+
+    def update(self, principal: Principal, knowledge_id: str, name: str,
+               description: str) -> Outcome[Row]:
+        """Rename or redescribe (owner, write grantee or admin). As 0.12.4 here: an unknown
+        base or one the caller may not change is 400."""
+        def decide() -> tuple[Row, list[Any]]:
+            try:
+                kb = self._load(knowledge_id) if plausible_id(knowledge_id) else None
+            except NotFound:
+                kb = None
+            if kb is None:
+                raise BadRequest(Detail.NOT_FOUND)
+            if not self.can(self.viewer(principal), kb.user_id, kb.access_control, "write"):
+                raise BadRequest(Detail.ACCESS_PROHIBITED)
+            kb.update(name.replace("\x00", ""), description.replace("\x00", ""))
+            return self.view(principal, kb), [kb]
+
+        return self.runner.run("knowledge.update", decide)
 
     def delete(self, principal: Principal, knowledge_id: str) -> Outcome[bool]:
         """The knowledge base and its collection go; its files stay (unlinked)."""

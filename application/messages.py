@@ -95,6 +95,7 @@ class Detail:
     LAST_ADMIN = ACTION_PROHIBITED  # not in reference: the last admin is never removed
 
     NOT_FOUND = "We could not find what you're looking for :/"
+    USAGE_ADMINS_ONLY = "Access denied. Only administrators can view usage statistics."  # upstream
     USER_NOT_FOUND = "We could not find what you're looking for :/"
     CHAT_NOT_IN_TRASH = "This chat is not in the trash."  # not in reference (trash is ours)
 

@@ -186,6 +186,18 @@ class ModelService(AccessControlled):
         """A version and the model as it was then."""
         return self.versions.entry(self._historied(principal, model_id), history_id)
 
+    def all_records(self) -> list[Row]:
+        """Every workspace model record, presets and base-model entries (admins' /models/all)."""
+        return self.models.exportable(None, None) + self.models.base(None)
+
+    def image_or_default(self, principal: Principal, model_id: str) -> str | None:
+        """The picture's URL, or None for the default one: unknown and hidden models look
+        alike, so model ids cannot be probed (as 0.12.4)."""
+        try:
+            return self.image(principal, model_id)
+        except (NotFound, Unauthorized):
+            return None
+
     def export(self, principal: Principal, ids: list[str] | None) -> list[Row]:
         self._require(principal, "workspace.models_export")
         return self.models.exportable(self.viewer(principal), ids)

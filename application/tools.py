@@ -138,6 +138,23 @@ class ToolService(AccessControlled):
             row["has_user_valves"] = row.pop("user_valves_schema") is not None
         return rows
 
+    def export(self, principal: Principal) -> list[Row]:
+        """Every tool the caller may change, with its source (admins, or workspace.tools_export;
+        401 otherwise, as 0.12.4)."""
+        if not self._allowed(principal, "workspace.tools_export"):
+            raise Unauthorized(Detail.UNAUTHORIZED)
+        viewer = self.viewer(principal)
+        return [self._row(r["id"], with_content=True) for r in self.tools.visible(viewer, None)
+                if self.can(viewer, r["user_id"], r["access_control"], "write")]
+
+    def access_listing(self, principal: Principal) -> list[Row]:
+        """The tools the caller may use, each with whether they may change it (/tools/list)."""
+        viewer = self.viewer(principal)
+        rows = self.listing(principal, None)
+        for row in rows:
+            row["write_access"] = self.can(viewer, row["user_id"], row["access_control"], "write")
+        return rows
+
     def get(self, principal: Principal, tool_id: str) -> Row:
         row = self._row(tool_id, with_content=True)
         viewer = self.viewer(principal)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -20,6 +22,28 @@ from domain.user import User, new_stamp
 PAGE_SIZE = 30
 MAX_PAGE = 10**12  # beyond any real listing; keeps OFFSET inside a 64-bit integer
 ORDERABLE = {"name", "email", "role", "created_at", "updated_at", "last_active_at"}
+
+
+VARIABLE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+VARIABLE_VALUE_MAX = 20_000  # characters, as 0.12.4
+VARIABLES_JSON_MAX = 100_000  # characters of the whole object as JSON, as 0.12.4
+
+
+def validate_user_variables(variables: dict[str, Any]) -> dict[str, str]:
+    """0.12.4's rules (utils/chat_variables.py), with its messages (400)."""
+    if len(json.dumps(variables, ensure_ascii=False)) > VARIABLES_JSON_MAX:
+        raise BadRequest("User variables are too large.")
+    checked: dict[str, str] = {}
+    for key, value in variables.items():
+        if not VARIABLE_KEY.match(key):
+            raise BadRequest(f"Invalid user variable key: {key}")
+        if not isinstance(value, str):
+            raise BadRequest(f"User variable must be a string: {key}")
+        value = value.replace("\r\n", "\n")
+        if len(value) > VARIABLE_VALUE_MAX:
+            raise BadRequest(f"User variable is too long: {key}")
+        checked[key] = value
+    return checked
 
 
 def parse_user_id(user_id: str) -> UUID:
@@ -95,6 +119,22 @@ class UserService:
             user.update_info({**(user.info or {}), **info})
 
         return self._change("users.update_info", principal.id, merge)
+
+    def set_timezone(self, principal: Principal, timezone: str) -> Outcome[User]:
+        return self._change("users.set_timezone", principal.id,
+                            lambda u: u.set_timezone(timezone))
+
+    def variables(self, principal: Principal) -> dict[str, str]:
+        """The caller's variables (0.12.4 keeps only string values under string keys)."""
+        stored = getattr(self.load(principal.id), "variables", None) or {}
+        return {k: v for k, v in stored.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def update_variables(self, principal: Principal, variables: dict[str, Any]
+                         ) -> Outcome[dict[str, str]]:
+        checked = validate_user_variables(variables)
+        outcome = self._change("users.update_variables", principal.id,
+                               lambda u: u.update_variables(checked))
+        return Outcome(checked, outcome.position)
 
     def require_status_enabled(self) -> None:
         if not self.auth.config.enabled("ENABLE_USER_STATUS"):

@@ -85,6 +85,20 @@ class KnowledgeBase(SoftDeleted, Aggregate):
         self.file_ids = [f for f in self.file_ids if f != file_id]
         self._touch()
 
+    def update(self, name: str, description: str) -> bool:
+        """Rename or redescribe; True when either changed."""
+        self._live()
+        if (name, description) == (self.name, self.description):
+            return False
+        self._updated(self.knowledge_id, name, description)
+        return True
+
+    @event("Updated")
+    def _updated(self, knowledge_id: str, name: str, description: str) -> None:
+        self.name = name
+        self.description = description
+        self._touch()
+
     def share(self, access_control: dict[str, Any]) -> bool:
         """Replace the grants; True when they changed."""
         self._live()

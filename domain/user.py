@@ -50,6 +50,8 @@ class User(SoftDeleted, Aggregate):
         self.settings: dict[str, Any] | None = None
         self.info: dict[str, Any] | None = None
         self.status: dict[str, Any] = {}
+        self.timezone: str | None = None
+        self.variables: dict[str, str] = {}
         self.api_key_hash: str | None = None
         self.api_key_hint: str | None = None
         self.deleted = False
@@ -184,6 +186,27 @@ class User(SoftDeleted, Aggregate):
     @event("StatusUpdated")
     def _status_updated(self, status: dict[str, Any]) -> None:
         self.status = status
+        self._touch()
+
+    def set_timezone(self, timezone: str) -> None:
+        """The browser's IANA time zone, as the web app reports it on every page load."""
+        self._live()
+        if timezone != getattr(self, "timezone", None):
+            self._timezone_set(timezone)
+
+    @event("TimezoneSet")
+    def _timezone_set(self, timezone: str) -> None:
+        self.timezone = timezone
+
+    def update_variables(self, variables: dict[str, str]) -> None:
+        """The user's own prompt variables (`{{user.variables.<key>}}`), replaced whole."""
+        self._live()
+        if variables != getattr(self, "variables", {}):
+            self._variables_updated(variables)
+
+    @event("VariablesUpdated")
+    def _variables_updated(self, variables: dict[str, str]) -> None:
+        self.variables = variables
         self._touch()
 
     def delete(self) -> None:

@@ -38,11 +38,20 @@ from interfaces.routers import (
     users,
     utils,
 )
+from interfaces.routers import audio as audio_router
+from interfaces.routers import evaluations as evaluations_router
+from interfaces.routers import events as events_router
 from interfaces.routers import files as files_router
+from interfaces.routers import functions as functions_router
+from interfaces.routers import images as images_router
 from interfaces.routers import knowledge as knowledge_router
 from interfaces.routers import notes as notes_router
+from interfaces.routers import pipelines as pipelines_router
 from interfaces.routers import prompts as prompts_router
 from interfaces.routers import retrieval as retrieval_router
+from interfaces.routers import search as search_router
+from interfaces.routers import skills as skills_router
+from interfaces.routers import terminals as terminals_router
 
 VERSION = "0.12.4"
 
@@ -101,6 +110,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(tasks.router)
     app.include_router(analytics.router)
     app.include_router(prompts_router.router)
+    app.include_router(events_router.router)
+    app.include_router(functions_router.router)
+    app.include_router(skills_router.router)
+    app.include_router(terminals_router.router)
+    app.include_router(audio_router.router)
+    app.include_router(search_router.router)
+    app.include_router(pipelines_router.router)
+    app.include_router(images_router.router)
+    app.include_router(evaluations_router.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

@@ -30,12 +30,15 @@ from application.ports import SessionStore
 from application.prompts import PromptService
 from application.replies import ReplyService
 from application.retrieval import RetrievalService
+from application.search import WorkspaceSearch
 from application.task_models import TaskModels
 from application.tools import ToolService
 from application.users import UserService
 from application.utils import UtilsService
 from infrastructure.settings import Settings
 from interfaces.deps import get_container
+from interfaces.realtime.usage import UsagePool
+from projections.users import UsersQueries
 
 
 async def audit_service(request: Request) -> AuditService:
@@ -128,6 +131,18 @@ async def task_model_service(request: Request) -> TaskModels:
     return get_container(request).task_models
 
 
+async def workspace_search(request: Request) -> WorkspaceSearch:
+    return get_container(request).search
+
+
+async def usage_pool(request: Request) -> UsagePool:
+    return get_container(request).usage
+
+
+async def user_directory(request: Request) -> UsersQueries:
+    return get_container(request).user_queries
+
+
 AppSettings = Annotated[Settings, Depends(app_settings)]
 Audit = Annotated[AuditService, Depends(audit_service)]
 Auth = Annotated[AuthService, Depends(auth_service)]
@@ -151,3 +166,6 @@ LLM = Annotated[LanguageModels, Depends(language_models)]
 Replies = Annotated[ReplyService, Depends(reply_service)]
 TaskModelsDep = Annotated[TaskModels, Depends(task_model_service)]
 Utils = Annotated[UtilsService, Depends(utils_service)]
+UsagePoolDep = Annotated[UsagePool, Depends(usage_pool)]
+Search = Annotated[WorkspaceSearch, Depends(workspace_search)]
+UserDirectory = Annotated[UsersQueries, Depends(user_directory)]

@@ -38,7 +38,7 @@ def _marks(values: Sequence[Any]) -> str:
 
 class KnowledgeProjector(RowProjector):
     name = "knowledge"
-    version = 2
+    version = 3  # 3: Updated (name and description)
     tables = ("knowledge", "knowledge_access", "knowledge_files")
     row_table = "knowledge"
     columns = COLUMNS
@@ -129,6 +129,14 @@ class KnowledgeProjector(RowProjector):
         return self._touched(event, row)
 
     @apply.register
+    def _updated(self, event: KnowledgeBase.Updated, row: Row | None) -> Row | None:
+        if row is None:
+            return None
+        updated: Any = event
+        return {**row, "name": _text(updated.name), "description": _text(updated.description),
+                "updated_at": epoch(event.timestamp)}
+
+    @apply.register
     def _shared(self, event: KnowledgeBase.Shared, row: Row | None) -> Row | None:
         if row is None:
             return None
@@ -216,3 +224,85 @@ class KnowledgeQueries:
         rows = self.db.query(f"SELECT id, name, email, role, profile_image_url FROM users WHERE"
                              f" id IN ({_marks(ids)})", ids)
         return {r["id"]: r for r in rows}
+
+    # -- the workspace's paged lists (0.12.4's /knowledge/search, /search/files, /{id}/files) --
+    def search(self, viewer: Viewer | None, user_id: str, text: str | None,
+               view_option: str | None, order_by: str | None, direction: str | None,
+               offset: int, limit: int) -> tuple[list[Row], int]:
+        """Knowledge bases the viewer may read (None: all), by name or description."""
+        where, params = self._visible(viewer)
+        if text:
+            where += " AND (LOWER(k.name) LIKE ? ESCAPE '\\' OR LOWER(k.description) LIKE ?" \
+                     " ESCAPE '\\')"
+            params += [_like(text), _like(text)]
+        if view_option in ("created", "shared"):
+            where += " AND k.user_id = ?" if view_option == "created" else " AND k.user_id <> ?"
+            params.append(user_id)
+        column = {"name": "LOWER(k.name)", "created_at": "k.created_at"}.get(
+            order_by or "", "k.updated_at")
+        way = "ASC" if direction == "asc" else "DESC"
+        total = int(self.db.query(f"SELECT COUNT(*) AS n FROM knowledge k WHERE {where}",
+                                  params)[0]["n"])
+        rows = self.db.query(f"SELECT k.* FROM knowledge k WHERE {where} ORDER BY {column} {way},"
+                             f" k.id LIMIT {int(limit)} OFFSET {int(offset)}", params)
+        return [decode(r) for r in rows], total
+
+    def file_counts(self, knowledge_ids: Sequence[str]) -> dict[str, int]:
+        ids = list(knowledge_ids)
+        if not ids:
+            return {}
+        rows = self.db.query(f"SELECT kid, COUNT(*) AS n FROM knowledge_files WHERE kid IN"
+                             f" ({_marks(ids)}) GROUP BY kid", ids)
+        return {r["kid"]: int(r["n"]) for r in rows}
+
+    def file_page(self, knowledge_id: str, user_id: str, text: str | None,
+                  view_option: str | None, order_by: str | None, direction: str | None,
+                  offset: int, limit: int) -> tuple[list[Row], int]:
+        """One knowledge base's files, by filename, newest change first by default."""
+        where, params = "kf.kid = ?", [knowledge_id]
+        if text:
+            where += " AND f.filename_lc LIKE ? ESCAPE '\\'"
+            params.append(_like(text))
+        if view_option in ("created", "shared"):
+            where += " AND f.user_id = ?" if view_option == "created" else " AND f.user_id <> ?"
+            params.append(user_id)
+        column = {"name": "f.filename_lc", "created_at": "f.created_at"}.get(
+            order_by or "", "f.updated_at")
+        way = "ASC" if direction == "asc" else "DESC"
+        return self._file_rows(where, params, f"{column} {way}", offset, limit)
+
+    def readable_files(self, viewer: Viewer | None, text: str | None, offset: int,
+                       limit: int) -> tuple[list[Row], int]:
+        """Files of every knowledge base the viewer may read (a file once per base)."""
+        where, params = self._visible(viewer)
+        if text:
+            where += " AND f.filename_lc LIKE ? ESCAPE '\\'"
+            params.append(_like(text))
+        return self._file_rows(where, params, "f.updated_at DESC", offset, limit)
+
+    def _file_rows(self, where: str, params: list[Any], order: str, offset: int,
+                   limit: int) -> tuple[list[Row], int]:
+        source = "knowledge_files kf JOIN files f ON f.id = kf.file_id JOIN knowledge k ON" \
+                 " k.id = kf.kid"
+        total = int(self.db.query(f"SELECT COUNT(*) AS n FROM {source} WHERE {where}",
+                                  params)[0]["n"])
+        rows = self.db.query(
+            f"SELECT kf.kid, f.id, f.user_id, f.hash, f.filename, f.meta, f.status, f.error,"
+            f" f.created_at, f.updated_at FROM {source} WHERE {where} ORDER BY {order}, f.id,"
+            f" kf.kid LIMIT {int(limit)} OFFSET {int(offset)}", params)
+        return [_file_row(r) for r in rows], total
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _file_row(row: Row) -> Row:
+    """FileUserResponse's own fields (the service adds the uploader and the collection)."""
+    data: Row = {"status": row["status"]} if row.get("status") else {}
+    if row.get("status") == "failed" and row.get("error"):
+        data["error"] = row["error"]
+    return {"knowledge_id": row["kid"], "id": row["id"], "user_id": row["user_id"],
+            "hash": row["hash"], "filename": row["filename"], "meta": json.loads(row["meta"]),
+            "data": data, "created_at": row["created_at"], "updated_at": row["updated_at"]}

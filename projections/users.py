@@ -150,5 +150,8 @@ class UsersQueries:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         return [_row(r) for r in self.db.query(sql, params)], total
 
+    def ids(self) -> list[str]:
+        return [r["id"] for r in self.db.query("SELECT id FROM users ORDER BY id")]
+
     def count(self) -> int:
         return int(self.db.query("SELECT COUNT(*) AS n FROM users")[0]["n"])

@@ -42,6 +42,7 @@ from application.realtime import RealtimeAccess
 from application.replies import LocalTasks, ReplyService, TaskBoard
 from application.retention import RetentionPolicy
 from application.retrieval import Embedder, EmbeddingPorts, EmbeddingSpec, RetrievalService, rag_defaults
+from application.search import WorkspaceSearch
 from application.task_models import TaskModels
 from application.tools import ToolCode, ToolService
 from application.users import UserService
@@ -205,7 +206,8 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
         notes=notes,
         utils=work.utils, files=files.files, knowledge=files.knowledge, retrieval=files.retrieval,
         vector_index=files.mirror, retention=retention, prompts=prompts,
-        audit=AuditService(store, AuditQueries(read_db), config), erasure=erasure, closers=closers)
+        audit=AuditService(store, AuditQueries(read_db), config), erasure=erasure,
+        search=WorkspaceSearch(chats.queries, FoldersQueries(read_db)), closers=closers)
     if run_projectors:
         files.mirror.start()  # load the saved index and follow; elsewhere it starts on the first query
         schedule_retention(container)

@@ -27,6 +27,7 @@ from application.realtime import RealtimeAccess
 from application.replies import ReplyService
 from application.retention import RetentionPolicy
 from application.retrieval import RetrievalService
+from application.search import WorkspaceSearch
 from application.task_models import TaskModels
 from application.tools import ToolService
 from application.users import UserService
@@ -87,6 +88,7 @@ class Container:
     audit: AuditService  # docs/audit.md
     erasure: ErasureService  # docs/erasure.md
     prompts: PromptService  # slash-command prompts and their history
+    search: WorkspaceSearch  # the web app's search dialog (/api/v1/search)
     closers: list[Callable[[], None]] = field(default_factory=list)  # run last first
 
     def close(self) -> None:

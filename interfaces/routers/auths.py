@@ -10,7 +10,7 @@ import anyio
 from fastapi import APIRouter, Request, Response
 
 from application.auth import Session
-from application.errors import BadRequest, NotFound
+from application.errors import BadRequest, Forbidden, NotFound
 from application.messages import Detail
 from domain.user import User
 from infrastructure.settings import Settings
@@ -18,16 +18,21 @@ from interfaces.deps import AdminUser, CurrentUser, VerifiedUser, Write, client_
 from interfaces.schemas.auths import (
     ADMIN_CONFIG_DEFAULTS,
     JWT_EXPIRES_IN_PATTERN,
+    AddUserForm,
+    AddUserResponse,
     AdminConfig,
     ApiKey,
     LdapForm,
+    MfaStatusResponse,
     SessionUserInfoResponse,
     SessionUserResponse,
     SigninForm,
     SignoutResponse,
     SignupForm,
+    StatusResponse,
     UpdatePasswordForm,
     UpdateProfileForm,
+    UpdateTimezoneForm,
     UserProfileImageResponse,
 )
 from interfaces.services import AppSettings, Auth, Config, Sessions, Users
@@ -138,6 +143,42 @@ def update_password(form: UpdatePasswordForm, principal: CurrentUser,
                                              form.new_password)
     written(position)
     return True
+
+
+@router.post("/update/timezone", response_model=StatusResponse)
+def update_timezone(form: UpdateTimezoneForm, principal: CurrentUser, users: Users,
+                    written: Write) -> dict[str, bool]:
+    """Record the caller's browser time zone (the app sends it on every load)."""
+    outcome = users.set_timezone(principal, form.timezone.replace("\x00", ""))
+    written(outcome.position)
+    return {"status": True}
+
+
+@router.post("/add", response_model=AddUserResponse, response_model_exclude_none=True)
+def add_user(form: AddUserForm, principal: AdminUser, auth: Auth,
+             written: Write) -> dict[str, Any]:
+    """An admin adds an account with a role of their choosing."""
+    session, position = auth.add_user(form.name, form.email, form.password,
+                                      form.profile_image_url, form.role)
+    written(position)
+    user = session.user
+    return {"token": session.token, "token_type": "Bearer", "id": str(user.id),
+            "email": user.email, "name": user.name, "role": user.role,
+            "profile_image_url": f"/api/v1/users/{user.id}/profile/image"}
+
+
+@router.get("/admin/details")
+def admin_details(principal: CurrentUser, auth: Auth) -> dict[str, Any]:
+    """Whom to contact about one's account (the pending page shows it)."""
+    return auth.admin_details()
+
+
+@router.get("/mfa/status", response_model=MfaStatusResponse)
+def mfa_status(principal: CurrentUser) -> dict[str, Any]:
+    """The caller's MFA state: MFA is not offered here (see the README), so always off."""
+    if principal.via != "session":
+        raise Forbidden(Detail.HUMAN_SESSION_REQUIRED)
+    return {"enabled": False, "required": False, "recovery_codes_remaining": 0}
 
 
 @router.post("/ldap", response_model=SessionUserResponse)

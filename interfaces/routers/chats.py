@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
 
 from application.chats import ImportedChat
@@ -26,6 +26,7 @@ from interfaces.schemas.chats import (
     EventForm,
     MessageForm,
     ShareChatForm,
+    SharedChatResponse,
     TagFilterForm,
     TagForm,
     TagModel,
@@ -36,6 +37,7 @@ from interfaces.schemas.chats import (
     title_item,
     trash_item,
 )
+from interfaces.schemas.json_limits import JSONObject
 from interfaces.services import Chats
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
@@ -104,6 +106,27 @@ def archived_list(principal: VerifiedUser, chats: Chats, page: Page = None,
     """The caller's archived chat titles, filtered and paged."""
     return _titles(chats.list_filtered(principal.id, True, page, query, order_by,
                                        direction))
+
+
+@router.get("/archived/count", response_model=int, dependencies=[CHATS])
+def archived_count(principal: VerifiedUser, chats: Chats) -> int:
+    """How many chats the caller archived."""
+    return chats.archived_count(principal)
+
+
+@router.get("/shared", response_model=list[SharedChatResponse], dependencies=[CHATS])
+def shared_list(principal: VerifiedUser, chats: Chats, page: Page = None, query: Text = None,
+                order_by: Text = None, direction: Text = None) -> list[dict[str, Any]]:
+    """The caller's chats that have a share link, filtered by title and paged."""
+    rows = chats.shared_list(principal, page or 1, query, order_by, direction)
+    return [{"chat_id": r["id"], **{k: r[k] for k in ("id", "title", "share_id", "updated_at",
+                                                       "created_at")}} for r in rows]
+
+
+@router.post("/read")
+def mark_all_read(principal: VerifiedUser) -> dict[str, Any]:
+    """Mark every chat read: chats are never unread here (no read tracking), so none change."""
+    return {"updated_count": 0, "folder_unread_counts": {}}
 
 
 @router.get("/pinned", response_model=Titles, dependencies=[CHATS])
@@ -188,6 +211,14 @@ def all_in_db(request: Request, principal: AdminUser,
               chats: Chats) -> StreamingResponse:
     """Every chat of every user, whole (admins; streamed)."""
     return _stream(request, chats.bodies(chats.everything(None)))
+
+
+@router.get("/folder/{folder_id}/list", response_model=Titles, dependencies=[CHATS])
+def folder_chat_titles(folder_id: str, principal: VerifiedUser, chats: Chats, page: Page = 1,
+                       sort_by: Text = None, sort_dir: Text = None) -> list[dict[str, Any]]:
+    """A page of the chat titles filed in one of the caller's folders (the sidebar's folder)."""
+    return _titles(chats.folder_page(principal, folder_id, page or 1, sort_by or "updated_at",
+                                     sort_dir or "desc"))
 
 
 @router.get("/folder/{folder_id}", response_model=list[ChatResponse],
@@ -295,6 +326,16 @@ def delete_chat(id: str, principal: VerifiedUser,
     outcome = chats.delete(principal, id)
     written(outcome.position)
     return True
+
+
+@router.patch("/{id}/params", response_model=dict[str, Any])
+async def update_chat_params(id: str, form: Annotated[JSONObject, Body()],
+                             principal: VerifiedUser, chats: Chats,
+                             written: Write) -> dict[str, Any]:
+    """Merge chat-level params (system prompt, advanced params) into one of the caller's chats."""
+    outcome = await chats.update_params(principal, id, form)
+    await written.noted(outcome.position)
+    return outcome.value
 
 
 @router.post("/{id}/messages/{message_id}", response_model=ChatResponse | None)

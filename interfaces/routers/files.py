@@ -34,7 +34,7 @@ from interfaces.schemas.files import (
     aggregate_row,
     file_view,
 )
-from interfaces.services import Files
+from interfaces.services import Files, Knowledge
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
 FILES = consistent("files", "knowledge")
@@ -81,7 +81,7 @@ def _metadata(raw: str | None) -> dict[str, Any] | None:
 
 
 # -- upload -----------------------------------------------------------------------------------
-def upload_file(principal: VerifiedUser, files: Files, written: Write,
+def upload_file(principal: VerifiedUser, files: Files, knowledge: Knowledge, written: Write,
                 file: Annotated[UploadFile, FileField()],
                 metadata: Annotated[str | None, Form()] = None, process: bool = True,
                 process_in_background: bool = True) -> dict[str, Any]:
@@ -92,6 +92,8 @@ def upload_file(principal: VerifiedUser, files: Files, written: Write,
                            process=process, background=process_in_background)
     written(outcome.position)
     aggregate = outcome.value
+    if linked := knowledge.link_upload(principal, aggregate):  # uploaded from a knowledge base
+        written(linked)
     text = None  # processed inline: the answer carries the text, as the reference
     if not process_in_background and aggregate.status == "completed":
         text = _text(files, aggregate.text_hash)

@@ -41,6 +41,12 @@ def create_folder(form: FolderForm, principal: VerifiedUser,
     return folder_response(outcome.value)
 
 
+@router.get("/shared", response_model=list[dict[str, Any]])
+def shared_folders(principal: VerifiedUser, folders: Folders) -> list[dict[str, Any]]:
+    """Folders shared with or by the caller (none: folders are private here)."""
+    return folders.shared(principal)
+
+
 @router.get("/{id}", response_model=FolderResponse)
 def get_folder(id: str, principal: VerifiedUser, folders: Folders) -> dict[str, Any]:
     """One of the caller's folders."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import posixpath
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -88,6 +89,12 @@ def model_tags(principal: VerifiedUser, models: Models) -> list[str]:
     return models.tags(principal)
 
 
+@router.get("/all", response_model=list[ModelResponse], dependencies=[MODELS])
+def all_models(principal: AdminUser, models: Models) -> list[dict[str, Any]]:
+    """Every workspace model record, presets and base-model entries (admins)."""
+    return _views(models.all_records())
+
+
 @router.get("/export", response_model=list[ModelModel], dependencies=[MODELS])
 def export_models(principal: VerifiedUser, models: Models,
                   ids: Annotated[list[QueryText] | None, Query(max_length=IMPORT_MAX)] = None
@@ -106,7 +113,7 @@ def get_model(id: IdParam, principal: VerifiedUser, models: Models) -> dict[str,
 @router.get("/model/profile/image", dependencies=[MODELS])
 def profile_image(id: IdParam, principal: VerifiedUser, models: Models) -> Response:
     """A workspace model's picture (or the default one)."""
-    url = models.image(principal, id) or ""
+    url = models.image_or_default(principal, id) or ""
     if url.startswith(("http://", "https://")):
         return RedirectResponse(url, status_code=302)
     if url.startswith("data:image/"):
@@ -118,8 +125,19 @@ def profile_image(id: IdParam, principal: VerifiedUser, models: Models) -> Respo
                                 headers={"Content-Disposition": "inline"})
             except ValueError:
                 pass
+    if static := _static_path(url):  # an asset of the web app (e.g. its own logo), as 0.12.4
+        return RedirectResponse(static, status_code=302)
     return Response(DEFAULT_IMAGE.read_bytes(), media_type="image/png",
                     headers={"Content-Disposition": "inline"})
+
+
+def _static_path(url: str) -> str | None:
+    """A same-origin path under /static/, normalised; anything encoded or odd is refused."""
+    path = url.split("?", 1)[0].split("#", 1)[0].strip()
+    if not path.startswith("/") or any(c in path for c in "%\\\x00"):
+        return None
+    normalized = posixpath.normpath(path)
+    return normalized if normalized.startswith("/static/") else None
 
 
 # -- commands ---------------------------------------------------------------------------------

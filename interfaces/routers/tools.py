@@ -65,6 +65,18 @@ def list_tools(principal: VerifiedUser, tools: Tools,
     return [tool_view(r) for r in tools.listing(principal, query)]
 
 
+@router.get("/export", response_model=list[ToolModel], dependencies=[TOOLS])
+def export_tools(principal: VerifiedUser, tools: Tools) -> list[dict[str, Any]]:
+    """Every tool the caller may change, with its source, for export."""
+    return [tool_view(r) for r in tools.export(principal)]
+
+
+@router.get("/list", response_model=list[ToolAccessResponse], dependencies=[TOOLS])
+def list_tools_with_access(principal: VerifiedUser, tools: Tools) -> list[dict[str, Any]]:
+    """The tools the caller may use, with whether they may change each (the workspace page)."""
+    return [tool_view(r) for r in tools.access_listing(principal)]
+
+
 @router.get("/id/{id}", response_model=ToolAccessResponse, dependencies=[TOOLS])
 def get_tool(id: ToolIdPath, principal: VerifiedUser, tools: Tools) -> dict[str, Any]:
     """One tool, with its code."""

@@ -25,12 +25,15 @@ from interfaces.schemas.users import (
     UserActiveResponse,
     UserActiveStatusResponse,
     UserGroupIdsListResponse,
+    UserInfoByIdResponse,
     UserInfoListResponse,
     UserModel,
     UserPermissions,
     UserSettings,
     UserStatus,
     UserUpdateForm,
+    UserVariablesForm,
+    UserVariablesResponse,
 )
 from interfaces.services import Config, Erasure, Sessions, Users
 
@@ -119,6 +122,12 @@ def get_default_permissions(principal: AdminUser, config: Config) -> Any:
     return UserPermissions.from_stored(config.get("DEFAULT_PERMISSIONS"))
 
 
+@router.get("/default/permissions/defaults", response_model=UserPermissions)
+def get_builtin_permissions(principal: AdminUser) -> dict[str, Any]:
+    """The built-in default permissions, whatever the admin changed (a group's "reset")."""
+    return UserPermissions.defaults().model_dump(by_alias=True)
+
+
 @router.post("/default/permissions")
 def update_default_permissions(form: UserPermissions, principal: AdminUser,
                                config: Config, written: Write) -> dict[str, Any]:
@@ -180,6 +189,21 @@ def update_info(principal: VerifiedUser, users: Users, written: Write,
     return outcome.value.info
 
 
+@router.get("/user/variables", response_model=UserVariablesResponse)
+def get_variables(principal: VerifiedUser, users: Users) -> dict[str, Any]:
+    """The caller's prompt variables (`{{user.variables.<key>}}`)."""
+    return {"variables": users.variables(principal)}
+
+
+@router.post("/user/variables/update", response_model=UserVariablesResponse)
+def update_variables(form: UserVariablesForm, principal: VerifiedUser, users: Users,
+                     written: Write) -> dict[str, Any]:
+    """Replace the caller's prompt variables."""
+    outcome = users.update_variables(principal, form.variables)
+    written(outcome.position)
+    return {"variables": outcome.value}
+
+
 @router.get("/{user_id}", response_model=UserActiveResponse)
 def get_user(user_id: str, principal: VerifiedUser, users: Users,
              sessions: Sessions) -> dict[str, Any]:
@@ -194,6 +218,23 @@ def get_user(user_id: str, principal: VerifiedUser, users: Users,
     public = ("id", "name", "profile_image_url", "status_emoji", "status_message",
               "status_expires_at", "groups", "is_active")
     return {k: model[k] for k in public}
+
+
+@router.get("/{user_id}/info", response_model=UserInfoByIdResponse)
+def get_user_info(user_id: str, principal: VerifiedUser, users: Users,
+                  sessions: Sessions) -> dict[str, Any]:
+    """A user's card as the app's access-control and mention pop-ups show it. As for
+    GET /users/{id}, only the user and admins see the email address and time zone."""
+    user = _existing(users, user_id)
+    model = _user_model(sessions, user)
+    info = {k: model[k] for k in ("id", "name", "role", "bio", "last_active_at", "status_emoji",
+                                  "status_message", "status_expires_at")}
+    info["groups"] = []
+    info["is_active"] = time.time() - model["last_active_at"] < ACTIVE_WINDOW_SECONDS and \
+        bool(sessions.last_active([user_id]))
+    if principal.is_admin or principal.id == user_id:
+        info.update(email=user.email, timezone=getattr(user, "timezone", None))
+    return info
 
 
 @router.get("/{user_id}/oauth/sessions")

@@ -21,6 +21,11 @@ from interfaces.schemas.users import (
 
 __all__ = [
     "ADMIN_CONFIG_DEFAULTS",
+    "AddUserForm",
+    "AddUserResponse",
+    "MfaStatusResponse",
+    "StatusResponse",
+    "UpdateTimezoneForm",
     "AdminConfig",
     "ApiKey",
     "JWT_EXPIRES_IN_PATTERN",
@@ -58,6 +63,16 @@ class SignupForm(BaseModel):
     email: Email  # format checked by the app → 400 INVALID_EMAIL_FORMAT
     password: Password  # > 72 bytes → 400 PASSWORD_TOO_LONG (app)
     profile_image_url: ProfileImageUrl | None = DEFAULT_PROFILE_IMAGE_URL
+
+
+class AddUserForm(SignupForm):
+    """POST /auths/add (admins): a sign-up form with the new user's role."""
+
+    role: ShortText | None = "pending"  # "pending" | "user" | "admin"; others → 400
+
+
+class UpdateTimezoneForm(BaseModel):
+    timezone: Annotated[str, StringConstraints(max_length=255)]  # IANA name; bound not in reference
 
 
 class LdapForm(BaseModel):
@@ -127,6 +142,25 @@ SigninResult = SessionUserResponse | MfaChallengeResponse | PendingUserResponse
 class SignoutResponse(BaseModel):
     status: bool = True
     redirect_url: str | None = None  # only present when a sign-out redirect is configured
+
+
+class AddUserResponse(UserProfileImageResponse):
+    """POST /auths/add: the new user, and a session token of theirs (0.12.4's answer)."""
+
+    token: str | None = None
+    token_type: str | None = None
+
+
+class StatusResponse(BaseModel):
+    status: bool = True
+
+
+class MfaStatusResponse(BaseModel):
+    """GET /auths/mfa/status: MFA is not offered here, so never enabled nor required."""
+
+    enabled: bool = False
+    required: bool = False
+    recovery_codes_remaining: int = 0
 
 
 class ApiKey(BaseModel):

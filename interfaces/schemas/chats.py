@@ -155,8 +155,10 @@ def shared_response(chat: Chat, share_id: str | None) -> dict[str, Any]:
 
 
 def title_item(row: dict[str, Any]) -> dict[str, Any]:
+    # No read tracking here: a chat counts as read as of its last change (the app marks a chat
+    # without `last_read_at` unread, which would dot every chat in the sidebar).
     return {"id": row["id"], "title": row["title"], "updated_at": row["updated_at"],
-            "created_at": row["created_at"], "last_read_at": None,
+            "created_at": row["created_at"], "last_read_at": row["updated_at"],
             "snippet": row.get("snippet"), "active": False, "archived": row["archived"],
             "folder_id": row["folder_id"], "pinned": row["pinned"]}
 
@@ -169,3 +171,14 @@ def trash_item(row: dict[str, Any]) -> dict[str, Any]:
 def tag_models(user_id: str, tags: list[str]) -> list[dict[str, Any]]:
     # Chats keep normalised tag ids only, so a tag's name is its id.
     return [{"id": tag, "name": tag, "user_id": user_id, "meta": None} for tag in tags]
+
+
+class SharedChatResponse(BaseModel):
+    """An item of GET /chats/shared: one of the caller's chats with a share link."""
+
+    id: str  # the chat's id, as 0.12.4
+    chat_id: str
+    title: str
+    share_id: str | None = None
+    updated_at: int
+    created_at: int

@@ -69,3 +69,42 @@ class KnowledgeUserResponse(KnowledgeFilesResponse):
 
 def knowledge_view(row: dict[str, Any]) -> dict[str, Any]:
     return access_view("knowledge", row, row["created_at"])
+
+
+class KnowledgeAccessResponse(KnowledgeFilesResponse):
+    """An item of /knowledge/search: the base, its owner and how many files it holds."""
+
+    user: UserResponse | None = None
+    file_count: int | None = None
+
+
+class KnowledgeAccessListResponse(BaseModel):
+    items: list[KnowledgeAccessResponse]
+    total: int
+
+
+class FileUserResponse(BaseModel):
+    """A file of a knowledge base's list (0.12.4's FileUserResponse; no directories here)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    user_id: str
+    hash: str | None = None
+    filename: str
+    data: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
+    created_at: int
+    updated_at: int | None = None
+    directory_id: str | None = None
+    directory_path: str = ""
+    has_original: bool = True
+    user: UserResponse | None = None
+    collection: dict[str, Any] | None = None  # /search/files: the base the file is in
+
+
+class KnowledgeFileListResponse(BaseModel):
+    items: list[FileUserResponse]
+    directories: list[dict[str, Any]] = Field(default_factory=list)
+    breadcrumbs: list[dict[str, Any]] = Field(default_factory=list)
+    total: int

@@ -26,11 +26,12 @@ class AppConfigOAuth(BaseModel):
 
 
 class AppConfigFeatures(BaseModel):
-    """``features`` of /api/config. The first block is always present; the keys with a
-    ``None`` default are sent only to an authenticated caller (any role)."""
+    """``features`` of /api/config: eight keys before sign-in, the 52 of 0.12.4 after it (any
+    role; interfaces/routers/meta.py lists them). Dumped with ``exclude_unset``."""
 
     model_config = ConfigDict(extra="allow")
 
+    slim: bool = False
     auth: bool = True
     auth_trusted_header: bool = False
     enable_signup_password_confirmation: bool = False
@@ -63,6 +64,8 @@ class AppConfigFeatures(BaseModel):
 
 
 class AppConfigUI(BaseModel):
+    model_config = ConfigDict(extra="allow")  # verified callers: interface defaults, visibility
+
     pending_user_overlay_title: str | None = None
     pending_user_overlay_content: str | None = None
     response_watermark: str | None = None  # verified users only
@@ -93,3 +96,10 @@ class AppConfigResponse(BaseModel):
     permissions: dict[str, Any] | None = None  # the *default* permissions (wire form)
     ui: AppConfigUI | None = None
     license_metadata: dict[str, Any] | None = None
+
+
+class UsageResponse(BaseModel):
+    """GET /api/usage: models in use right now (the Socket.IO `usage` pool) and active users."""
+
+    model_ids: list[str]
+    user_count: int

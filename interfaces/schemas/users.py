@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from application.permissions import DEFAULT_PERMISSIONS
 from interfaces import bounds
+from interfaces.schemas.json_limits import JSONObject
 
 # ---------------------------------------------------------------------------------------
 # Limits
@@ -443,3 +444,29 @@ class UserPermissions(BaseModel):
 def default_user_permissions() -> dict[str, dict[str, bool]]:
     """The wire form of the default permissions (``chat.import`` spelled ``import``)."""
     return UserPermissions.defaults().model_dump(by_alias=True)
+
+
+class UserVariablesForm(BaseModel):
+    """POST /users/user/variables/update: the whole set (the app checks keys and values)."""
+
+    variables: JSONObject = Field(default_factory=dict)
+
+
+class UserVariablesResponse(BaseModel):
+    variables: dict[str, str] = Field(default_factory=dict)
+
+
+class UserInfoByIdResponse(UserStatus):
+    """GET /users/{user_id}/info (0.12.4's UserInfoResponse; the email address and time zone
+    only for the user and admins)."""
+
+    status_expires_at: int | None = None
+    id: str
+    name: str
+    email: str | None = None
+    role: str
+    bio: str | None = None
+    last_active_at: int | None = None
+    timezone: str | None = None
+    groups: list[Any] | None = Field(default_factory=list)
+    is_active: bool = False
