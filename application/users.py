@@ -81,7 +81,7 @@ class UserService:
                             ) -> dict[str, Any]:
         if principal.is_admin:
             return settings
-        permissions = self.auth.config.default_permissions()
+        permissions = self.auth.permissions_of(principal.id)
         if not allowed(permissions, "settings.interface"):
             raise Forbidden(Detail.ACCESS_PROHIBITED)
         ui = settings.get("ui")

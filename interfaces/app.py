@@ -37,6 +37,7 @@ from interfaces.routers import (
     utils,
 )
 from interfaces.routers import files as files_router
+from interfaces.routers import groups as groups_router
 from interfaces.routers import knowledge as knowledge_router
 from interfaces.routers import retrieval as retrieval_router
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(configs.router)
     app.include_router(tasks.router)
     app.include_router(analytics.router)
+    app.include_router(groups_router.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

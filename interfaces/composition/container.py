@@ -17,6 +17,7 @@ from application.connections import ConnectionsService
 from application.erasure import ErasureService
 from application.files import FileService
 from application.folders import FolderService
+from application.groups import GroupService
 from application.knowledge import KnowledgeService
 from application.llm import LanguageModels
 from application.models import ModelService
@@ -83,6 +84,7 @@ class Container:
     retention: RetentionPolicy  # old chats to the trash, the trash emptied
     audit: AuditService  # docs/audit.md
     erasure: ErasureService  # docs/erasure.md
+    groups: GroupService  # docs/groups.md
     closers: list[Callable[[], None]] = field(default_factory=list)  # run last first
 
     def close(self) -> None:
