@@ -122,8 +122,10 @@ class GroupService:
 
     def _live_parent(self, group: Group) -> str | None:
         """The nearest live ancestor: what the group's parent is once deleted ones step aside."""
-        for ancestor in self._ancestry(group.group_id)[1:]:
-            if self._load(ancestor) is not None:
+        if group.parent_group_id is None:  # from the aggregate at hand: it may not be saved yet
+            return None
+        for ancestor in self._ancestry(group.parent_group_id):
+            if ancestor != group.group_id and self._load(ancestor) is not None:
                 return ancestor
         return None
 
