@@ -17,7 +17,7 @@ from interfaces.deps import AdminUser, VerifiedUser, consistent
 from interfaces.services import Completions, Replies
 
 router = APIRouter(prefix="/api", tags=["chat"])
-MODELS = consistent("models")
+MODELS = consistent("models", "groups")  # who sees what depends on groups
 STREAM_FAILED = {"error": {"message": "Chat completion stream failed"}}
 
 

@@ -20,7 +20,7 @@ from interfaces.schemas.models import AccessGrantsForm
 from interfaces.services import Knowledge
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
-KNOWLEDGE = consistent("knowledge", "files")
+KNOWLEDGE = consistent("knowledge", "files", "groups")  # access depends on groups
 
 
 @router.get("/", response_model=list[KnowledgeUserResponse], dependencies=[KNOWLEDGE])

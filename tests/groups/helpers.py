@@ -18,10 +18,18 @@ def make_group(client: Any, admin: Caller, name: str | None = None, **fields: An
     return r.json()
 
 
+def caught_up(client: Any) -> None:
+    """Wait until the groups read model holds every write so far. Reads wait by themselves (the
+    client names a position); a command's access check asks the read model as it stands."""
+    container = client.app.state.container
+    assert container.host.wait(["groups"], container.store.head(), 10.0)
+
+
 def add(client: Any, admin: Caller, group_id: str, *users: Caller | str) -> dict[str, Any]:
     ids = [u if isinstance(u, str) else u.id for u in users]
     r = client.post(f"{API}/id/{group_id}/users/add", json={"user_ids": ids}, headers=admin.headers)
     assert r.status_code == 200, r.text
+    caught_up(client)
     return r.json()
 
 
@@ -30,6 +38,7 @@ def remove(client: Any, admin: Caller, group_id: str, *users: Caller | str) -> d
     r = client.post(f"{API}/id/{group_id}/users/remove", json={"user_ids": ids},
                     headers=admin.headers)
     assert r.status_code == 200, r.text
+    caught_up(client)
     return r.json()
 
 
