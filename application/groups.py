@@ -7,6 +7,7 @@ Who may see what through a group is not decided here: the `GroupMembership` port
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from application.errors import BadRequest, NotFound
 from application.messages import Detail
 from application.ports import EventStorePort
 from domain.group import Group, GroupError, group_uuid
+from domain.user import User
 
 DEFAULT_SHARE = "members"  # the reference's DEFAULT_GROUP_SHARE_PERMISSION default
 MEMBERSHIPS = ("direct", "inherited", "effective")
@@ -129,13 +131,30 @@ class GroupService:
                 return ancestor
         return None
 
-    def view(self, group: Group) -> dict[str, Any]:
-        """GroupResponse of the aggregate (a command's answer reflects what it recorded)."""
+    def _users(self, user_ids: list[str]) -> list[str]:
+        """The ids that name live users: the users read model, and for the ids it does not
+        know (yet: a user who signed up a moment ago) the users themselves."""
+        known = set(self.groups.existing_users(user_ids))
+        return [u for u in dict.fromkeys(user_ids) if u in known or self._live_user(u)]
+
+    def _live_user(self, user_id: str) -> bool:
+        try:
+            user = self.store.get(uuid.UUID(user_id))
+        except (ValueError, TypeError, AttributeError):
+            return False
+        return isinstance(user, User) and not user.deleted
+
+    def view(self, group: Group, added: list[str] | None = None) -> dict[str, Any]:
+        """GroupResponse of the aggregate (a command's answer reflects what it recorded);
+        members count when they exist, those `added` now being known to."""
+        fresh = set(added or [])
+        known = set(self.groups.existing_users([u for u in group.members if u not in fresh]))
+        count = sum(1 for u in group.members if u in known or u in fresh)
         return {"id": group.group_id, "user_id": group.user_id, "name": group.name,
                 "description": group.description, "parent_group_id": self._live_parent(group),
                 "data": group.data, "meta": group.meta, "permissions": group.permissions,
                 "created_at": group.created_at, "updated_at": group.updated_at,
-                "member_count": len(self.groups.existing_users(group.members))}
+                "member_count": count}
 
     # -- commands -----------------------------------------------------------------------------
     def create(self, principal: Principal, name: str, description: str,
@@ -172,12 +191,12 @@ class GroupService:
         return self.runner.run("groups.update", decide)
 
     def add_users(self, group_id: str, user_ids: list[str] | None) -> Outcome[dict[str, Any]]:
-        valid = self.groups.existing_users(list(user_ids or []))
+        valid = self._users(list(user_ids or []))
 
         def decide() -> tuple[dict[str, Any], list[Any]]:
             group = self._group(group_id)
             group.add_members(valid)
-            return self.view(group), [group]
+            return self.view(group, valid), [group]
 
         return self.runner.run("groups.add_users", decide)
 

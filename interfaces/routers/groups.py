@@ -21,7 +21,7 @@ from interfaces.schemas.users import QueryText, UserInfoResponse
 from interfaces.services import Groups
 
 router = APIRouter(prefix="/api/v1/groups", tags=["groups"])
-GROUPS = consistent("groups")
+GROUPS = consistent("groups", "users")  # member lists join the users read model
 
 
 @router.get("/", response_model=list[GroupResponse], dependencies=[GROUPS])

@@ -11,7 +11,7 @@ import pytest
 from application.groups import GroupMessages
 from application.messages import Detail
 from tests.groups.helpers import API, add, make_group, my_groups, remove
-from tests.helpers import Caller
+from tests.helpers import Caller, lagging, signup
 from tests.models.conftest import CALLERS, headers_of
 from tests.models.helpers import seen
 
@@ -74,6 +74,16 @@ def test_members_add_remove_export_and_users(client, people, fresh):
     assert remove(client, people.admin, made["id"], bob, "not-a-member")["member_count"] == 1
     info = client.get(f"{API}/id/{made['id']}/info", headers=seen(client, alice)).json()
     assert info["member_count"] == 1 and "permissions" not in info and "data" not in info
+
+
+def test_a_user_who_signed_up_a_moment_ago_can_be_added(client, container, people):
+    group = make_group(client, people.admin)
+    with lagging(container, "users", 0.5):  # the users read model does not know them yet
+        newcomer = signup(client, "Newcomer")
+        body = add(client, people.admin, group["id"], newcomer, str(uuid.uuid4()))
+    assert body["member_count"] == 1
+    exported = client.get(f"{API}/id/{group['id']}/export", headers=seen(client, people.admin))
+    assert exported.json()["user_ids"] == [newcomer.id]
 
 
 def test_list_admins_see_all_users_see_theirs(client, people, fresh):
