@@ -17,7 +17,11 @@ from application.domain_errors import domain_errors
 from application.errors import BadRequest, NotFound
 from application.messages import Detail
 from application.ports import EventStorePort
+from domain.access import without_principal
 from domain.group import Group, GroupError, group_uuid
+from domain.knowledge import KnowledgeBase
+from domain.model import Model
+from domain.tool import Tool
 from domain.user import User
 
 DEFAULT_SHARE = "members"  # the reference's DEFAULT_GROUP_SHARE_PERMISSION default
@@ -45,6 +49,8 @@ class GroupsReadModel(Protocol):
     def shareable(self, user_id: str, share: bool) -> list[dict[str, Any]]: ...
 
     def member_ids(self, group_id: str) -> list[str]: ...
+
+    def granted_items(self, group_id: str) -> list[str]: ...
 
     def direct_group_ids(self, user_ids: list[str]) -> dict[str, list[str]]: ...
 
@@ -209,12 +215,37 @@ class GroupService:
         return self.runner.run("groups.remove_users", decide)
 
     def delete(self, group_id: str) -> Outcome[bool]:
+        """Delete the group and take it out of every grant that names it (as the reference
+        deletes its access grants). Grants the read model does not show yet stay on their item
+        but give nothing: nobody is a member of a deleted group."""
+        granting = self.groups.granted_items(group_id)
+
         def decide() -> tuple[bool, list[Any]]:
             group = self._group(group_id)
             group.delete()
-            return True, [group]
+            return True, [group, *self._revoked(group.group_id, granting)]
 
         return self.runner.run("groups.delete", decide)
+
+    def _revoked(self, group_id: str, aggregate_ids: list[str]) -> list[Any]:
+        """The items among these whose grants to the group were just removed."""
+        changed = []
+        for aggregate_id in aggregate_ids:
+            try:
+                item = self.store.get(uuid.UUID(aggregate_id))
+            except ValueError:
+                continue
+            if not isinstance(item, Model | Tool | KnowledgeBase) or item.deleted:
+                continue
+            access = without_principal(item.access_control, "group", group_id)
+            if access == item.access_control:
+                continue
+            if isinstance(item, KnowledgeBase):
+                item.share(access or {})
+            else:
+                item.update(access_control=access)
+            changed.append(item)
+        return changed
 
     # -- queries ------------------------------------------------------------------------------
     def visible(self, principal: Principal, share: bool | None) -> list[dict[str, Any]]:

@@ -264,13 +264,15 @@ class GroupsQueries:
                 f"SELECT id FROM users WHERE id IN ({marks})", chunk)}
         return [u for u in unique if u in found]
 
-    def existing_groups(self, group_ids: list[str]) -> set[str]:
-        if not group_ids:
-            return set()
-        marks = ", ".join("?" for _ in group_ids)
-        rows = self.db.query(f"SELECT id FROM user_groups WHERE deleted = 0 AND id IN ({marks})",
-                             list(group_ids))
-        return {r["id"] for r in rows}
+    def granted_items(self, group_id: str) -> list[str]:
+        """Aggregate ids of the models, tools and knowledge bases that grant the group anything
+        (their read models' access indexes)."""
+        principal = f"group:{group_id}"
+        rows = self.db.query("SELECT aid FROM model_access WHERE principal = ?"
+                             " UNION SELECT aid FROM tool_access WHERE principal = ?"
+                             " UNION SELECT aid FROM knowledge_access WHERE principal = ?",
+                             (principal, principal, principal))
+        return sorted(str(r["aid"]) for r in rows)
 
     def users(self, group_id: str) -> list[Row]:
         """The direct members as user rows (POST /id/{id}/users)."""

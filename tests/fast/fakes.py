@@ -36,8 +36,8 @@ from domain.access import has_access
 from domain.chat import Chat
 from domain.folder import Folder
 from domain.group import Group
-from domain.model import Model
-from domain.tool import Tool
+from domain.model import Model, model_uuid
+from domain.tool import Tool, tool_uuid
 from domain.user import User
 from infrastructure.sessions import MemorySessions
 from infrastructure.tokens import Tokens
@@ -160,9 +160,10 @@ class FakeGroups(DictReadModel):
 
     kind = Group
 
-    def __init__(self, users: FakeUsers) -> None:
+    def __init__(self, users: FakeUsers, items: Callable[[], list[tuple[UUID, Row]]]) -> None:
         super().__init__()
         self.people = users
+        self.items = items  # (aggregate id, row) of the models and tools
 
     def row(self, group: Group) -> Row:
         return {"id": group.group_id, "user_id": group.user_id, "name": group.name,
@@ -221,6 +222,11 @@ class FakeGroups(DictReadModel):
 
     def direct_group_ids(self, user_ids: list[str]) -> dict[str, list[str]]:
         return {u: [g["id"] for g in self.of_member(u, False)] for u in user_ids}
+
+    def granted_items(self, group_id: str) -> list[str]:
+        return sorted(str(aid) for aid, row in self.items() if not row["deleted"] and any(
+            group_id in (row["access_control"] or {}).get(p, {}).get("group_ids", [])
+            for p in ("read", "write")))
 
     def existing_users(self, user_ids: list[str]) -> list[str]:
         return [u for u in dict.fromkeys(user_ids) if self.people.get(u) is not None]
@@ -459,7 +465,9 @@ def services(clock: Callable[[], float] | None = None, **config: Any) -> Service
     """A fresh in-memory installation; `config` overrides the environment's defaults."""
     store = FakeStore()
     users, chats, folders, models = FakeUsers(), FakeChats(), FakeFolders(), FakeModels()
-    tools, groups = FakeTools(users), FakeGroups(users)
+    tools = FakeTools(users)
+    groups = FakeGroups(users, lambda: [(model_uuid(k), r) for k, r in models.rows.items()]
+                        + [(tool_uuid(k), r) for k, r in tools.rows.items()])
     read: dict[str, DictReadModel] = {"users": users, "chats": chats, "folders": folders,
                                       "models": models, "tools": tools, "groups": groups}
     store.listeners += [model.project for model in read.values()]

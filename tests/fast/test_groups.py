@@ -96,3 +96,4 @@ def test_a_group_grant_follows_membership(app: Services, admin: Principal,
     app.groups.delete(group)
     with pytest.raises(Unauthorized):
         app.models.get(user, "shared")
+    assert app.models.get(admin, "shared")["access_control"] == {}  # the grant is gone too

@@ -100,8 +100,11 @@ def test_group_grant_is_gained_and_lost_with_membership(client, people, fresh, r
     assert not sees(member)
     add(client, people.admin, group["id"], member)
     assert sees(member)
-    client.delete(f"{API}/id/{group['id']}/delete", headers=people.admin.headers)
+    r = client.delete(f"{API}/id/{group['id']}/delete", headers=people.admin.headers)
+    assert r.status_code == 200 and r.json() is True
     assert not sees(member)  # a deleted group's grants give nothing
+    shown = res.get(client, people.admin, item["id"]).json()
+    assert shown["access_grants"] == []  # and are gone from the item
 
 
 def test_group_grant_reaches_members_of_child_groups(client, people, fresh):
