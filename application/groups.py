@@ -8,7 +8,6 @@ Who may see what through a group is not decided here: the `GroupMembership` port
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from application.auth import Principal
@@ -16,8 +15,9 @@ from application.commands import CommandRunner, Outcome
 from application.domain_errors import domain_errors
 from application.errors import BadRequest, NotFound
 from application.messages import Detail
+from application.permissions import EffectivePermissions, combine_permissions
 from application.ports import EventStorePort
-from domain.access import without_principal
+from domain.access import PUBLIC, without_principal
 from domain.group import Group, GroupError, group_uuid
 from domain.knowledge import KnowledgeBase
 from domain.model import Model
@@ -52,6 +52,10 @@ class GroupsReadModel(Protocol):
 
     def granted_items(self, group_id: str) -> list[str]: ...
 
+    def ancestors(self, group_id: str) -> list[dict[str, Any]]: ...
+
+    def reachable(self, principals: list[str], owner: str | None) -> dict[str, Any]: ...
+
     def direct_group_ids(self, user_ids: list[str]) -> dict[str, list[str]]: ...
 
     def existing_users(self, user_ids: list[str]) -> list[str]: ...
@@ -65,6 +69,13 @@ class GroupsReadModel(Protocol):
 class GroupNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__(GroupMessages.GROUP_NOT_FOUND)
+
+
+def default_models(group: dict[str, Any]) -> list[str] | None:
+    """data.config.default_models of a group, None when it sets none."""
+    config = (group.get("data") or {}).get("config")
+    models = config.get("default_models") if isinstance(config, dict) else None
+    return models or None
 
 
 def with_default_share(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -86,7 +97,7 @@ def merged_data(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, An
 
 class GroupService:
     def __init__(self, store: EventStorePort, runner: CommandRunner, groups: GroupsReadModel,
-                 permissions: Callable[[str], dict[str, Any]]):
+                 permissions: EffectivePermissions):
         self.store = store
         self.runner = runner
         self.groups = groups
@@ -283,6 +294,37 @@ class GroupService:
         direct_ids = {g["id"] for g in direct}
         return [{**g, "membership_type": "direct" if g["id"] in direct_ids else "inherited"}
                 for g in self.groups.of_member(user_id, include_inherited=True)]
+
+    def preview(self, group_id: str) -> dict[str, Any]:
+        """What a group reaches (GET /groups/id/{id}/preview): items its members may read
+        through it or its ancestors, its default models, and its permissions with and without
+        what it inherits."""
+        group = self.get(group_id)
+        ancestors = self.groups.ancestors(group_id)
+        chain = [group, *ancestors]
+        principals = [PUBLIC, *(f"group:{g['id']}" for g in chain)]
+        inherited = self.effective.defaults()
+        for ancestor in ancestors:
+            inherited = combine_permissions(inherited, ancestor["permissions"] or {})
+        source = next((g for g in chain if default_models(g)), None)
+        return {
+            "group": {"id": group["id"], "name": group["name"]},
+            "default_models": {"local": default_models(group),
+                               "effective": default_models(source) if source else [],
+                               "source_group_id": source["id"] if source else None},
+            **self.groups.reachable(principals, None),
+            "permissions": group["permissions"] or {},
+            "inherited_permissions": inherited,
+            "effective_permissions": combine_permissions(inherited, group["permissions"] or {}),
+        }
+
+    def user_preview(self, user: dict[str, Any]) -> dict[str, Any]:
+        """What a user reaches through their groups and their own items (admins)."""
+        groups = self.groups.of_member(user["id"], include_inherited=True)
+        principals = [PUBLIC, f"user:{user['id']}", *(f"group:{g['id']}" for g in groups)]
+        return {"user": {"id": user["id"], "name": user["name"]},
+                "groups": [{"id": g["id"], "name": g["name"]} for g in groups],
+                **self.groups.reachable(principals, user["id"])}
 
     def direct_group_ids(self, user_ids: list[str]) -> dict[str, list[str]]:
         """Each user's direct groups (the admin's user list)."""

@@ -155,6 +155,12 @@ SUBTREE = ("WITH RECURSIVE tree(group_id) AS (SELECT CAST(? AS TEXT)"
            " WHERE g.deleted = 0) ")
 
 
+# (answer key, table, its access index, which rows count) for previews of what a group reaches
+REACHABLE = (("models", "models", "model_access", "t.is_active = 1"),
+             ("knowledge", "knowledge", "knowledge_access", "1 = 1"),
+             ("tools", "tools", "tool_access", "1 = 1"))
+
+
 def _group(row: Row) -> Row:
     out = {k: row[k] for k in ("id", "user_id", "name", "description", "parent_group_id",
                                "created_at", "updated_at")}
@@ -273,6 +279,33 @@ class GroupsQueries:
                              " UNION SELECT aid FROM knowledge_access WHERE principal = ?",
                              (principal, principal, principal))
         return sorted(str(r["aid"]) for r in rows)
+
+    def ancestors(self, group_id: str) -> list[Row]:
+        """The group's live ancestors, nearest first."""
+        chain: list[Row] = []
+        row = self.get(group_id)
+        seen = {group_id}
+        while row is not None and row["parent_group_id"] not in (None, *seen):
+            seen.add(row["parent_group_id"])
+            row = self.get(row["parent_group_id"])
+            if row is not None:
+                chain.append(row)
+        return chain
+
+    def reachable(self, principals: list[str], owner: str | None) -> dict[str, Row]:
+        """What these principals may read (and `owner` owns): {"models"|"knowledge"|"tools":
+        {"items": [{id, name}], "total": how many there are}}; models count when active."""
+        out: dict[str, Row] = {}
+        marks = ", ".join("?" for _ in principals)
+        for key, table, access, live in REACHABLE:
+            total = self.db.query(f"SELECT COUNT(*) AS n FROM {table} t WHERE {live}")[0]["n"]
+            rows = self.db.query(
+                f"SELECT t.id, t.name FROM {table} t WHERE {live} AND (t.user_id = ? OR t.aid IN"
+                f" (SELECT aid FROM {access} WHERE permission = 'read' AND principal IN ({marks})))"
+                f" ORDER BY t.created_at, t.id", (owner or "", *principals))
+            out[key] = {"items": [{"id": r["id"], "name": r["name"]} for r in rows],
+                        "total": int(total)}
+        return out
 
     def users(self, group_id: str) -> list[Row]:
         """The direct members as user rows (POST /id/{id}/users)."""

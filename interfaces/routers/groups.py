@@ -22,6 +22,7 @@ from interfaces.services import Groups
 
 router = APIRouter(prefix="/api/v1/groups", tags=["groups"])
 GROUPS = consistent("groups", "users")  # member lists join the users read model
+REACH = consistent("groups", "models", "knowledge", "tools")
 
 
 @router.get("/", response_model=list[GroupResponse], dependencies=[GROUPS])
@@ -75,6 +76,12 @@ def group_members(id: str, principal: AdminUser, groups: Groups,
     items = [{**u, "membership_type": "direct" if id in u["sources"] else "inherited",
               "via_group_ids": sorted(g for g in u["sources"] if g != id)} for u in users]
     return {"items": items, "total": total, "counts": counts}
+
+
+@router.get("/id/{id}/preview", dependencies=[REACH])
+def preview_group(id: str, principal: AdminUser, groups: Groups) -> dict[str, Any]:
+    """Show what resources a group can access (preview audit)."""
+    return groups.preview(id)
 
 
 @router.post("/id/{id}/update", response_model=GroupResponse | None)

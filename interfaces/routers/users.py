@@ -276,6 +276,13 @@ def user_groups(user_id: str, principal: AdminUser, groups: Groups,
     return _group_models(groups.of_user(user_id, include_inherited))
 
 
+@router.get("/{user_id}/preview", dependencies=[GROUPS, consistent("models", "knowledge", "tools")])
+def user_preview(user_id: str, principal: AdminUser, users: Users,
+                 groups: Groups) -> dict[str, Any]:
+    """Show what resources a specific user can access across all their groups."""
+    return groups.user_preview(users.get_row(user_id))
+
+
 def _group_models(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """GroupModel as the reference answers it here: without a member count."""
     return [{k: v for k, v in row.items() if k != "member_count"} for row in rows]

@@ -151,3 +151,49 @@ def test_sharing_permission_from_a_group(client, people, fresh):
     assert made.status_code == 200
     r = model.share(client, sharer, made.json()["id"], [_group_grant(audience["id"])])
     assert r.status_code == 200, r.text
+
+
+# ---- previews -----------------------------------------------------------------------------------
+def test_group_preview_shows_what_it_reaches_and_inherits(client, people, fresh):
+    model, tool = Resource("model"), Resource("tool")
+    parent = make_group(client, people.admin, permissions=MODELS_ON,
+                        data={"config": {"default_models": ["base"]}})
+    child = make_group(client, people.admin, parent_group_id=parent["id"],
+                       permissions={"chat": {"delete": True}})
+    to_parent = model.create(client, people.admin, access_grants=[_group_grant(parent["id"])])
+    public = model.create(client, people.admin, access_grants=[
+        {"principal_type": "user", "principal_id": "*", "permission": "read"}])
+    private = model.create(client, people.admin, access_grants=[])
+    tool_item = tool.create(client, people.admin, access_grants=[_group_grant(child["id"])])
+    r = client.get(f"{API}/id/{child['id']}/preview", headers=seen(client, people.admin))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["group"] == {"id": child["id"], "name": child["name"]}
+    shown = {m["id"] for m in body["models"]["items"]}
+    assert {to_parent["id"], public["id"]} <= shown and private["id"] not in shown
+    assert body["models"]["total"] >= 3
+    assert tool_item["id"] in {t["id"] for t in body["tools"]["items"]}
+    assert body["default_models"] == {"local": None, "effective": ["base"],
+                                      "source_group_id": parent["id"]}
+    assert body["permissions"] == {"chat": {"delete": True}}
+    assert body["inherited_permissions"]["workspace"]["models"] is True
+    assert body["effective_permissions"]["workspace"]["models"] is True
+    top = client.get(f"{API}/id/{parent['id']}/preview", headers=seen(client, people.admin)).json()
+    assert tool_item["id"] not in {t["id"] for t in top["tools"]["items"]}  # grants go down, not up
+    assert top["inherited_permissions"]["workspace"]["models"] is False
+
+
+def test_user_preview_counts_groups_and_own_items(client, people, fresh, permissions):
+    model = Resource("model")
+    permissions(workspace={"models": True})
+    dora = fresh("Dora")
+    group = make_group(client, people.admin)
+    shared = model.create(client, people.admin, access_grants=[_group_grant(group["id"])])
+    own = model.create(client, dora, access_grants=[])
+    add(client, people.admin, group["id"], dora)
+    r = client.get(f"/api/v1/users/{dora.id}/preview", headers=seen(client, people.admin))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["user"]["id"] == dora.id
+    assert body["groups"] == [{"id": group["id"], "name": group["name"]}]
+    assert {shared["id"], own["id"]} <= {m["id"] for m in body["models"]["items"]}

@@ -186,6 +186,7 @@ def test_users_list_carries_group_ids_and_the_user_card_groups(client, people, f
 
 # ---- who may call what ------------------------------------------------------------------------
 ADMIN_ONLY = [("get", "/id/{id}", None), ("get", "/id/{id}/export", None),
+              ("get", "/id/{id}/preview", None),
               ("post", "/id/{id}/users", None), ("get", "/id/{id}/members", None),
               ("post", "/id/{id}/update", {"name": "x", "description": "y"}),
               ("post", "/id/{id}/users/add", {"user_ids": []}),
@@ -224,8 +225,9 @@ def test_authorization_matrix(client, people, who):
     if who in ("user", "other"):
         listed = _ids(client.get(f"{API}/", headers=headers).json())
         assert (group["id"] in listed) == (who == "user")  # members see it, others do not
-    r = client.get(f"/api/v1/users/{people.user.id}/groups", headers=headers)
-    assert r.status_code == (200 if who == "admin" else 401)
+    for path in ("groups", "preview"):
+        r = client.get(f"/api/v1/users/{people.user.id}/{path}", headers=headers)
+        assert r.status_code == (200 if who == "admin" else 401), path
     r = client.delete(f"{API}/id/{group['id']}/delete", headers=headers)
     assert r.status_code == (200 if who == "admin" else 401)
     after = len(client.get(f"{API}/", headers=seen(client, people.admin)).json())
@@ -279,6 +281,8 @@ def test_unknown_groups(client, people, group_id):
         assert (r.status_code, r.json()["detail"]) == (404, Detail.NOT_FOUND), path
     r = client.get(f"{API}/id/{group_id}/members", headers=admin)
     assert (r.status_code, r.json()["detail"]) == (404, GroupMessages.GROUP_NOT_FOUND)
+    r = client.get(f"{API}/id/{group_id}/preview", headers=admin)
+    assert (r.status_code, r.json()["detail"]) == (404, Detail.NOT_FOUND)
     for method, path, body in [("post", "/update", {"name": "x", "description": "y"}),
                                ("post", "/users/add", {"user_ids": [people.user.id]}),
                                ("post", "/users/remove", {"user_ids": [people.user.id]}),
@@ -288,6 +292,11 @@ def test_unknown_groups(client, people, group_id):
     r = client.post(f"{API}/id/{group_id}/users", headers=admin)
     assert r.status_code == 200 and r.json() == []  # the reference's answer: nobody
     assert unchanged()
+
+
+def test_user_preview_of_nobody(client, people):
+    r = client.get(f"/api/v1/users/{UNKNOWN}/preview", headers=people.admin.headers)
+    assert (r.status_code, r.json()["detail"]) == (404, Detail.USER_NOT_FOUND)
 
 
 @pytest.mark.parametrize("body", [{"user_ids": "abc"}, {"user_ids": [1, 2]}, [],
