@@ -20,6 +20,7 @@ from domain.user import User, new_stamp
 PAGE_SIZE = 30
 MAX_PAGE = 10**12  # beyond any real listing; keeps OFFSET inside a 64-bit integer
 ORDERABLE = {"name", "email", "role", "created_at", "updated_at", "last_active_at"}
+GROUP_FIRST = "group_id:"  # order_by "group_id:<id>": that group's members first, then by name
 
 
 def parse_user_id(user_id: str) -> UUID:
@@ -202,7 +203,8 @@ class UserService:
     # -- queries ----------------------------------------------------------------------------
     def page(self, query: str | None, order_by: str | None, direction: str | None,
              page: int | None) -> tuple[list[dict[str, Any]], int]:
-        order = order_by if order_by in ORDERABLE else "created_at"
+        order = order_by if order_by and (order_by in ORDERABLE or order_by.startswith(
+            GROUP_FIRST)) else "created_at"
         direction = "asc" if (direction or "").lower() == "asc" else "desc"
         offset = (min(max(1, page), MAX_PAGE) - 1) * PAGE_SIZE if page else 0
         limit = PAGE_SIZE if page else None

@@ -68,7 +68,7 @@ ListQuery = Annotated[QueryText | None, Query()]
 Page = Annotated[bounds.LenientPage | None, Query()]
 
 
-@router.get("/", response_model=UserGroupIdsListResponse, dependencies=[USERS])
+@router.get("/", response_model=UserGroupIdsListResponse, dependencies=[USERS, GROUPS])
 def list_users(principal: AdminUser, sessions: Sessions, users: Users, groups: Groups,
                query: ListQuery = None,
                order_by: ListQuery = None, direction: ListQuery = None,

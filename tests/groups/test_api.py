@@ -172,6 +172,21 @@ def test_deleting_a_user_removes_them_from_every_group(client, people, fresh):
     assert remove(client, people.admin, two["id"], stays)["member_count"] == 0
 
 
+def test_users_list_can_put_a_groups_members_first(client, people, fresh):
+    group = make_group(client, people.admin)
+    zed = fresh("Zed")
+    add(client, people.admin, group["id"], zed)
+    r = client.get("/api/v1/users/", params={"order_by": f"group_id:{group['id']}",
+                                             "direction": "desc"},
+                   headers=seen(client, people.admin))
+    assert r.status_code == 200
+    assert r.json()["users"][0]["id"] == zed.id  # a member first, whatever the name
+    r = client.get("/api/v1/users/", params={"order_by": f"group_id:{group['id']}",
+                                             "direction": "asc"},
+                   headers=seen(client, people.admin))
+    assert r.json()["users"][-1]["id"] == zed.id or r.json()["total"] > 30
+
+
 def test_users_list_carries_group_ids_and_the_user_card_groups(client, people, fresh):
     alice = fresh("Alice")
     made = make_group(client, people.admin, "Cardholders")
