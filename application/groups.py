@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol
 
+from application.access import revoked
 from application.auth import Principal
 from application.commands import CommandRunner, Outcome
 from application.domain_errors import domain_errors
@@ -17,11 +18,8 @@ from application.errors import BadRequest, NotFound
 from application.messages import Detail
 from application.permissions import EffectivePermissions, combine_permissions
 from application.ports import EventStorePort
-from domain.access import PUBLIC, without_principal
+from domain.access import PUBLIC
 from domain.group import Group, GroupError, group_uuid
-from domain.knowledge import KnowledgeBase
-from domain.model import Model
-from domain.tool import Tool
 from domain.user import User
 
 DEFAULT_SHARE = "members"  # the reference's DEFAULT_GROUP_SHARE_PERMISSION default
@@ -50,7 +48,7 @@ class GroupsReadModel(Protocol):
 
     def member_ids(self, group_id: str) -> list[str]: ...
 
-    def granted_items(self, group_id: str) -> list[str]: ...
+    def granting(self, principal: str) -> list[str]: ...
 
     def ancestors(self, group_id: str) -> list[dict[str, Any]]: ...
 
@@ -229,34 +227,14 @@ class GroupService:
         """Delete the group and take it out of every grant that names it (as the reference
         deletes its access grants). Grants the read model does not show yet stay on their item
         but give nothing: nobody is a member of a deleted group."""
-        granting = self.groups.granted_items(group_id)
+        granting = self.groups.granting(f"group:{group_id}")
 
         def decide() -> tuple[bool, list[Any]]:
             group = self._group(group_id)
             group.delete()
-            return True, [group, *self._revoked(group.group_id, granting)]
+            return True, [group, *revoked(self.store, granting, "group", group.group_id)]
 
         return self.runner.run("groups.delete", decide)
-
-    def _revoked(self, group_id: str, aggregate_ids: list[str]) -> list[Any]:
-        """The items among these whose grants to the group were just removed."""
-        changed = []
-        for aggregate_id in aggregate_ids:
-            try:
-                item = self.store.get(uuid.UUID(aggregate_id))
-            except ValueError:
-                continue
-            if not isinstance(item, Model | Tool | KnowledgeBase) or item.deleted:
-                continue
-            access = without_principal(item.access_control, "group", group_id)
-            if access == item.access_control:
-                continue
-            if isinstance(item, KnowledgeBase):
-                item.share(access or {})
-            else:
-                item.update(access_control=access)
-            changed.append(item)
-        return changed
 
     # -- queries ------------------------------------------------------------------------------
     def visible(self, principal: Principal, share: bool | None) -> list[dict[str, Any]]:

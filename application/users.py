@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from application.access import GrantIndex, revoked
 from application.auth import EMAIL_RE, AuthService, Principal
 from application.commands import CommandRunner, Outcome
 from application.errors import BadRequest, Forbidden, NotFound
@@ -32,8 +33,9 @@ def parse_user_id(user_id: str) -> UUID:
 
 class UserService:
     def __init__(self, store: EventStorePort, runner: CommandRunner, users: UsersReadModel,
-                 auth: AuthService, passwords: PasswordHasher):
+                 auth: AuthService, passwords: PasswordHasher, grants: GrantIndex | None = None):
         self.store = store
+        self.grants = grants  # items that grant a user something; their grants go with the user
         self.runner = runner
         self.users = users
         self.auth = auth
@@ -183,10 +185,11 @@ class UserService:
         directory = self.store.get(DIRECTORY_ID)
         if directory is not None and directory.is_primary(user_id):
             raise Forbidden(Detail.PRIMARY_ADMIN_PROTECTED)
+        granting = self.grants.granting(f"user:{user_id}") if self.grants else []
 
         def decide() -> tuple[bool, list[Any]]:
             user = self.load(user_id)
-            touched: list[Any] = [user]
+            touched: list[Any] = [user, *revoked(self.store, granting, "user", user_id)]
             if user.role == "admin":
                 touched += self._directory_for_role(user_id, "user")
             claim = self.store.get(claim_id(user.email))

@@ -270,10 +270,10 @@ class GroupsQueries:
                 f"SELECT id FROM users WHERE id IN ({marks})", chunk)}
         return [u for u in unique if u in found]
 
-    def granted_items(self, group_id: str) -> list[str]:
-        """Aggregate ids of the models, tools and knowledge bases that grant the group anything
-        (their read models' access indexes)."""
-        principal = f"group:{group_id}"
+    def granting(self, principal: str) -> list[str]:
+        """Aggregate ids of the models, tools and knowledge bases that grant a principal
+        ("group:<id>", "user:<id>") anything (their read models' access indexes): the
+        GrantIndex port."""
         rows = self.db.query("SELECT aid FROM model_access WHERE principal = ?"
                              " UNION SELECT aid FROM tool_access WHERE principal = ?"
                              " UNION SELECT aid FROM knowledge_access WHERE principal = ?",

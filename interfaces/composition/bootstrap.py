@@ -359,7 +359,8 @@ def _people(settings: Settings, store: EventStore, runner: CommandRunner, read_d
                        token_ttl=settings.jwt_expiry_seconds,
                        email_fingerprint=partial(fingerprint, derive_kek(secret, b"email")),
                        permissions=access.permissions)
-    return People(auth, UserService(store, runner, queries, auth, passwords), queries)
+    return People(auth, UserService(store, runner, queries, auth, passwords, grants=access.groups),
+                  queries)
 
 
 class Chats(NamedTuple):

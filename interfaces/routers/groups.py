@@ -23,6 +23,7 @@ from interfaces.services import Groups
 router = APIRouter(prefix="/api/v1/groups", tags=["groups"])
 GROUPS = consistent("groups", "users")  # member lists join the users read model
 REACH = consistent("groups", "models", "knowledge", "tools")
+GRANTS = consistent("models", "knowledge", "tools")
 
 
 @router.get("/", response_model=list[GroupResponse], dependencies=[GROUPS])
@@ -112,7 +113,8 @@ def remove_users(id: str, form: UserIdsForm, principal: AdminUser, groups: Group
     return outcome.value
 
 
-@router.delete("/id/{id}/delete", response_model=bool)
+# The grants it removes are found in the items' read models: they hold the caller's writes first.
+@router.delete("/id/{id}/delete", response_model=bool, dependencies=[GRANTS])
 def delete_group(id: str, principal: AdminUser, groups: Groups, written: Write) -> bool:
     """Delete a group: its members and grants no longer count; child groups move up (admins)."""
     outcome = groups.delete(id)

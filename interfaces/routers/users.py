@@ -247,7 +247,9 @@ def update_user(user_id: str, form: UserUpdateForm, principal: AdminUser,
     return _user_model(sessions, outcome.value)
 
 
-@router.delete("/{user_id}", response_model=bool)
+# The grants it removes are found in the items' read models: they hold the caller's writes first.
+@router.delete("/{user_id}", response_model=bool,
+               dependencies=[consistent("models", "knowledge", "tools")])
 def delete_user(user_id: str, principal: AdminUser,
                 users: Users, written: Write) -> bool:
     """Delete a user (admins)."""

@@ -223,9 +223,10 @@ class FakeGroups(DictReadModel):
     def direct_group_ids(self, user_ids: list[str]) -> dict[str, list[str]]:
         return {u: [g["id"] for g in self.of_member(u, False)] for u in user_ids}
 
-    def granted_items(self, group_id: str) -> list[str]:
+    def granting(self, principal: str) -> list[str]:
+        kind, _, principal_id = principal.partition(":")
         return sorted(str(aid) for aid, row in self.items() if not row["deleted"] and any(
-            group_id in (row["access_control"] or {}).get(p, {}).get("group_ids", [])
+            principal_id in (row["access_control"] or {}).get(p, {}).get(f"{kind}_ids", [])
             for p in ("read", "write")))
 
     def existing_users(self, user_ids: list[str]) -> list[str]:
@@ -478,7 +479,7 @@ def services(clock: Callable[[], float] | None = None, **config: Any) -> Service
                        MemorySessions(), settings, token_ttl=3600, permissions=permissions)
     return Services(
         store=store, config=settings, connections=ConnectionsService(settings), auth=auth,
-        users=UserService(store, runner, users, auth, FakePasswords()),
+        users=UserService(store, runner, users, auth, FakePasswords(), grants=groups),
         chats=ChatService(store, runner, chats, folders, permissions, clock=clock or time.time),
         folders=FolderService(store, runner, folders, chats, permissions),
         models=ModelService(store, runner, models, groups, permissions),

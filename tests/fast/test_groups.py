@@ -97,3 +97,14 @@ def test_a_group_grant_follows_membership(app: Services, admin: Principal,
     with pytest.raises(Unauthorized):
         app.models.get(user, "shared")
     assert app.models.get(admin, "shared")["access_control"] == {}  # the grant is gone too
+
+
+def test_deleting_a_user_takes_them_out_of_grants(app: Services, admin: Principal,
+                                                  user: Principal, other: Principal) -> None:
+    access = {"read": {"user_ids": [user.id, other.id], "group_ids": []}}
+    app.models.create(admin, ModelInput(id="both", name="Both", meta={}, params={},
+                                        base_model_id="llama3", access_control=access,
+                                        sent=frozenset({"access_control"})))
+    app.users.delete(admin, user.id)
+    kept = app.models.get(admin, "both")["access_control"]
+    assert kept == {"read": {"user_ids": [other.id], "group_ids": []}}

@@ -197,3 +197,20 @@ def test_user_preview_counts_groups_and_own_items(client, people, fresh, permiss
     assert body["user"]["id"] == dora.id
     assert body["groups"] == [{"id": group["id"], "name": group["name"]}]
     assert {shared["id"], own["id"]} <= {m["id"] for m in body["models"]["items"]}
+
+
+def test_deleting_a_user_or_a_group_takes_them_out_of_grants(client, people, fresh, res):  # noqa: F811
+    leaving, staying = fresh("Leaving"), fresh("Staying")
+    doomed, kept = make_group(client, people.admin), make_group(client, people.admin)
+    grants = [{"principal_type": "user", "principal_id": u.id, "permission": "read"}
+              for u in (leaving, staying)] + [_group_grant(doomed["id"]), _group_grant(kept["id"])]
+    item = res.create(client, people.admin, access_grants=grants)
+    assert len(item["access_grants"]) == 4
+    assert client.delete(f"/api/v1/users/{leaving.id}", headers=people.admin.headers
+                         ).status_code == 200
+    assert client.delete(f"{API}/id/{doomed['id']}/delete", headers=people.admin.headers
+                         ).status_code == 200
+    shown = res.get(client, people.admin, item["id"]).json()["access_grants"]
+    assert {(g["principal_type"], g["principal_id"]) for g in shown} == {
+        ("user", staying.id), ("group", kept["id"])}
+    assert res.get(client, staying, item["id"]).status_code == 200
