@@ -15,6 +15,7 @@ the parent links; UNION ends on a cycle however one came about).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
@@ -181,9 +182,21 @@ class GroupsQueries:
     def __init__(self, db: Database):
         self.db = db
 
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """A query's rows. Before the projections' first start has created their tables (a fresh
+        installation, projectors starting beside the API) there are none: nobody is in a group
+        and nothing is granted yet."""
+        try:
+            return self.db.query(sql, params)
+        except Exception as error:
+            text = str(error)
+            if "no such table" in text or ("relation" in text and "does not exist" in text):
+                return []
+            raise
+
     def _groups(self, where: str = "", params: tuple[Any, ...] = (), prefix: str = "") -> list[Row]:
-        rows = self.db.query(f"{prefix}SELECT g.*, {COUNT} FROM user_groups g WHERE g.deleted = 0"
-                             f" {where} ORDER BY g.updated_at DESC, g.id", params)
+        rows = self._rows(f"{prefix}SELECT g.*, {COUNT} FROM user_groups g WHERE g.deleted = 0"
+                          f" {where} ORDER BY g.updated_at DESC, g.id", params)
         return [_group(r) for r in rows]
 
     def all(self) -> list[Row]:
@@ -201,15 +214,7 @@ class GroupsQueries:
         return self._groups("AND g.id IN (SELECT group_id FROM chain)", (user_id,), MEMBER_OF)
 
     def _membership(self, sql: str, user_id: str) -> list[Row]:
-        """Rows of a membership query. Before the projection's first start has created its
-        tables (a fresh installation, projectors starting beside the API) nobody is in a group."""
-        try:
-            return self.db.query(sql, (user_id,))
-        except Exception as error:
-            text = str(error)
-            if "user_group" in text and ("no such table" in text or "does not exist" in text):
-                return []
-            raise
+        return self._rows(sql, (user_id,))
 
     def group_ids(self, user_id: str) -> list[str]:
         """Every group the user is in, inherited ones included (the GroupMembership port)."""
@@ -240,18 +245,18 @@ class GroupsQueries:
         return out
 
     def member_ids(self, group_id: str) -> list[str]:
-        rows = self.db.query("SELECT user_id FROM user_group_members WHERE group_id = ?"
-                             " ORDER BY user_id", (group_id,))
+        rows = self._rows("SELECT user_id FROM user_group_members WHERE group_id = ?"
+                          " ORDER BY user_id", (group_id,))
         return [r["user_id"] for r in rows]
 
     def direct_group_ids(self, user_ids: list[str]) -> dict[str, list[str]]:
         if not user_ids:
             return {}
         marks = ", ".join("?" for _ in user_ids)
-        rows = self.db.query(f"SELECT m.user_id, m.group_id FROM user_group_members m"
-                             f" JOIN user_groups g ON g.id = m.group_id"
-                             f" WHERE m.user_id IN ({marks}) ORDER BY g.updated_at DESC, g.id",
-                             list(user_ids))
+        rows = self._rows(f"SELECT m.user_id, m.group_id FROM user_group_members m"
+                          f" JOIN user_groups g ON g.id = m.group_id"
+                          f" WHERE m.user_id IN ({marks}) ORDER BY g.updated_at DESC, g.id",
+                          list(user_ids))
         out: dict[str, list[str]] = {}
         for row in rows:
             out.setdefault(row["user_id"], []).append(row["group_id"])
@@ -266,7 +271,7 @@ class GroupsQueries:
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            found |= {r["id"] for r in self.db.query(
+            found |= {r["id"] for r in self._rows(
                 f"SELECT id FROM users WHERE id IN ({marks})", chunk)}
         return [u for u in unique if u in found]
 
@@ -274,10 +279,10 @@ class GroupsQueries:
         """Aggregate ids of the models, tools and knowledge bases that grant a principal
         ("group:<id>", "user:<id>") anything (their read models' access indexes): the
         GrantIndex port."""
-        rows = self.db.query("SELECT aid FROM model_access WHERE principal = ?"
-                             " UNION SELECT aid FROM tool_access WHERE principal = ?"
-                             " UNION SELECT aid FROM knowledge_access WHERE principal = ?",
-                             (principal, principal, principal))
+        rows = self._rows("SELECT aid FROM model_access WHERE principal = ?"
+                          " UNION SELECT aid FROM tool_access WHERE principal = ?"
+                          " UNION SELECT aid FROM knowledge_access WHERE principal = ?",
+                          (principal, principal, principal))
         return sorted(str(r["aid"]) for r in rows)
 
     def ancestors(self, group_id: str) -> list[Row]:
