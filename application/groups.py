@@ -23,7 +23,6 @@ from domain.group import Group, GroupError, group_uuid
 from domain.user import User
 
 DEFAULT_SHARE = "members"  # the reference's DEFAULT_GROUP_SHARE_PERMISSION default
-MEMBERSHIPS = ("direct", "inherited", "effective")
 
 
 class GroupMessages:
