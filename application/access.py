@@ -26,7 +26,6 @@ from domain.access import (
     to_grants,
     without_principal,
 )
-from domain.knowledge import KnowledgeBase
 from domain.model import Model
 from domain.tool import Tool
 
@@ -51,23 +50,26 @@ class GrantIndex(Protocol):
 
 def revoked(store: Any, aggregate_ids: list[str], principal_type: str,
             principal_id: str) -> list[Any]:
-    """The models, tools and knowledge bases among these whose grants to a deleted user or
-    group were just removed (to be saved with the deletion)."""
+    """The shared items among these (models, tools, knowledge bases, and any item that is
+    `share`d) whose grants to a deleted user or group were just removed (to be saved with the
+    deletion)."""
     changed = []
     for aggregate_id in aggregate_ids:
         try:
             item = store.get(uuid.UUID(aggregate_id))
         except ValueError:
             continue
-        if not isinstance(item, Model | Tool | KnowledgeBase) or item.deleted:
+        if not hasattr(item, "access_control") or getattr(item, "deleted", True):
             continue
         access = without_principal(item.access_control, principal_type, principal_id)
         if access == item.access_control:
             continue
-        if isinstance(item, KnowledgeBase):
+        if hasattr(item, "share"):  # knowledge bases (and prompts) change grants by sharing
             item.share(access or {})
-        else:
+        elif isinstance(item, Model | Tool):
             item.update(access_control=access)
+        else:
+            continue
         changed.append(item)
     return changed
 

@@ -156,6 +156,8 @@ SUBTREE = ("WITH RECURSIVE tree(group_id) AS (SELECT CAST(? AS TEXT)"
            " WHERE g.deleted = 0) ")
 
 
+# The access indexes of the items grants are given on (one row per item, principal, permission).
+GRANT_INDEXES = ("model_access", "tool_access", "knowledge_access", "prompt_access")
 # (answer key, table, its access index, which rows count) for previews of what a group reaches
 REACHABLE = (("models", "models", "model_access", "t.is_active = 1"),
              ("knowledge", "knowledge", "knowledge_access", "1 = 1"),
@@ -276,14 +278,14 @@ class GroupsQueries:
         return [u for u in unique if u in found]
 
     def granting(self, principal: str) -> list[str]:
-        """Aggregate ids of the models, tools and knowledge bases that grant a principal
+        """Aggregate ids of the models, tools, knowledge bases and prompts that grant a principal
         ("group:<id>", "user:<id>") anything (their read models' access indexes): the
         GrantIndex port."""
-        rows = self._rows("SELECT aid FROM model_access WHERE principal = ?"
-                          " UNION SELECT aid FROM tool_access WHERE principal = ?"
-                          " UNION SELECT aid FROM knowledge_access WHERE principal = ?",
-                          (principal, principal, principal))
-        return sorted(str(r["aid"]) for r in rows)
+        found: set[str] = set()
+        for index in GRANT_INDEXES:  # each alone: one not created yet answers nothing
+            found |= {str(r["aid"]) for r in self._rows(
+                f"SELECT aid FROM {index} WHERE principal = ?", (principal,))}
+        return sorted(found)
 
     def ancestors(self, group_id: str) -> list[Row]:
         """The group's live ancestors, nearest first."""
