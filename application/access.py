@@ -9,6 +9,7 @@ on `…/access/update` the whole change is refused (403) if any of them is.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,7 +18,16 @@ from application.auth import Principal
 from application.errors import Forbidden
 from application.messages import Detail
 from application.permissions import allowed
-from domain.access import Grant, from_grants, has_access, normalize_access_control, to_grants
+from domain.access import (
+    Grant,
+    from_grants,
+    has_access,
+    normalize_access_control,
+    to_grants,
+    without_principal,
+)
+from domain.model import Model
+from domain.tool import Tool
 
 # resource -> (may share at all, may share with everyone), as the reference's sharing keys
 SHARING_KEYS = {
@@ -32,6 +42,36 @@ PRIVATE: dict[str, Any] = {}
 
 class GroupMembership(Protocol):
     def group_ids(self, user_id: str) -> list[str]: ...
+
+
+class GrantIndex(Protocol):
+    def granting(self, principal: str) -> list[str]: ...
+
+
+def revoked(store: Any, aggregate_ids: list[str], principal_type: str,
+            principal_id: str) -> list[Any]:
+    """The shared items among these (models, tools, knowledge bases, and any item that is
+    `share`d) whose grants to a deleted user or group were just removed (to be saved with the
+    deletion)."""
+    changed = []
+    for aggregate_id in aggregate_ids:
+        try:
+            item = store.get(uuid.UUID(aggregate_id))
+        except ValueError:
+            continue
+        if not hasattr(item, "access_control") or getattr(item, "deleted", True):
+            continue
+        access = without_principal(item.access_control, principal_type, principal_id)
+        if access == item.access_control:
+            continue
+        if hasattr(item, "share"):  # knowledge bases (and prompts) change grants by sharing
+            item.share(access or {})
+        elif isinstance(item, Model | Tool):
+            item.update(access_control=access)
+        else:
+            continue
+        changed.append(item)
+    return changed
 
 
 class NoGroups:

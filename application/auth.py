@@ -65,7 +65,8 @@ class AuthService:
                  passwords: PasswordHasher, tokens: TokenService, sessions: SessionStore,
                  config: ConfigService, signin_limit: int = 15, signin_window: int = 180,
                  token_ttl: int | None = None,
-                 email_fingerprint: Callable[[str], str] = lambda email: ""):
+                 email_fingerprint: Callable[[str], str] = lambda email: "",
+                 permissions: Callable[[str], dict[str, Any]] | None = None):
         self.store = store
         self.runner = runner
         self.users = users
@@ -77,6 +78,9 @@ class AuthService:
         self.signin_window = signin_window
         self.token_ttl = token_ttl
         self.access = AccessLog(runner, email_fingerprint)
+        # A user's effective permissions (application/permissions.py); the defaults alone
+        # where no groups are wired (tools that build the service by hand).
+        self.permissions_of = permissions or (lambda _user_id: config.default_permissions())
 
     # -- sign-up and sign-in ----------------------------------------------------------------
     def signup(self, name: str, email: str, password: str,
@@ -211,7 +215,7 @@ class AuthService:
         token, expires_at, _ = self.tokens.issue(str(user.id), user.session_stamp, expires_in)
         self.remember(user)
         return Session(token=token, expires_at=expires_at, user=user,
-                       permissions=self.config.default_permissions())
+                       permissions=self.permissions_of(str(user.id)))
 
     def _hash(self, password: str) -> str:
         try:
@@ -254,7 +258,7 @@ class AuthService:
             state = self._load_auth_state(user_id)
         if not state or state.get("deleted") == "1" or state.get("key") != key_hash:
             raise Unauthorized(Detail.INVALID_TOKEN)
-        if state["role"] != "admin" and not allowed(self.config.default_permissions(),
+        if state["role"] != "admin" and not allowed(self.permissions_of(user_id),
                                                     "features.api_keys"):
             raise Forbidden(Detail.API_KEY_NOT_ALLOWED)
         return Principal(id=user_id, role=state["role"], via="api_key")
@@ -302,7 +306,7 @@ class AuthService:
         return self._session(outcome.value), outcome.position
 
     def require_api_keys(self, principal: Principal) -> None:
-        permitted = principal.is_admin or allowed(self.config.default_permissions(),
+        permitted = principal.is_admin or allowed(self.permissions_of(principal.id),
                                                    "features.api_keys")
         if not self.config.get("ENABLE_API_KEYS") or not permitted:
             raise Forbidden(Detail.API_KEY_CREATION_NOT_ALLOWED)

@@ -180,7 +180,7 @@ def parse_search(text: str, folder_ids: Callable[[list[str]], list[str]]) -> Sea
 
 class ChatService:
     def __init__(self, store: EventStorePort, runner: CommandRunner, chats: ChatsReadModel,
-                 folders: FoldersReadModel, permissions: Callable[[], dict[str, Any]],
+                 folders: FoldersReadModel, permissions: Callable[[str], dict[str, Any]],
                  trash_days: float = 30.0, clock: Callable[[], float] = time.time):
         self.store = store
         self.runner = runner
@@ -229,7 +229,7 @@ class ChatService:
         return folder
 
     def _permit(self, principal: Principal, permission: str) -> None:
-        if not principal.is_admin and not allowed(self.permissions(), permission):
+        if not principal.is_admin and not allowed(self.permissions(principal.id), permission):
             raise Unauthorized(Detail.ACCESS_PROHIBITED)
 
     # -- commands on one chat ---------------------------------------------------------------

@@ -26,7 +26,7 @@ FOLDER_EXISTS = Detail.DEFAULT("Folder already exists")
 
 class FolderService:
     def __init__(self, store: EventStorePort, runner: CommandRunner, folders: FoldersReadModel,
-                 chats: ChatsReadModel, permissions: Callable[[], dict[str, Any]]):
+                 chats: ChatsReadModel, permissions: Callable[[str], dict[str, Any]]):
         self.store = store
         self.runner = runner
         self.folders = folders
@@ -104,7 +104,7 @@ class FolderService:
     def delete(self, principal: Principal, folder_id: str, delete_contents: bool) -> Outcome[bool]:
         """Delete the folder and its subfolders; their chats are deleted too, or (with
         delete_contents false) moved back to the chat list."""
-        if not principal.is_admin and not allowed(self.permissions(), "chat.delete"):
+        if not principal.is_admin and not allowed(self.permissions(principal.id), "chat.delete"):
             raise Forbidden(Detail.ACCESS_PROHIBITED)
 
         def decide() -> tuple[bool, list[Any]]:
@@ -133,6 +133,6 @@ class FolderService:
     def shared(self, principal: Principal) -> list[dict[str, Any]]:
         """Folders shared with or by the caller: folders carry no access grants here (each is
         private to its owner), so none, once the caller may use folders at all."""
-        if not principal.is_admin and not allowed(self.permissions(), "features.folders"):
+        if not principal.is_admin and not allowed(self.permissions(principal.id), "features.folders"):
             raise Forbidden(Detail.ACCESS_PROHIBITED)
         return []

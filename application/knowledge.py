@@ -78,7 +78,7 @@ class ListQuery:
 class KnowledgeService(AccessControlled):
     def __init__(self, store: EventStorePort, runner: CommandRunner,
                  knowledge: KnowledgeReadModel, files: FileService, groups: GroupMembership,
-                 permissions: Callable[[], dict[str, Any]]):
+                 permissions: Callable[[str], dict[str, Any]]):
         self.store = store
         self.runner = runner
         self.knowledge = knowledge
@@ -233,10 +233,10 @@ class KnowledgeService(AccessControlled):
     def create(self, principal: Principal, name: str, description: str,
                access: tuple[bool, dict[str, Any] | None], meta: dict[str, Any] | None = None
                ) -> Outcome[KnowledgeBase]:
-        if not principal.is_admin and not allowed(self.permissions(), "workspace.knowledge"):
+        if not principal.is_admin and not allowed(self.permissions(principal.id), "workspace.knowledge"):
             raise Unauthorized(Detail.UNAUTHORIZED)
         sent, asked = access
-        access_control = sharing_filter(principal, self.permissions(),
+        access_control = sharing_filter(principal, self.permissions(principal.id),
                                         asked if sent else PRIVATE, "knowledge")
         knowledge_id = str(uuid.uuid4())
 
@@ -252,7 +252,7 @@ class KnowledgeService(AccessControlled):
     def access_update(self, principal: Principal, knowledge_id: str,
                       access_control: dict[str, Any]) -> Outcome[Row]:
         """Replace a knowledge base's grants (owner, write grantee or admin; 400 otherwise)."""
-        access = validated_sharing(principal, self.permissions(), access_control, "knowledge")
+        access = validated_sharing(principal, self.permissions(principal.id), access_control, "knowledge")
 
         def decide() -> tuple[Row, list[Any]]:
             kb = self._load(knowledge_id)

@@ -85,7 +85,7 @@ class ModelInput:
 
 class ModelService(AccessControlled):
     def __init__(self, store: VersionedStore, runner: CommandRunner, models: ModelsReadModel,
-                 groups: GroupMembership, permissions: Callable[[], dict[str, Any]],
+                 groups: GroupMembership, permissions: Callable[[str], dict[str, Any]],
                  waiter: ProjectionWaiter | None = None):
         self.store = store
         self.runner = runner
@@ -107,7 +107,7 @@ class ModelService(AccessControlled):
         """Admins, or users holding any of the workspace permissions `keys` (else 401)."""
         if principal.is_admin:
             return
-        permissions = self.permissions()
+        permissions = self.permissions(principal.id)
         if not any(allowed(permissions, key) for key in keys):
             raise Unauthorized(Detail.UNAUTHORIZED)
 
@@ -246,7 +246,7 @@ class ModelService(AccessControlled):
 
     def _shared(self, principal: Principal, access_control: dict[str, Any] | None
                 ) -> dict[str, Any] | None:
-        return sharing_filter(principal, self.permissions(), access_control, "model")
+        return sharing_filter(principal, self.permissions(principal.id), access_control, "model")
 
     def _changes(self, principal: Principal, model: Model, form: ModelInput) -> dict[str, Any]:
         """The update as the reference applies it: absent optional fields keep their value."""
@@ -284,7 +284,7 @@ class ModelService(AccessControlled):
         has no entry yet (a connection's model): a bare entry is created for the grants."""
         viewer = self.viewer(principal)
         self._check_id(model_id)
-        access = validated_sharing(principal, self.permissions(), access_control, "model")
+        access = validated_sharing(principal, self.permissions(principal.id), access_control, "model")
 
         def decide() -> tuple[Model, list[Any]]:
             model = self._load(model_id)

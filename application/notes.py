@@ -96,7 +96,7 @@ def preview(data: dict[str, Any] | None) -> dict[str, Any] | None:
 
 class NoteService(AccessControlled):
     def __init__(self, store: EventStorePort, runner: CommandRunner, notes: NotesReadModel,
-                 groups: GroupMembership, permissions: Callable[[], dict[str, Any]],
+                 groups: GroupMembership, permissions: Callable[[str], dict[str, Any]],
                  enabled: Callable[[], bool], waiter: ProjectionWaiter | None = None):
         self.store = store
         self.runner = runner
@@ -111,7 +111,7 @@ class NoteService(AccessControlled):
         """The feature is on, and the caller is an admin or holds `features.notes`."""
         if not self.enabled():
             raise Forbidden(Detail.FEATURE_DISABLED("Notes"))
-        if not principal.is_admin and not allowed(self.permissions(), "features.notes"):
+        if not principal.is_admin and not allowed(self.permissions(principal.id), "features.notes"):
             raise Unauthorized(Detail.UNAUTHORIZED)
 
     def _own_viewer(self, principal: Principal) -> Viewer:
@@ -181,7 +181,7 @@ class NoteService(AccessControlled):
         Answered from the read model, so only real notes open. A note the read model does not
         show yet (created or shared a moment ago) is looked up again once it caught up. `at`: a
         log position the answer must reflect (a change of the note's grants)."""
-        if not principal.is_admin and not allowed(self.permissions(), "features.notes"):
+        if not principal.is_admin and not allowed(self.permissions(principal.id), "features.notes"):
             return False
         if at and self.waiter is not None:
             self.waiter.wait(["notes"], at, CATCH_UP_SECONDS)
@@ -212,7 +212,7 @@ class NoteService(AccessControlled):
         """A new note, private unless the client sent grants the caller may give."""
         self._require(principal)
         asked = access_control if sent_access else PRIVATE
-        access = sharing_filter(principal, self.permissions(), asked, "note")
+        access = sharing_filter(principal, self.permissions(principal.id), asked, "note")
         note = Note(user_id=principal.id, title=title, data=sanitize_data(data) or {},
                     meta=meta or {}, access_control=access)
         return self.runner.run("notes.create", lambda: (note, [note]))
@@ -252,7 +252,7 @@ class NoteService(AccessControlled):
 
         def decide() -> tuple[Note, list[Any]]:
             note = self._allowed(viewer, self._load(note_id), "write")
-            access = validated_sharing(principal, self.permissions(), access_control, "note")
+            access = validated_sharing(principal, self.permissions(principal.id), access_control, "note")
             note.set_access(access)
             return note, [note]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 DEFAULT_PERMISSIONS: dict[str, dict[str, bool]] = {
@@ -105,3 +106,33 @@ def allowed(permissions: dict[str, Any], path: str) -> bool:
             return False
         node = node[part]
     return bool(node)
+
+
+def combine_permissions(permissions: dict[str, Any], granted: dict[str, Any]) -> dict[str, Any]:
+    """`permissions` widened by a group's: the most permissive value wins, key by key, at every
+    depth (Open WebUI 0.12.4's `combine_permissions`); a key only the group names is taken."""
+    out = dict(permissions)
+    for key, value in granted.items():
+        if isinstance(value, dict):
+            below = out.get(key)
+            out[key] = combine_permissions(below if isinstance(below, dict) else {}, value)
+        else:
+            out[key] = out[key] or value if key in out else value
+    return out
+
+
+class EffectivePermissions:
+    """The one place a user's permissions come from: the admin's defaults combined with the
+    permissions of every group the user belongs to, directly or through a child group."""
+
+    def __init__(self, defaults: Callable[[], dict[str, Any]],
+                 group_permissions: Callable[[str], list[dict[str, Any]]]):
+        self.defaults = defaults
+        self.group_permissions = group_permissions
+
+    def __call__(self, user_id: str) -> dict[str, Any]:
+        permissions = copy.deepcopy(self.defaults())
+        for granted in self.group_permissions(user_id):
+            if isinstance(granted, dict):
+                permissions = combine_permissions(permissions, granted)
+        return permissions

@@ -94,7 +94,7 @@ def prompt_uuid(prompt_id: str) -> UUID | None:
 
 class PromptService(AccessControlled):
     def __init__(self, store: VersionedStore, runner: CommandRunner, prompts: PromptsReadModel,
-                 groups: GroupMembership, permissions: Callable[[], dict[str, Any]]):
+                 groups: GroupMembership, permissions: Callable[[str], dict[str, Any]]):
         self.store = store
         self.runner = runner
         self.prompts = prompts
@@ -157,11 +157,11 @@ class PromptService(AccessControlled):
 
     # -- commands -------------------------------------------------------------------------
     def create(self, principal: Principal, form: PromptInput) -> Outcome[Prompt]:
-        if not (principal.is_admin or any(allowed(self.permissions(), k) for k in
+        if not (principal.is_admin or any(allowed(self.permissions(principal.id), k) for k in
                                           ("workspace.prompts", "workspace.prompts_import"))):
             raise Unauthorized(Detail.UNAUTHORIZED)
         asked = form.access_control if form.access_sent else PRIVATE
-        access = sharing_filter(principal, self.permissions(), asked, "prompt")
+        access = sharing_filter(principal, self.permissions(principal.id), asked, "prompt")
 
         def decide() -> tuple[Prompt, list[Any]]:
             prompt = Prompt(user_id=principal.id, command=form.command, name=form.name,
@@ -246,7 +246,7 @@ class PromptService(AccessControlled):
         """Replace a prompt's grants (owner, write grantee or admin)."""
         viewer = self.viewer(principal)
         self._writable(viewer, prompt_id)  # who may, before what they may share (as 0.12.4)
-        access = validated_sharing(principal, self.permissions(), access_control, "prompt")
+        access = validated_sharing(principal, self.permissions(principal.id), access_control, "prompt")
 
         def decide() -> tuple[Prompt, list[Any]]:
             prompt = self._writable(viewer, prompt_id)

@@ -83,7 +83,7 @@ class ToolsReadModel(Protocol):
 
 class ToolService(AccessControlled):
     def __init__(self, store: VersionedStore, runner: CommandRunner, tools: ToolsReadModel,
-                 groups: GroupMembership, permissions: Callable[[], dict[str, Any]],
+                 groups: GroupMembership, permissions: Callable[[str], dict[str, Any]],
                  code: ToolCode):
         self.store = store
         self.runner = runner
@@ -96,7 +96,7 @@ class ToolService(AccessControlled):
 
     # -- who ------------------------------------------------------------------------------
     def _allowed(self, principal: Principal, *keys: str) -> bool:
-        permissions = self.permissions()
+        permissions = self.permissions(principal.id)
         return principal.is_admin or any(allowed(permissions, k) for k in keys)
 
     # -- reading the source ---------------------------------------------------------------
@@ -243,7 +243,7 @@ class ToolService(AccessControlled):
                 access_control: dict[str, Any] | None) -> dict[str, Any]:
         meta = {**form.meta, "manifest": analysis.manifest,
                 "has_user_valves": analysis.user_valves_schema is not None}
-        access = sharing_filter(principal, self.permissions(), access_control, "tool")
+        access = sharing_filter(principal, self.permissions(principal.id), access_control, "tool")
         return clean_json({"name": form.name, "content": form.content, "meta": meta,
                            "specs": analysis.specs, "valves_schema": analysis.valves_schema,
                            "user_valves_schema": analysis.user_valves_schema,
@@ -280,7 +280,7 @@ class ToolService(AccessControlled):
                       access_control: dict[str, Any]) -> Outcome[Tool]:
         """Replace a tool's grants (owner, write grantee or admin; 401 otherwise)."""
         viewer = self.viewer(principal)
-        access = validated_sharing(principal, self.permissions(), access_control, "tool")
+        access = validated_sharing(principal, self.permissions(principal.id), access_control, "tool")
 
         def decide() -> tuple[Tool, list[Any]]:
             tool = self._writable(viewer, tool_id)

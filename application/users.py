@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from application.access import GrantIndex, revoked
 from application.auth import EMAIL_RE, AuthService, Principal
 from application.commands import CommandRunner, Outcome
 from application.errors import BadRequest, Forbidden, NotFound
@@ -22,6 +23,7 @@ from domain.user import User, new_stamp
 PAGE_SIZE = 30
 MAX_PAGE = 10**12  # beyond any real listing; keeps OFFSET inside a 64-bit integer
 ORDERABLE = {"name", "email", "role", "created_at", "updated_at", "last_active_at"}
+GROUP_FIRST = "group_id:"  # order_by "group_id:<id>": that group's members first, then by name
 
 
 VARIABLE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -55,8 +57,9 @@ def parse_user_id(user_id: str) -> UUID:
 
 class UserService:
     def __init__(self, store: EventStorePort, runner: CommandRunner, users: UsersReadModel,
-                 auth: AuthService, passwords: PasswordHasher):
+                 auth: AuthService, passwords: PasswordHasher, grants: GrantIndex | None = None):
         self.store = store
+        self.grants = grants  # items that grant a user something; their grants go with the user
         self.runner = runner
         self.users = users
         self.auth = auth
@@ -105,7 +108,7 @@ class UserService:
                             ) -> dict[str, Any]:
         if principal.is_admin:
             return settings
-        permissions = self.auth.config.default_permissions()
+        permissions = self.auth.permissions_of(principal.id)
         if not allowed(permissions, "settings.interface"):
             raise Forbidden(Detail.ACCESS_PROHIBITED)
         ui = settings.get("ui")
@@ -222,10 +225,11 @@ class UserService:
         directory = self.store.get(DIRECTORY_ID)
         if directory is not None and directory.is_primary(user_id):
             raise Forbidden(Detail.PRIMARY_ADMIN_PROTECTED)
+        granting = self.grants.granting(f"user:{user_id}") if self.grants else []
 
         def decide() -> tuple[bool, list[Any]]:
             user = self.load(user_id)
-            touched: list[Any] = [user]
+            touched: list[Any] = [user, *revoked(self.store, granting, "user", user_id)]
             if user.role == "admin":
                 touched += self._directory_for_role(user_id, "user")
             claim = self.store.get(claim_id(user.email))
@@ -242,7 +246,8 @@ class UserService:
     # -- queries ----------------------------------------------------------------------------
     def page(self, query: str | None, order_by: str | None, direction: str | None,
              page: int | None) -> tuple[list[dict[str, Any]], int]:
-        order = order_by if order_by in ORDERABLE else "created_at"
+        order = order_by if order_by and (order_by in ORDERABLE or order_by.startswith(
+            GROUP_FIRST)) else "created_at"
         direction = "asc" if (direction or "").lower() == "asc" else "desc"
         offset = (min(max(1, page), MAX_PAGE) - 1) * PAGE_SIZE if page else 0
         limit = PAGE_SIZE if page else None

@@ -43,6 +43,7 @@ from interfaces.routers import evaluations as evaluations_router
 from interfaces.routers import events as events_router
 from interfaces.routers import files as files_router
 from interfaces.routers import functions as functions_router
+from interfaces.routers import groups as groups_router
 from interfaces.routers import images as images_router
 from interfaces.routers import knowledge as knowledge_router
 from interfaces.routers import notes as notes_router
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(pipelines_router.router)
     app.include_router(images_router.router)
     app.include_router(evaluations_router.router)
+    app.include_router(groups_router.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

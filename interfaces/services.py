@@ -22,6 +22,7 @@ from application.connections import ConnectionsService
 from application.erasure import ErasureService
 from application.files import FileService
 from application.folders import FolderService
+from application.groups import GroupService
 from application.knowledge import KnowledgeService
 from application.llm import LanguageModels
 from application.models import ModelService
@@ -67,6 +68,10 @@ async def file_service(request: Request) -> FileService:
 
 async def folder_service(request: Request) -> FolderService:
     return get_container(request).folders
+
+
+async def group_service(request: Request) -> GroupService:
+    return get_container(request).groups
 
 
 async def knowledge_service(request: Request) -> KnowledgeService:
@@ -152,6 +157,7 @@ Erasure = Annotated[ErasureService, Depends(erasure_service)]
 Files = Annotated[FileService, Depends(file_service)]
 Folders = Annotated[FolderService, Depends(folder_service)]
 Knowledge = Annotated[KnowledgeService, Depends(knowledge_service)]
+Groups = Annotated[GroupService, Depends(group_service)]
 Models = Annotated[ModelService, Depends(model_service)]
 Prompts = Annotated[PromptService, Depends(prompt_service)]
 Notes = Annotated[NoteService, Depends(note_service)]

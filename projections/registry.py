@@ -6,6 +6,7 @@ from projections.audit_log import AuditLogProjector
 from projections.chat_folders import FoldersProjector
 from projections.chats import ChatsProjector
 from projections.files import FilesProjector
+from projections.groups import GroupsProjector
 from projections.knowledge import KnowledgeProjector
 from projections.models import ModelsProjector
 from projections.notes import NotesProjector
@@ -25,5 +26,6 @@ PROJECTORS: list[type[Projector]] = [UsersProjector, ChatsProjector, FoldersProj
                                      UsageProjector]
 PROJECTORS.append(PromptsProjector)
 PROJECTORS.append(NotesProjector)
+PROJECTORS.append(GroupsProjector)  # docs/groups.md
 # Feeds follow the log like projectors but publish instead of writing tables (RealtimeHost).
 FEEDS: list[type[Projector]] = [RealtimeProjector]

@@ -14,6 +14,7 @@ from infrastructure.sql import Database, Tx
 from projections.runtime import Event, RowProjector
 
 Row = dict[str, Any]
+GROUP_FIRST = "group_id:"  # order_by "group_id:<id>" (the groups read model's members)
 PUBLIC = ("id", "email", "name", "role", "profile_image_url", "bio", "gender", "date_of_birth",
           "info", "settings", "status", "created_at", "updated_at")
 
@@ -145,10 +146,16 @@ class UsersQueries:
                   "last_active_at": "updated_at"}.get(order_by, order_by)
         direction = "ASC" if direction == "asc" else "DESC"
         total = int(self.db.query(f"SELECT COUNT(*) AS n FROM users {where}", params)[0]["n"])
-        sql = f"SELECT * FROM users {where} ORDER BY {column} {direction}, id"
+        order, order_params = f"{column} {direction}", []
+        if order_by.startswith(GROUP_FIRST):  # the group's direct members first, then by name
+            order = (f"CASE WHEN EXISTS (SELECT 1 FROM user_group_members m WHERE"
+                     f" m.user_id = users.id AND m.group_id = ?) THEN 1 ELSE 0 END {direction},"
+                     f" name_lc ASC")
+            order_params = [order_by[len(GROUP_FIRST):]]
+        sql = f"SELECT * FROM users {where} ORDER BY {order}, id"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        return [_row(r) for r in self.db.query(sql, params)], total
+        return [_row(r) for r in self.db.query(sql, [*params, *order_params])], total
 
     def ids(self) -> list[str]:
         return [r["id"] for r in self.db.query("SELECT id FROM users ORDER BY id")]

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any, NamedTuple
 
-from application.access import NoGroups
+from application.access import GroupMembership
 from application.analytics import Analytics
 from application.audit import AuditService
 from application.auth import AuthService
@@ -33,9 +33,11 @@ from application.erasure import ErasureService, Workspace
 from application.files import FileService, Pipeline
 from application.folders import FolderService
 from application.grounding import Grounding
+from application.groups import GroupService
 from application.knowledge import KnowledgeService
 from application.models import ModelService
 from application.notes import NoteService
+from application.permissions import EffectivePermissions
 from application.ports import BackgroundJobs, FileStorage, SessionStore
 from application.prompts import PromptService
 from application.realtime import RealtimeAccess
@@ -80,6 +82,7 @@ from projections.audit_log import AuditQueries
 from projections.chat_folders import FoldersQueries
 from projections.chats import ChatsQueries
 from projections.files import FilesQueries
+from projections.groups import GroupsQueries
 from projections.host import ProjectionHost
 from projections.knowledge import KnowledgeQueries
 from projections.models import ModelsQueries
@@ -164,7 +167,8 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
     runner = CommandRunner(store, retries=settings.COMMAND_RETRIES,
                            on_command=metrics.observe_command)
     config = ConfigService(store, runner, config_defaults(settings))
-    people = _people(settings, store, runner, read_db, sessions, config)
+    access = _access(read_db, config)
+    people = _people(settings, store, runner, read_db, sessions, config, access)
 
     def built() -> Container:  # jobs run against the container built below, once it is returned
         return container
@@ -174,16 +178,16 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
     ydocs = YdocStore(open_database(_url(settings), settings.DATA_DIR / "ydoc.sqlite3",
                                     schema="chronicle_ydoc", pool_min=0, pool_max=4))
     closers.append(ydocs.close)
-    chats = _chats(settings, store, runner, read_db, config, ports.clock)
-    work = _workspace(settings, store, runner, read_db, config, closers, host)
+    chats = _chats(settings, store, runner, read_db, access, ports.clock)
+    work = _workspace(settings, store, runner, read_db, access, closers, host)
     storage = (ports.file_storage if ports.file_storage is not None
                else LocalFileStorage(settings.DATA_DIR / "uploads"))
     files = _files(settings, store, runner, read_db, config, people.queries, jobs, host,
-                   ports.embedder, storage, closers)
-    llm = _completions(settings, config, read_db, chats.chats, host, runner,
+                   ports.embedder, storage, closers, access)
+    llm = _completions(settings, config, read_db, chats.chats, host, access, runner,
                        Grounding(files.retrieval, FilesQueries(read_db).names))
-    prompts = PromptService(store, runner, PromptsQueries(read_db), NoGroups(),
-                            config.default_permissions)
+    prompts = PromptService(store, runner, PromptsQueries(read_db), access.groups,
+                            access.permissions)
     erasure = _erasure(host, store, runner, keys, sessions, ydocs, [read_db, ydocs.db, vault],
                        Workspace(people.users, files.files, files.knowledge, work.models, work.tools,
                                  prompts),
@@ -191,7 +195,7 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
     retention = RetentionPolicy(store, runner, chats.queries, settings.CHAT_RETENTION_DAYS,
                                 settings.CHAT_TRASH_RETENTION_DAYS)
     channels = ChannelMembersQueries(read_db)
-    notes = NoteService(store, runner, NotesQueries(read_db), NoGroups(), config.default_permissions,
+    notes = NoteService(store, runner, NotesQueries(read_db), access.groups, access.permissions,
                         partial(config.enabled, "ENABLE_NOTES"), host)
     container = Container(
         settings=settings, clock=ports.clock, vault=vault, keys=keys, read_db=read_db, store=store,
@@ -207,7 +211,8 @@ def _build(settings: Settings, run_projectors: bool, ports: Ports) -> Container:
         utils=work.utils, files=files.files, knowledge=files.knowledge, retrieval=files.retrieval,
         vector_index=files.mirror, retention=retention, prompts=prompts,
         audit=AuditService(store, AuditQueries(read_db), config), erasure=erasure,
-        search=WorkspaceSearch(chats.queries, FoldersQueries(read_db)), closers=closers)
+        search=WorkspaceSearch(chats.queries, FoldersQueries(read_db)),
+        groups=GroupService(store, runner, access.groups, access.permissions), closers=closers)
     if run_projectors:
         files.mirror.start()  # load the saved index and follow; elsewhere it starts on the first query
         schedule_retention(container)
@@ -346,16 +351,30 @@ class People(NamedTuple):
     queries: UsersQueries
 
 
+class Access(NamedTuple):
+    """Who belongs to which group, and what each user may do (docs/groups.md)."""
+
+    groups: GroupsQueries  # the GroupMembership port every access check asks
+    permissions: EffectivePermissions  # the defaults combined with the user's groups'
+
+
+def _access(read_db: Database, config: ConfigService) -> Access:
+    groups = GroupsQueries(read_db)
+    return Access(groups, EffectivePermissions(config.default_permissions, groups.permissions_of))
+
+
 def _people(settings: Settings, store: EventStore, runner: CommandRunner, read_db: Database,
-            sessions: SessionStore, config: ConfigService) -> People:
+            sessions: SessionStore, config: ConfigService, access: Access) -> People:
     secret = settings.secret_key()
     queries, passwords = UsersQueries(read_db), Passwords()
     auth = AuthService(store, runner, queries, passwords, Tokens(secret), sessions, config,
                        signin_limit=settings.SIGNIN_RATE_LIMIT,
                        signin_window=settings.SIGNIN_RATE_WINDOW,
                        token_ttl=settings.jwt_expiry_seconds,
-                       email_fingerprint=partial(fingerprint, derive_kek(secret, b"email")))
-    return People(auth, UserService(store, runner, queries, auth, passwords), queries)
+                       email_fingerprint=partial(fingerprint, derive_kek(secret, b"email")),
+                       permissions=access.permissions)
+    return People(auth, UserService(store, runner, queries, auth, passwords, grants=access.groups),
+                  queries)
 
 
 class Chats(NamedTuple):
@@ -365,12 +384,11 @@ class Chats(NamedTuple):
 
 
 def _chats(settings: Settings, store: EventStore, runner: CommandRunner, read_db: Database,
-           config: ConfigService, clock: Callable[[], float]) -> Chats:
+           access: Access, clock: Callable[[], float]) -> Chats:
     chat_queries, folder_queries = ChatsQueries(read_db), FoldersQueries(read_db)
-    chats = ChatService(store, runner, chat_queries, folder_queries, config.default_permissions,
+    chats = ChatService(store, runner, chat_queries, folder_queries, access.permissions,
                         trash_days=settings.CHAT_TRASH_RETENTION_DAYS, clock=clock)
-    folders = FolderService(store, runner, folder_queries, chat_queries,
-                            config.default_permissions)
+    folders = FolderService(store, runner, folder_queries, chat_queries, access.permissions)
     return Chats(chats, folders, chat_queries)
 
 
@@ -383,12 +401,12 @@ class Completions(NamedTuple):
 
 
 def _completions(settings: Settings, config: ConfigService, read_db: Database,
-                 chats: ChatService, host: ProjectionHost, runner: CommandRunner,
-                 grounding: Grounding) -> Completions:
+                 chats: ChatService, host: ProjectionHost, access: Access,
+                 runner: CommandRunner, grounding: Grounding) -> Completions:
     """Connections, the model list, chat completions and the web app's replies
     (docs/completions.md)."""
     connections, llm = ConnectionsService(config), HttpLLM()
-    catalog = ModelCatalog(connections, llm, ModelsQueries(read_db).every, NoGroups(),
+    catalog = ModelCatalog(connections, llm, ModelsQueries(read_db).every, access.groups,
                            workspace_version=partial(host.position, "models"))
     completions = CompletionService(catalog, connections, llm, grounding, runner)
     # Across API workers a stop must reach the one streaming the reply: Redis when there is one.
@@ -408,9 +426,10 @@ class Work(NamedTuple):
 
 
 def _workspace(settings: Settings, store: EventStore, runner: CommandRunner, read_db: Database,
-               config: ConfigService, closers: list[Callable[[], None]], host: ProjectionHost) -> Work:
+               access: Access, closers: list[Callable[[], None]], host: ProjectionHost) -> Work:
     """Models, tools and utils (docs/models-tools-utils.md)."""
-    groups, permissions = NoGroups(), config.default_permissions
+    groups: GroupMembership = access.groups
+    permissions = access.permissions
     code = ToolCode(tool_source.parse_frontmatter, tool_source.parse_tool_specs,
                     tool_source.extract_valves_schemas, tool_source.validate_valves)
     # Conversions with super-linear worst cases run in killable child processes.
@@ -439,7 +458,7 @@ class Files(NamedTuple):
 def _files(settings: Settings, store: EventStore, runner: CommandRunner, read_db: Database,
            config: ConfigService, users: UsersQueries, jobs: BackgroundJobs, host: ProjectionHost,
            embedder: Callable[[EmbeddingSpec], Embedder], storage: FileStorage,
-           closers: list[Callable[[], None]]) -> Files:
+           closers: list[Callable[[], None]], access: Access) -> Files:
     """Files, knowledge bases and retrieval (docs/retrieval.md). Retrieval asks the knowledge
     service (built on files, built on retrieval) who may search, and the mirror embeds through
     retrieval: both reach the later object through a callable."""
@@ -456,10 +475,10 @@ def _files(settings: Settings, store: EventStore, runner: CommandRunner, read_db
     isolated = Isolated(text_extraction.extract_text, 120, slots=1, memory_mb=2048)
     pipeline = Pipeline(text_extraction.detect_kind, partial(_extract, isolated), chunk_text)
     knowledge_queries = KnowledgeQueries(read_db)
-    files = FileService(store, runner, FilesQueries(read_db), knowledge_queries, users, NoGroups(),
+    files = FileService(store, runner, FilesQueries(read_db), knowledge_queries, users, access.groups,
                         storage, jobs, pipeline, retrieval, host, store.head, host.position)
-    knowledge = KnowledgeService(store, runner, knowledge_queries, files, NoGroups(),
-                                 config.default_permissions)
+    knowledge = KnowledgeService(store, runner, knowledge_queries, files, access.groups,
+                                 access.permissions)
 
     def close() -> None:  # jobs first: a running job still needs the rest
         for step in (jobs.close, mirror.stop, isolated.close, getattr(cache, "close", None)):

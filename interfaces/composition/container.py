@@ -17,6 +17,7 @@ from application.connections import ConnectionsService
 from application.erasure import ErasureService
 from application.files import FileService
 from application.folders import FolderService
+from application.groups import GroupService
 from application.knowledge import KnowledgeService
 from application.llm import LanguageModels
 from application.models import ModelService
@@ -89,6 +90,7 @@ class Container:
     erasure: ErasureService  # docs/erasure.md
     prompts: PromptService  # slash-command prompts and their history
     search: WorkspaceSearch  # the web app's search dialog (/api/v1/search)
+    groups: GroupService  # docs/groups.md
     closers: list[Callable[[], None]] = field(default_factory=list)  # run last first
 
     def close(self) -> None:

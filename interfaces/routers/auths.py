@@ -107,12 +107,12 @@ router.add_api_route("/signout", _signout, methods=["POST"], response_model=Sign
 
 @router.get("/", response_model=SessionUserInfoResponse)
 def session_user(principal: CurrentUser, request: Request, response: Response,
-                 settings: AppSettings, config: Config, users: Users) -> dict[str, Any]:
+                 settings: AppSettings, auth: Auth, users: Users) -> dict[str, Any]:
     """The signed-in user, their session and permissions."""
     user: User = users.load(principal.id)
     token = credential(request) or ""
     session = Session(token=token, expires_at=principal.expires_at, user=user,
-                      permissions=config.default_permissions())
+                      permissions=auth.permissions_of(principal.id))
     # Never turn an API key into a browser session cookie.
     body = _session_response(response, settings, session, image_url=user.profile_image_url,
                              cookie=principal.via != "api_key")

@@ -17,9 +17,9 @@ from interfaces.deps import AdminUser, VerifiedUser, consistent
 from interfaces.services import Completions, Replies
 
 router = APIRouter(prefix="/api", tags=["chat"])
-MODELS = consistent("models")
+MODELS = consistent("models", "groups")  # who sees what depends on groups
 # A preset or knowledge base made just before the completion that uses it is seen by it.
-GROUNDED = consistent("models", "knowledge", "files")
+GROUNDED = consistent("models", "knowledge", "files", "groups")
 STREAM_FAILED = {"error": {"message": "Chat completion stream failed"}}
 
 

@@ -37,7 +37,7 @@ from interfaces.schemas.files import (
 from interfaces.services import Files, Knowledge
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
-FILES = consistent("files", "knowledge")
+FILES = consistent("files", "knowledge", "groups")  # access depends on groups
 READ_CHUNK = 1 << 20
 MULTIPART_SLACK = 1 << 20  # form framing and the other fields, beyond the file's own bytes
 STREAM_POLL = 0.5

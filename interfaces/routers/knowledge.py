@@ -28,7 +28,7 @@ from interfaces.schemas.models import AccessGrantsForm
 from interfaces.services import Knowledge
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
-KNOWLEDGE = consistent("knowledge", "files")
+KNOWLEDGE = consistent("knowledge", "files", "groups")  # access depends on groups
 Text = Annotated[str | None, Query(max_length=1_000)]
 PageParam = Annotated[int | None, Query(ge=1, le=1_000_000)]
 

@@ -39,7 +39,7 @@ from interfaces.schemas.users import PROFILE_IMAGE_MEDIA_TYPES
 from interfaces.services import Models
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
-MODELS = consistent("models")
+MODELS = consistent("models", "groups")  # who sees what depends on groups
 DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "static" / "user.png"
 
 Text = Annotated[QueryText | None, Query()]

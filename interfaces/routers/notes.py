@@ -25,7 +25,7 @@ from interfaces.schemas.notes import (
 from interfaces.services import Notes
 
 router = APIRouter(prefix="/api/v1/notes", tags=["notes"])
-NOTES = consistent("notes", "users")  # lists carry their owners' names
+NOTES = consistent("notes", "users", "groups")  # owners shown; access depends on groups
 
 Text = Annotated[QueryText | None, Query()]
 Page = Annotated[bounds.LenientPage | None, Query()]

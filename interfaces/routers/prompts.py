@@ -30,7 +30,7 @@ from interfaces.schemas.prompts import (
 from interfaces.services import Prompts
 
 router = APIRouter(prefix="/api/v1/prompts", tags=["prompts"])
-PROMPTS = consistent("prompts", "users")  # a prompt comes with its owner (users read model)
+PROMPTS = consistent("prompts", "users", "groups")  # owners shown; access depends on groups
 
 Text = Annotated[QueryText | None, Query()]
 IdPath = Annotated[str, Path(max_length=ID_MAX_CHARS)]

@@ -39,7 +39,7 @@ from interfaces.schemas.tools import (
 from interfaces.services import Tools
 
 router = APIRouter(prefix="/api/v1/tools", tags=["tools"])
-TOOLS = consistent("tools")
+TOOLS = consistent("tools", "groups")  # who sees what depends on groups
 SANDBOX_SLOTS = 2  # concurrent source analyses (each a subprocess of up to 512 MB)
 
 ToolIdPath = Annotated[str, Path(max_length=ID_MAX_CHARS)]

@@ -35,10 +35,11 @@ from interfaces.schemas.users import (
     UserVariablesForm,
     UserVariablesResponse,
 )
-from interfaces.services import Config, Erasure, Sessions, Users
+from interfaces.services import Config, Erasure, Groups, Sessions, Users
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 USERS = consistent("users")
+GROUPS = consistent("groups")
 DEFAULT_AVATAR = Path(__file__).resolve().parent.parent / "static" / "user.png"
 
 
@@ -70,8 +71,8 @@ ListQuery = Annotated[QueryText | None, Query()]
 Page = Annotated[bounds.LenientPage | None, Query()]
 
 
-@router.get("/", response_model=UserGroupIdsListResponse, dependencies=[USERS])
-def list_users(principal: AdminUser, sessions: Sessions, users: Users,
+@router.get("/", response_model=UserGroupIdsListResponse, dependencies=[USERS, GROUPS])
+def list_users(principal: AdminUser, sessions: Sessions, users: Users, groups: Groups,
                query: ListQuery = None,
                order_by: ListQuery = None, direction: ListQuery = None,
                page: Page = 1) -> dict[str, Any]:
@@ -80,7 +81,11 @@ def list_users(principal: AdminUser, sessions: Sessions, users: Users,
     """Users, searched, sorted and paged (admins)."""
     rows, total = users.page(query, order_by or "created_at",
                              direction if order_by else "asc", page or 1)
-    return {"users": _with_activity(sessions, rows), "total": total}
+    rows = _with_activity(sessions, rows)
+    memberships = groups.direct_group_ids([r["id"] for r in rows])
+    for row in rows:
+        row["group_ids"] = memberships.get(row["id"], [])
+    return {"users": rows, "total": total}
 
 
 @router.get("/all", response_model=UserInfoListResponse, dependencies=[USERS])
@@ -104,16 +109,17 @@ def search_users(principal: VerifiedUser, sessions: Sessions, users: Users,
     return {"users": rows, "total": total}
 
 
-@router.get("/groups")
-def my_groups(principal: VerifiedUser, include_inherited: bool = False) -> list[dict[str, Any]]:
-    """The caller's groups (none: groups are not implemented)."""
-    return []  # groups arrive with their own aggregate; until then nobody belongs to one
+@router.get("/groups", dependencies=[GROUPS])
+def my_groups(principal: VerifiedUser, groups: Groups,
+              include_inherited: bool = False) -> list[dict[str, Any]]:
+    """The caller's groups (with include_inherited, their parents' too, marked so)."""
+    return _group_models(groups.of_user(principal.id, include_inherited))
 
 
-@router.get("/permissions")
-def my_permissions(principal: VerifiedUser, config: Config) -> dict[str, Any]:
-    """The caller's permissions."""
-    return config.default_permissions()
+@router.get("/permissions", dependencies=[GROUPS])
+def my_permissions(principal: VerifiedUser, groups: Groups) -> dict[str, Any]:
+    """The caller's permissions: the defaults combined with their groups'."""
+    return groups.permissions(principal)
 
 
 @router.get("/default/permissions", response_model=UserPermissions)
@@ -206,11 +212,12 @@ def update_variables(form: UserVariablesForm, principal: VerifiedUser, users: Us
 
 @router.get("/{user_id}", response_model=UserActiveResponse)
 def get_user(user_id: str, principal: VerifiedUser, users: Users,
-             sessions: Sessions) -> dict[str, Any]:
+             sessions: Sessions, groups: Groups) -> dict[str, Any]:
     """A user's public card."""
     user = _existing(users, user_id)
     model = _user_model(sessions, user)
-    model["groups"] = []
+    model["groups"] = [{"id": g["id"], "name": g["name"]}
+                       for g in groups.of_user(user_id, include_inherited=False)]
     model["is_active"] = time.time() - model["last_active_at"] < ACTIVE_WINDOW_SECONDS and \
         bool(sessions.last_active([user_id]))
     if principal.is_admin or principal.id == user_id:
@@ -281,7 +288,9 @@ def update_user(user_id: str, form: UserUpdateForm, principal: AdminUser,
     return _user_model(sessions, outcome.value)
 
 
-@router.delete("/{user_id}", response_model=bool)
+# The grants it removes are found in the items' read models: they hold the caller's writes first.
+@router.delete("/{user_id}", response_model=bool,
+               dependencies=[consistent("models", "knowledge", "tools")])
 def delete_user(user_id: str, principal: AdminUser,
                 users: Users, written: Write) -> bool:
     """Delete a user (admins)."""
@@ -303,10 +312,23 @@ def erase_user(user_id: str, principal: AdminUser,
             "complete": report.complete, "deleted": report.deleted}
 
 
-@router.get("/{user_id}/groups")
-def user_groups(user_id: str, principal: AdminUser, include_inherited: bool = False) -> list[Any]:
-    """A user's groups (none: groups are not implemented)."""
-    return []
+@router.get("/{user_id}/groups", dependencies=[GROUPS])
+def user_groups(user_id: str, principal: AdminUser, groups: Groups,
+                include_inherited: bool = False) -> list[Any]:
+    """A user's groups (admins)."""
+    return _group_models(groups.of_user(user_id, include_inherited))
+
+
+@router.get("/{user_id}/preview", dependencies=[GROUPS, consistent("models", "knowledge", "tools")])
+def user_preview(user_id: str, principal: AdminUser, users: Users,
+                 groups: Groups) -> dict[str, Any]:
+    """Show what resources a specific user can access across all their groups."""
+    return groups.user_preview(users.get_row(user_id))
+
+
+def _group_models(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GroupModel as the reference answers it here: without a member count."""
+    return [{k: v for k, v in row.items() if k != "member_count"} for row in rows]
 
 
 def _existing(users: UserService, user_id: str) -> User:

@@ -210,6 +210,7 @@ ROUTES = [
     Route("GET", "/api/v1/users/{uid}/oauth/sessions", (U, P, N, N, 400),  # none → 400 (quirk)
           detail=Detail.ACCESS_PROHIBITED),
     Route("GET", "/api/v1/users/{uid}/groups", (U, P, N, N, 200), detail=Detail.ACCESS_PROHIBITED),
+    Route("GET", "/api/v1/users/{uid}/preview", (U, P, N, N, 200), detail=Detail.ACCESS_PROHIBITED),
     Route("POST", "/api/v1/users/{uid}/update", (U, P, N, N, 200),
           body=lambda w, who: {"name": "Alice"}, detail=Detail.ACCESS_PROHIBITED),
     Route("DELETE", "/api/v1/users/{victim}", (U, P, N, N, 200), detail=Detail.ACCESS_PROHIBITED),

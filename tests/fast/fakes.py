@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from application.access import NoGroups, Viewer
+from application.access import Viewer
 from application.auth import AuthService
 from application.chats import ChatService, ListFilter, SearchQuery
 from application.commands import CommandRunner
@@ -27,16 +27,19 @@ from application.config import ConfigService
 from application.connections import ConnectionsService
 from application.errors import ConcurrencyConflict
 from application.folders import FolderService
+from application.groups import GroupService
 from application.models import ModelFilter, ModelService
+from application.permissions import EffectivePermissions
 from application.prompts import PromptFilter, PromptService
 from application.tools import ToolCode, ToolService
 from application.users import UserService
 from domain.access import has_access
 from domain.chat import Chat
 from domain.folder import Folder
-from domain.model import Model
+from domain.group import Group
+from domain.model import Model, model_uuid
 from domain.prompt import Prompt
-from domain.tool import Tool
+from domain.tool import Tool, tool_uuid
 from domain.user import User
 from infrastructure.sessions import MemorySessions
 from infrastructure.tokens import Tokens
@@ -156,6 +159,92 @@ class FakeUsers(DictReadModel):
 
     def count(self) -> int:
         return len(self.where(lambda r: not r["deleted"]))
+
+
+class FakeGroups(DictReadModel):
+    """Groups and their members; deleted users count in no group (the projector's rule), and a
+    member of a group is an inherited member of its ancestors."""
+
+    kind = Group
+
+    def __init__(self, users: FakeUsers, items: Callable[[], list[tuple[UUID, Row]]]) -> None:
+        super().__init__()
+        self.people = users
+        self.items = items  # (aggregate id, row) of the models and tools
+
+    def row(self, group: Group) -> Row:
+        return {"id": group.group_id, "user_id": group.user_id, "name": group.name,
+                "description": group.description, "permissions": group.permissions,
+                "data": group.data, "meta": group.meta, "parent_group_id": group.parent_group_id,
+                "members": list(group.members), "deleted": group.deleted,
+                "created_at": group.created_at, "updated_at": group.updated_at}
+
+    def _members(self, row: Row) -> list[str]:
+        return [u for u in row["members"] if self.people.get(u) is not None]
+
+    def _view(self, row: Row) -> Row:
+        out = {k: v for k, v in row.items() if k not in ("members", "deleted")}
+        return {**out, "member_count": len(self._members(row))}
+
+    def _live(self) -> list[Row]:
+        return self.where(lambda r: not r["deleted"])
+
+    def _parent(self, row: Row) -> Row | None:
+        parent = self.rows.get(row["parent_group_id"] or "")
+        while parent is not None and parent["deleted"]:
+            parent = self.rows.get(parent["parent_group_id"] or "")
+        return parent
+
+    def all(self) -> list[Row]:
+        return [self._view(r) for r in self._live()]
+
+    def get(self, group_id: str) -> Row | None:
+        row = self.rows.get(group_id)
+        return self._view(row) if row and not row["deleted"] else None
+
+    def group_ids(self, user_id: str) -> list[str]:
+        found: set[str] = set()
+        for row in self._live():
+            if user_id in self._members(row):
+                current: Row | None = row
+                while current is not None and current["id"] not in found:
+                    found.add(current["id"])
+                    current = self._parent(current)
+        return sorted(found)
+
+    def of_member(self, user_id: str, include_inherited: bool = True) -> list[Row]:
+        ids = set(self.group_ids(user_id)) if include_inherited else {
+            r["id"] for r in self._live() if user_id in self._members(r)}
+        return [self._view(r) for r in self._live() if r["id"] in ids]
+
+    def permissions_of(self, user_id: str) -> list[dict[str, Any]]:
+        return [g["permissions"] for g in self.of_member(user_id) if g["permissions"]]
+
+    def shareable(self, user_id: str, share: bool) -> list[Row]:
+        raise NotImplementedError  # the SQL read model's rule; tested on the real backends
+
+    def member_ids(self, group_id: str) -> list[str]:
+        row = self.rows.get(group_id)
+        return sorted(self._members(row)) if row and not row["deleted"] else []
+
+    def direct_group_ids(self, user_ids: list[str]) -> dict[str, list[str]]:
+        return {u: [g["id"] for g in self.of_member(u, False)] for u in user_ids}
+
+    def granting(self, principal: str) -> list[str]:
+        kind, _, principal_id = principal.partition(":")
+        return sorted(str(aid) for aid, row in self.items() if not row["deleted"] and any(
+            principal_id in (row["access_control"] or {}).get(p, {}).get(f"{kind}_ids", [])
+            for p in ("read", "write")))
+
+    def existing_users(self, user_ids: list[str]) -> list[str]:
+        return [u for u in dict.fromkeys(user_ids) if self.people.get(u) is not None]
+
+    def users(self, group_id: str) -> list[Row]:
+        return [r for u in self.member_ids(group_id) if (r := self.people.get(u))]
+
+    def members(self, group_id: str, membership: str, query: str,
+                page: int) -> tuple[list[Row], int, dict[str, int]]:
+        raise NotImplementedError  # the SQL read model's query; tested on the real backends
 
 
 class FakeChats(DictReadModel):
@@ -416,6 +505,7 @@ class Services:
     folders: FolderService
     models: ModelService
     tools: ToolService
+    groups: GroupService
     read: dict[str, DictReadModel]
     prompts: PromptService
 
@@ -425,20 +515,23 @@ def services(clock: Callable[[], float] | None = None, **config: Any) -> Service
     store = FakeStore()
     users, chats, folders, models = FakeUsers(), FakeChats(), FakeFolders(), FakeModels()
     tools = FakeTools(users)
+    groups = FakeGroups(users, lambda: [(model_uuid(k), r) for k, r in models.rows.items()]
+                        + [(tool_uuid(k), r) for k, r in tools.rows.items()])
     read: dict[str, DictReadModel] = {"users": users, "chats": chats, "folders": folders,
-                                      "models": models, "tools": tools}
+                                      "models": models, "tools": tools, "groups": groups}
     read["prompts"] = prompts = FakePrompts(users)
     store.listeners += [model.project for model in read.values()]
     runner = CommandRunner(store)
     settings = ConfigService(store, runner, {**CONFIG_DEFAULTS, **config})
+    permissions = EffectivePermissions(settings.default_permissions, groups.permissions_of)
     auth = AuthService(store, runner, users, FakePasswords(), Tokens("fast-tier-secret-" + "x" * 32),
-                       MemorySessions(), settings, token_ttl=3600)
-    permissions = settings.default_permissions
+                       MemorySessions(), settings, token_ttl=3600, permissions=permissions)
     return Services(
         store=store, config=settings, connections=ConnectionsService(settings), auth=auth,
-        users=UserService(store, runner, users, auth, FakePasswords()),
+        users=UserService(store, runner, users, auth, FakePasswords(), grants=groups),
         chats=ChatService(store, runner, chats, folders, permissions, clock=clock or time.time),
         folders=FolderService(store, runner, folders, chats, permissions),
-        models=ModelService(store, runner, models, NoGroups(), permissions),
-        tools=ToolService(store, runner, tools, NoGroups(), permissions, fake_tool_code()),
-        read=read, prompts=PromptService(store, runner, prompts, NoGroups(), permissions))
+        models=ModelService(store, runner, models, groups, permissions),
+        tools=ToolService(store, runner, tools, groups, permissions, fake_tool_code()),
+        groups=GroupService(store, runner, groups, permissions),
+        read=read, prompts=PromptService(store, runner, prompts, groups, permissions))
