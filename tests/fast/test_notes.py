@@ -61,7 +61,8 @@ def notes(app: Services) -> NoteService:
     read = FakeNotes()
     app.store.listeners.append(read.project)
     return NoteService(app.store, CommandRunner(app.store), read, NoGroups(),
-                       app.config.default_permissions, lambda: app.config.enabled("ENABLE_NOTES"))
+                       lambda _user_id: app.config.default_permissions(),
+                       lambda: app.config.enabled("ENABLE_NOTES"))
 
 
 def shared(read: tuple[str, ...] = (), write: tuple[str, ...] = ()) -> dict[str, Any]:
