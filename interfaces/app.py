@@ -39,6 +39,7 @@ from interfaces.routers import (
     utils,
 )
 from interfaces.routers import audio as audio_router
+from interfaces.routers import channels as channels_router
 from interfaces.routers import evaluations as evaluations_router
 from interfaces.routers import events as events_router
 from interfaces.routers import files as files_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(events_router.router)
     app.include_router(functions_router.router)
     app.include_router(skills_router.router)
+    app.include_router(channels_router.router)
     app.include_router(terminals_router.router)
     app.include_router(audio_router.router)
     app.include_router(search_router.router)

@@ -12,6 +12,7 @@ from typing import Any
 from domain.base import epoch
 from domain.chat import Chat
 from domain.erasure import Erasure
+from infrastructure.availability import is_read_model_missing
 from infrastructure.sql import Database, Tx
 from projections.runtime import Projector
 
@@ -63,6 +64,11 @@ class OpenRepliesQueries:
         self.db = db
 
     def started_before(self, cutoff: int, limit: int = 500) -> list[dict[str, Any]]:
-        return self.db.query("SELECT chat_id, message_id, task_id FROM open_replies"
-                             " WHERE started_at <= ? ORDER BY started_at LIMIT ?",
-                             (cutoff, limit))
+        try:
+            return self.db.query("SELECT chat_id, message_id, task_id FROM open_replies"
+                                 " WHERE started_at <= ? ORDER BY started_at LIMIT ?",
+                                 (cutoff, limit))
+        except Exception as error:  # a first start: the sweeper runs before the projector
+            if is_read_model_missing(error):
+                return []
+            raise

@@ -315,7 +315,8 @@ def settings_save_without_an_error(j: Journey) -> None:
     dialog = j.page.get_by_role("dialog")
     j.answered("POST", r"^/api/v1/users/user/settings/update$",
                dialog.get_by_role("button", name="Save").click)
-    for tab in ("Account", "Data Controls", "Personalization"):  # what else a person looks at
+    # What else a person looks at (Personalization is memories: switched off, so not shown).
+    for tab in ("Interface", "Account", "Data Controls"):
         dialog.get_by_role("tab", name=tab, exact=True).first.click()
         j.page.wait_for_load_state("networkidle")
     problems = [f"error toast: {text}" for text in j.toast_errors()]

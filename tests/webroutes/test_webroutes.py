@@ -88,6 +88,7 @@ ROUTES: list[tuple[str, str, dict[str, Any], list[int]]] = [
     ("GET", "/api/v1/functions/list", {}, ADMINS),
     ("GET", "/api/v1/functions/export", {}, ADMINS),
     ("GET", "/api/v1/skills/", {}, VERIFIED),
+    ("GET", "/api/v1/channels/", {}, VERIFIED),
     ("GET", "/api/v1/skills/list", {}, VERIFIED),
     ("GET", "/api/v1/terminals/", {}, VERIFIED),
     ("GET", "/api/v1/audio/voices", {}, VERIFIED),
@@ -316,7 +317,8 @@ def test_model_picture_on_the_apps_static_path(world, url, location):
 
 def test_out_of_scope_lists_are_empty(world):
     user, admin = _headers(world, "user"), _headers(world, "admin")
-    for path in ("/api/v1/functions/", "/api/v1/skills/", "/api/v1/terminals/"):
+    for path in ("/api/v1/functions/", "/api/v1/skills/", "/api/v1/terminals/",
+                 "/api/v1/channels/"):
         assert world.client.get(path, headers=user).json() == [], path
     for path in ("/api/v1/functions/list", "/api/v1/functions/export"):
         assert world.client.get(path, headers=admin).json() == [], path
