@@ -9,6 +9,7 @@ Ollama's NDJSON chat stream is turned into OpenAI chunks here, so the applicatio
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -131,11 +132,13 @@ class HttpLLM:
         (`mid_stream=True`) when the stream breaks."""
         url = f"{base_url.rstrip('/')}/chat/completions"
         async with self._open(url, key, body) as response:
-            async for line in _lines(response):
+            lines = _lines(response)
+            async for line in lines:
                 if not line.startswith(b"data:"):
                     continue
                 payload = line[5:].strip()
                 if payload == b"[DONE]":
+                    await _drain(lines)
                     return
                 chunk = _body(payload)
                 if isinstance(chunk, dict):
@@ -183,6 +186,17 @@ class _Opened:
     async def __aexit__(self, *exc: object) -> None:
         if self.response is not None:
             await self.response.aclose()
+
+
+async def _drain(lines: AsyncIterator[bytes], within: float = 0.25) -> None:
+    """Read what follows `[DONE]` (the body's end) so the connection goes back to the pool for
+    the next request instead of being closed; an upstream that keeps sending is cut off."""
+    try:
+        async with asyncio.timeout(within):
+            async for _ in lines:
+                pass
+    except (TimeoutError, UpstreamError):
+        pass
 
 
 async def _lines(response: httpx.Response) -> AsyncIterator[bytes]:

@@ -115,10 +115,13 @@ class Upstream:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
 
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        fingerprint = f"peer-{peer[1]}" if peer else "peer-unknown"  # which connection asked
+
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
             data = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1,
-                    "model": model, "choices": [{"index": 0, "delta": delta,
-                                                 "finish_reason": finish}], **extra}
+                    "model": model, "system_fingerprint": fingerprint,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
             return f"data: {json.dumps(data)}\n\n".encode()
 
         async for i, part in self.paced(model, parts):
