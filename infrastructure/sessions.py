@@ -7,6 +7,7 @@ in Redis in the clear (an erasure could not find every one of them).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
@@ -61,6 +62,11 @@ class MemorySessions:
             return None, revoked
         return cached[1], revoked
 
+    async def visit(self, user_id: str, jti: str) -> tuple[dict[str, str] | None, bool, int]:
+        state, revoked = self.auth_state(user_id, jti)
+        self.touch(user_id)
+        return state, revoked, self.last_write(user_id)
+
     def put_auth_state(self, user_id: str, state: dict[str, str]) -> None:
         self._auth[user_id] = (time.time() + AUTH_TTL, state)
 
@@ -114,7 +120,9 @@ class RedisSessions:
 
         self.redis: Any = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2,
                                                health_check_interval=30)
+        self.url = url
         self.p = prefix
+        self._aredis: tuple[asyncio.AbstractEventLoop, Any] | None = None
 
     def revoke(self, jti: str, ttl: int) -> None:
         self.redis.set(f"{self.p}:revoked:{jti}", "1", ex=max(1, ttl))
@@ -125,6 +133,26 @@ class RedisSessions:
         pipe.exists(f"{self.p}:revoked:{jti}")
         state, revoked = pipe.execute()
         return (state or None), bool(revoked)
+
+    async def visit(self, user_id: str, jti: str) -> tuple[dict[str, str] | None, bool, int]:
+        pipe = self._async_client().pipeline(transaction=False)
+        pipe.hgetall(f"{self.p}:auth:{user_id}")
+        pipe.exists(f"{self.p}:revoked:{jti}")
+        pipe.hset(f"{self.p}:active", user_id, f"{time.time():.3f}")
+        pipe.get(f"{self.p}:lastwrite:{user_id}")
+        state, revoked, _, written = await pipe.execute()
+        return (state or None), bool(revoked), int(written) if written else 0
+
+    def _async_client(self) -> Any:
+        """The asyncio client of the running loop (a client belongs to the loop it met first:
+        one per server process, one per test client)."""
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._aredis is None or self._aredis[0] is not loop:
+            self._aredis = (loop, redis.asyncio.Redis.from_url(
+                self.url, decode_responses=True, socket_timeout=2, health_check_interval=30))
+        return self._aredis[1]
 
     def put_auth_state(self, user_id: str, state: dict[str, str]) -> None:
         key = f"{self.p}:auth:{user_id}"

@@ -48,7 +48,10 @@ async def current_principal(request: Request, container: ContainerDep) -> Princi
     if is_api_key and container.config.get("ENABLE_API_KEYS"):
         _check_api_key_endpoint(request, container)
     try:
-        principal = await anyio.to_thread.run_sync(container.auth.authenticate, token)
+        if is_api_key:
+            principal = await anyio.to_thread.run_sync(container.auth.authenticate, token)
+        else:  # the common case, on the loop: one session-store round trip, which also touches
+            principal = await container.auth.authenticate_session(token)
     except ApplicationError as error:
         if is_api_key and error.status == 401:
             principal = await _retry_api_key(container, token)
@@ -56,7 +59,8 @@ async def current_principal(request: Request, container: ContainerDep) -> Princi
             raise _auth_error(error, from_jwt=not is_api_key) from None
     request.state.principal = principal
     set_actor(Actor(user_id=principal.id, correlation_id=request.state.correlation_id))
-    container.sessions.touch(principal.id)
+    if is_api_key:
+        await anyio.to_thread.run_sync(container.sessions.touch, principal.id)
     return principal
 
 
@@ -166,7 +170,9 @@ def consistent(*projections: str) -> Any:
     # (cached per request) is what makes the caller's own last write known to the wait.
     async def wait(request: Request, response: Response, container: ContainerDep,
                    principal: Annotated[Principal, Depends(current_principal)]) -> None:
-        target = max(_client_position(request), container.sessions.last_write(principal.id))
+        target = max(_client_position(request), principal.last_write if principal.via == "session"
+                     else await anyio.to_thread.run_sync(container.sessions.last_write,
+                                                         principal.id))
         if target <= 0:
             return
         # Known to be caught up: no thread hop (a completion's first token waits for this).

@@ -1,0 +1,21 @@
+"""A request's one session-store round trip (`visit`), on memory sessions and on Redis: the
+cached auth state, the revocation, the user's last write, and the user marked active."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+
+def test_a_visit_reads_state_revocation_and_last_write_and_touches(container):
+    sessions, user, jti = container.sessions, str(uuid.uuid4()), uuid.uuid4().hex
+    assert asyncio.run(sessions.visit(user, jti)) == (None, False, 0)
+    before = time.time() - 1
+    state = {"role": "user", "stamp": "s", "deleted": "0", "key": ""}
+    sessions.put_auth_state(user, state)
+    sessions.note_write(user, 42)
+    assert asyncio.run(sessions.visit(user, jti)) == (state, False, 42)
+    assert sessions.last_active([user])[user] >= before
+    sessions.revoke(jti, 60)
+    assert asyncio.run(sessions.visit(user, jti))[1] is True
