@@ -51,9 +51,10 @@ def _writer(env: dict[str, str]) -> Any:
     return bootstrap(make_settings(env), run_projectors=False)
 
 
-def wait_feed_started(container: Any, timeout: float = 30.0) -> None:
+def wait_feed_started(container: Any, timeout: float = 90.0) -> None:
     """The feed begins at the head on its first start: write only once it runs. Note rooms
-    open as the notes read model says: wait for its tables too."""
+    open as the notes read model says: wait for its tables too. A loaded two-core machine
+    takes a while to start three server processes."""
     from projections.runtime import read_state
 
     deadline = time.monotonic() + timeout
