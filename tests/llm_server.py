@@ -63,10 +63,11 @@ def tokens(text: str) -> list[str]:
 
 
 class Upstream:
-    def __init__(self, rate: float, slow: float, key: str):
+    def __init__(self, rate: float, slow: float, key: str, stamp: bool = False):
         self.delay = 1.0 / rate if rate > 0 else 0.0
         self.slow = slow
         self.key = key
+        self.stamp = stamp  # each chunk says when it was sent (a benchmark's clock)
 
     def authorised(self, request: web.Request) -> bool:
         return not self.key or request.headers.get("Authorization") == f"Bearer {self.key}"
@@ -122,6 +123,8 @@ class Upstream:
             data = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1,
                     "model": model, "system_fingerprint": fingerprint,
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+            if self.stamp:
+                data["sent_at"] = time.time()
             return f"data: {json.dumps(data)}\n\n".encode()
 
         async for i, part in self.paced(model, parts):
@@ -159,8 +162,9 @@ class Upstream:
         return response
 
 
-def app(rate: float = 0.0, slow: float = 1.0, key: str = "") -> web.Application:
-    upstream = Upstream(rate, slow, key)
+def app(rate: float = 0.0, slow: float = 1.0, key: str = "",
+        stamp: bool = False) -> web.Application:
+    upstream = Upstream(rate, slow, key, stamp)
     application = web.Application()
     application.router.add_get("/v1/models", upstream.models)
     application.router.add_post("/v1/chat/completions", upstream.chat)
@@ -186,9 +190,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="tokens per second (0: at once)")
     parser.add_argument("--slow", type=float, default=1.0, help="slow-first's wait, seconds")
     parser.add_argument("--key", default="")
+    parser.add_argument("--stamp", action="store_true", help="each chunk carries `sent_at`")
     args = parser.parse_args(argv)
     try:
-        asyncio.run(serve(args.port, rate=args.rate, slow=args.slow, key=args.key))
+        asyncio.run(serve(args.port, rate=args.rate, slow=args.slow, key=args.key,
+                          stamp=args.stamp))
     except KeyboardInterrupt:
         sys.exit(0)
 

@@ -5,8 +5,9 @@ and the test language-model server (tests/llm_server.py) streaming at a set toke
 (a) time to first token that Chronicle adds over calling the model server directly, one
     stream at a time (REST, `stream: true`), requests alternating between the two;
 (b) N concurrent web-app-style replies received over Socket.IO (sockets on one worker, the
-    requests to the other): the delay added between tokens, deltas lost or reordered, and
-    every reply recorded exactly once;
+    requests to the other): the delay added between tokens (the gap at the socket minus the
+    gap at which the model server sent them, each chunk stamped with `sent_at`), deltas lost or
+    reordered, and every reply recorded exactly once;
 (c) events and bytes written for one web-app reply of 500 tokens;
 (d) CPU seconds the API processes spent per 1,000 streamed tokens during (b).
 
@@ -37,7 +38,7 @@ RATE = 50.0  # tokens per second from the model server
 
 def start_model(rate: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen([sys.executable, "-m", "tests.llm_server", "--port", "0",
-                             "--rate", str(rate)], stdout=subprocess.PIPE, text=True)
+                             "--rate", str(rate), "--stamp"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, f"http://127.0.0.1:{proc.stdout.readline().split()[1]}/v1"
 
@@ -122,16 +123,21 @@ async def one_reply(client: httpx.AsyncClient, dep: Deployment, person: Any, lis
     return chat_id, reply_id, f"You said: {text}"
 
 
-def gaps(arrivals: list[tuple[float, dict[str, Any]]], interval: float) -> tuple[list[float], str]:
-    """Added delay between consecutive deltas (ms), and the streamed text."""
+def gaps(arrivals: list[tuple[float, dict[str, Any]]]
+         ) -> tuple[list[float], list[float], str]:
+    """Delay added between consecutive deltas (ms): the gap at the socket minus the gap at which
+    the model server sent them (its `sent_at`), so the server's own jitter is not counted as
+    Chronicle's; the same against the nominal interval (the first runs' measure); the text."""
     deltas = [(t, d["data"]) for t, d in arrivals if d.get("type") == "chat:completion"
-              and not d["data"].get("done")]
+              and "choices" in d["data"]]
     text = "".join((d.get("choices") or [{}])[0].get("delta", {}).get("content") or ""
                    for _, d in deltas)
-    times = [t for t, _ in deltas]
-    added = [max(0.0, (b - a - interval) * 1000)
-             for a, b in zip(times, times[1:], strict=False)]
-    return added, text
+    pairs = [(t, d["sent_at"]) for t, d in deltas if isinstance(d.get("sent_at"), float)]
+    added = [max(0.0, ((b - a) - (sb - sa)) * 1000)
+             for (a, sa), (b, sb) in zip(pairs, pairs[1:], strict=False)]
+    nominal = [max(0.0, (b - a - 1 / RATE) * 1000)
+               for (a, _), (b, _) in zip(pairs, pairs[1:], strict=False)]
+    return added, nominal, text
 
 
 async def concurrent(dep: Deployment, streams: int, tokens: int, users: int) -> dict[str, Any]:
@@ -149,10 +155,11 @@ async def concurrent(dep: Deployment, streams: int, tokens: int, users: int) -> 
             for i in range(streams)))
     wall = time.perf_counter() - started
     cpu = meter.seconds()
-    added, broken = [], 0
+    added, nominal, broken = [], [], 0
     for i, (_, reply_id, expected) in enumerate(runs):
-        delays, text = gaps(listeners[i % users].got.get(reply_id, []), 1 / RATE)
+        delays, late, text = gaps(listeners[i % users].got.get(reply_id, []))
         added += delays
+        nominal += late
         broken += text != expected
     recorded = finished_counts(dep, [c for c, _, _ in runs])
     for listener in listeners:
@@ -160,6 +167,7 @@ async def concurrent(dep: Deployment, streams: int, tokens: int, users: int) -> 
     api_cpu = cpu.get("api-a", 0.0) + cpu.get("api-b", 0.0)
     return {"streams": streams, "tokens_each": tokens, "wall_s": wall,
             "added_inter_token_ms": percentiles(added),
+            "inter_token_lateness_vs_nominal_ms": percentiles(nominal),
             "replies_lost_or_reordered": broken,
             "replies_recorded_exactly_once": sum(1 for n in recorded if n == 1),
             "api_cpu_s_per_1000_tokens": api_cpu / (streams * tokens / 1000), "cpu_s": cpu}
