@@ -23,6 +23,8 @@ def rate_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+ASYNC_CONNECTIONS = 32  # per API process: each request holds one for one round trip
+
 class MemorySessions:
     blocking = False
 
@@ -150,8 +152,12 @@ class RedisSessions:
 
         loop = asyncio.get_running_loop()
         if self._aredis is None or self._aredis[0] is not loop:
-            self._aredis = (loop, redis.asyncio.Redis.from_url(
-                self.url, decode_responses=True, socket_timeout=2, health_check_interval=30))
+            # A burst of requests waits for a connection rather than failing with "Too many
+            # connections" (the default pool's answer past its limit: a 500 per request).
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                self.url, decode_responses=True, socket_timeout=2, health_check_interval=30,
+                max_connections=ASYNC_CONNECTIONS, timeout=5)
+            self._aredis = (loop, redis.asyncio.Redis(connection_pool=pool))
         return self._aredis[1]
 
     def put_auth_state(self, user_id: str, state: dict[str, str]) -> None:

@@ -109,6 +109,7 @@ async def one_reply(client: httpx.AsyncClient, dep: Deployment, person: Any, lis
                     words: int) -> tuple[str, str, str]:
     r = await client.post(f"{dep.apis[0].url}/api/v1/chats/new", headers=person.headers,
                           json={"chat": {"title": "bench"}})
+    assert r.status_code == 200, f"chats/new answered {r.status_code}: {r.text[:300]}"
     chat_id = r.json()["id"]
     text = " ".join(f"w{i}" for i in range(words))
     reply_id = str(uuid.uuid4())

@@ -19,3 +19,13 @@ def test_a_visit_reads_state_revocation_and_last_write_and_touches(container):
     assert sessions.last_active([user])[user] >= before
     sessions.revoke(jti, 60)
     assert asyncio.run(sessions.visit(user, jti))[1] is True
+
+
+def test_a_burst_of_visits_waits_for_connections_instead_of_failing(container):
+    """Three hundred requests at once (more than the asyncio pool's connections)."""
+    sessions, user = container.sessions, str(uuid.uuid4())
+
+    async def burst() -> list[tuple[object, bool, int]]:
+        return await asyncio.gather(*(sessions.visit(user, f"j{i}") for i in range(300)))
+
+    assert asyncio.run(burst()) == [(None, False, 0)] * 300
