@@ -1,4 +1,5 @@
-"""Chat use cases: commands on the Chat aggregate; lists, tags and search from the read model.
+"""Chat use cases: commands on the Chat aggregate; lists, tags and search from the read model
+(whose ports and search parsing live in application/chat_queries.py).
 
 Single chats are always read from the aggregate (consistent); lists and search come from the
 `chats` read model. A user only ever reaches their own chats: someone else's chat is answered
@@ -14,14 +15,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from application.auth import Principal
+from application.chat_queries import (
+    ChatsReadModel,
+    FoldersReadModel,
+    ListFilter,
+    parse_search,
+)
 from application.commands import CommandRunner, Outcome
 from application.context import Actor, acting_as
 from application.domain_errors import domain_errors
@@ -41,74 +47,7 @@ PAGE_SIZE = 60
 DAY = 86_400
 IMPORT_NAMESPACE = uuid.UUID("5d0c8a3e-7f5b-4e0a-9d7e-2b9f1c6a4e11")
 IMPORT_ATTEMPTS = 8
-MAX_SEARCH_TERMS = 8
-FILTER_PREFIXES = ("tag:", "folder:", "pinned:", "archived:", "shared:")
-QUOTED = re.compile(r'"([^"]*)"')
-WORD = re.compile(r"[^\W_]+")  # a word as both full-text engines tokenise it
-
-
-@dataclass
-class SearchQuery:
-    """A parsed search: filters, then free text (prefix words and quoted phrases)."""
-
-    words: list[str] = field(default_factory=list)
-    phrases: list[list[str]] = field(default_factory=list)
-    needle: str = ""  # the whole free text: its exact occurrences rank first
-    tags: list[str] = field(default_factory=list)
-    folder_ids: list[str] | None = None  # None: no folder filter
-    pinned: bool | None = None
-    archived: bool | None = None
-    shared: bool | None = None
-
-
-@dataclass
-class ListFilter:
-    """Which of a user's chats a list shows, and in which order (defaults: the unarchived)."""
-
-    include_pinned: bool = True
-    include_folders: bool = True
-    archived: bool | None = False  # None: both
-    query: str | None = None  # title contains
-    order_by: str = "updated_at"
-    direction: str = "desc"
-
-
 FOLDER_PAGE_SIZE = 10  # a sidebar folder's page, as 0.12.4
-
-
-class ChatsReadModel(Protocol):
-    def page(self, user_id: str | None, flt: ListFilter, offset: int = 0,
-             limit: int | None = None) -> list[dict[str, Any]]: ...
-
-    def pinned(self, user_id: str) -> list[dict[str, Any]]: ...
-
-    def in_folders(self, user_id: str, folder_ids: list[str]) -> list[dict[str, Any]]: ...
-
-    def filed_in(self, user_id: str, folder_ids: list[str]) -> list[str]: ...
-
-    def ids(self, user_id: str, archived: bool | None = None) -> list[str]: ...
-
-    def by_share_id(self, share_id: str) -> dict[str, Any] | None: ...
-
-    def trash(self, user_id: str | None, after: int, offset: int,
-              limit: int) -> list[dict[str, Any]]: ...
-
-    def tags(self, user_id: str) -> list[str]: ...
-
-    def by_tag(self, user_id: str, tag: str, offset: int, limit: int) -> list[dict[str, Any]]: ...
-
-    def search(self, user_id: str, query: SearchQuery, offset: int,
-               limit: int) -> list[dict[str, Any]]: ...
-
-
-class FoldersReadModel(Protocol):
-    def of_user(self, user_id: str) -> list[dict[str, Any]]: ...
-
-    def sibling_named(self, user_id: str, parent_id: str | None, name: str) -> str | None: ...
-
-    def named(self, user_id: str, names: list[str]) -> list[str]: ...
-
-    def subtree(self, user_id: str, folder_id: str) -> list[str]: ...
 
 
 @dataclass
@@ -152,30 +91,6 @@ def _with_tags(chat_json: dict[str, Any], tags: list[str] | None) -> dict[str, A
     if not isinstance(existing, list):
         raise BadRequest(Detail.DEFAULT("tags must be a list"))
     return {**chat_json, "tags": [*existing, *tags]}
-
-
-def _flag(values: list[str]) -> bool | None:
-    if "true" in values:
-        return True
-    return False if "false" in values else None
-
-
-def parse_search(text: str, folder_ids: Callable[[list[str]], list[str]]) -> SearchQuery:
-    """Open WebUI's search syntax: tag:/folder:/pinned:/archived:/shared: filters, then free
-    text; quoted parts must match as phrases, other words as word prefixes."""
-    tokens = text.replace("\x00", "").lower().split()
-    values = {p: [t[len(p):] for t in tokens if t.startswith(p)] for p in FILTER_PREFIXES}
-    free = " ".join(t for t in tokens if not t.startswith(FILTER_PREFIXES))
-    phrases = [p for p in (WORD.findall(q) for q in QUOTED.findall(free)) if p]
-    words = list(dict.fromkeys(WORD.findall(QUOTED.sub(" ", free))))
-    names = values["folder:"]
-    return SearchQuery(
-        words=words[:MAX_SEARCH_TERMS], phrases=phrases[:MAX_SEARCH_TERMS],
-        needle=" ".join(free.replace('"', " ").split()),
-        tags=[normalize_tag(t) for t in values["tag:"] if normalize_tag(t)],
-        folder_ids=folder_ids(names) if names else None,
-        pinned=_flag(values["pinned:"]), archived=_flag(values["archived:"]),
-        shared=_flag(values["shared:"]))
 
 
 class ChatService:

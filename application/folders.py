@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from application.auth import Principal
-from application.chats import ChatsReadModel, FoldersReadModel
+from application.chat_queries import ChatsReadModel, FoldersReadModel
 from application.commands import CommandRunner, Outcome
 from application.domain_errors import domain_errors
 from application.errors import BadRequest, Forbidden, NotFound

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from application.auth import Principal
-from application.chats import ChatsReadModel, FoldersReadModel, parse_search
+from application.chat_queries import ChatsReadModel, FoldersReadModel, parse_search
 
 PAGE_SIZE = 24  # as 0.12.4
 Row = dict[str, Any]

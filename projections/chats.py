@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
-from application.chats import ListFilter, SearchQuery
+from application.chat_queries import ListFilter, SearchQuery
 from domain.base import epoch
 from domain.chat import Chat
 from domain.erasure import Erasure

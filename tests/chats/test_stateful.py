@@ -28,7 +28,8 @@ from hypothesis.stateful import (
 )
 
 from application.auth import Principal
-from application.chats import WORD, ImportedChat, ListFilter, parse_search
+from application.chat_queries import WORD, ListFilter, parse_search
+from application.chats import ImportedChat
 from application.errors import BadRequest, NotFound
 from domain.chat import Chat
 from domain.folder import Folder

@@ -21,7 +21,8 @@ from eventsourcing.persistence import IntegrityError
 
 from application.access import Viewer
 from application.auth import AuthService
-from application.chats import ChatService, ListFilter, SearchQuery
+from application.chat_queries import ListFilter, SearchQuery
+from application.chats import ChatService
 from application.commands import CommandRunner
 from application.config import ConfigService
 from application.connections import ConnectionsService
